@@ -1,0 +1,28 @@
+// The protocol's names (../shared/design.md): API group and version, labels on sharded objects and shard Leases.
+
+export const group = 'sharding.controller-rings.io';
+export const version = 'v1alpha1';
+export const apiVersion = `${group}/${version}`;
+export const kind = 'ControllerRing';
+export const plural = 'controllerrings';
+
+/** Label on a shard Lease naming the ring the shard belongs to. */
+export const ringLabel = 'controller-rings.io/ring';
+/** Label the sharder writes on a shard Lease with the state it computed (for people; no logic reads it). */
+export const stateLabel = 'controller-rings.io/state';
+
+/** Label key holding the name of the shard an object of `ring` is assigned to. */
+export function shardLabel(ring: string): string {
+  return `shard.controller-rings.io/${ring}`;
+}
+
+/** Label key by which the sharder asks the current shard of `ring` to let go of an object. */
+export function drainLabel(ring: string): string {
+  return `drain.controller-rings.io/${ring}`;
+}
+
+/** Value of the drain label. */
+export const drainValue = 'true';
+
+/** Lease duration a shard uses unless configured otherwise, and the one assumed when a Lease has none. */
+export const defaultLeaseDurationSeconds = 15;

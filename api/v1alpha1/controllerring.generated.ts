@@ -1,0 +1,112 @@
+/* Generated from crds/sharding.controller-rings.io_controllerrings.yaml by `npm run generate`. Do not edit. */
+import type {IObjectMeta} from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+
+/**
+ * A ControllerRing declares one ring of a sharded controller: which resources are sharded across the ring's shards and, optionally, in which namespaces.
+ */
+export interface ControllerRing {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: IObjectMeta;
+  spec: ControllerRingSpec;
+  status?: ControllerRingStatus;
+}
+/**
+ * What the ring shards.
+ */
+export interface ControllerRingSpec {
+  /**
+   * The resources whose objects are assigned to the ring's shards. Each group/resource may appear only once in the ring, as a resource or as a controlled resource.
+   *
+   * @minItems 1
+   * @maxItems 16
+   */
+  resources: RingResource[];
+  namespaceSelector?: NamespaceSelector;
+}
+/**
+ * A resource sharded by the ring, and the resources its objects control.
+ */
+export interface RingResource {
+  /**
+   * The API group of the resource; empty for the core group.
+   */
+  group?: string;
+  /**
+   * The resource's plural, lowercase name, e.g. 'configmaps' or 'deployments'.
+   */
+  resource: string;
+  /**
+   * Resources whose objects are controlled by objects of this resource (through a controller ownerReference): they are assigned to the shard of their controller.
+   *
+   * @maxItems 16
+   */
+  controlledResources?: ControlledResource[];
+}
+/**
+ * A resource whose objects follow the shard of their controller.
+ */
+export interface ControlledResource {
+  /**
+   * The API group of the resource; empty for the core group.
+   */
+  group?: string;
+  /**
+   * The resource's plural, lowercase name, e.g. 'secrets'.
+   */
+  resource: string;
+}
+/**
+ * Selects the namespaces whose objects the ring shards. Default: all namespaces but kube-system and the sharder's own namespace.
+ */
+export interface NamespaceSelector {
+  matchLabels?: {
+    [k: string]: string;
+  };
+  /**
+   * @maxItems 32
+   */
+  matchExpressions?: NamespaceSelectorRequirement[];
+}
+export interface NamespaceSelectorRequirement {
+  key: string;
+  /**
+   * One of In, NotIn, Exists, DoesNotExist.
+   */
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  /**
+   * @maxItems 64
+   */
+  values?: string[];
+}
+/**
+ * The ring's observed state, written by the sharder.
+ */
+export interface ControllerRingStatus {
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  /**
+   * The number of shards of the ring that have a Lease, whatever their state.
+   */
+  shards?: number;
+  /**
+   * The number of shards that objects may be assigned to (ready, expired or uncertain).
+   */
+  availableShards?: number;
+  /**
+   * The ring's conditions; Ready tells whether the ring assigns objects to shards.
+   *
+   * @maxItems 8
+   */
+  conditions?: Condition[];
+}
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
