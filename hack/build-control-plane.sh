@@ -30,6 +30,7 @@ fi
 
 staging=$(mktemp -d "$cache_root/.build.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
+chmod 755 "$staging"
 minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION \
 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \

@@ -1,0 +1,203 @@
+// Starts etcd, kube-apiserver and kube-controller-manager on free 127.0.0.1 ports, with generated certificates,
+// service-account keys, RBAC authorization and an admin kubeconfig, the way envtest does (plus the controller
+// manager, so that owner-reference garbage collection and namespace deletion work as in a cluster).
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createCertificateAuthority, createSigningKeyPair } from '../../runtime/certificates.ts';
+import type { Binaries } from './binaries.ts';
+import { ManagedProcess } from './process.ts';
+
+export interface ControlPlaneEndpoints {
+  /** The API server's URL, https://127.0.0.1:<port>. */
+  server: string;
+  /** Admin kubeconfig (group system:masters). */
+  kubeconfigPath: string;
+  /** PEM of the CA that signed the API server's certificate. */
+  caCertificatePath: string;
+}
+
+export interface RunningControlPlane extends ControlPlaneEndpoints {
+  stop(): Promise<void>;
+}
+
+const startTimeoutMs = 60_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
+  return address.port;
+}
+
+function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    httpRequest(url, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    })
+      .on('error', () => {
+        resolve(false);
+      })
+      .end();
+  });
+}
+
+function httpsOk(url: string, ca: string, token?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const headers = token === undefined ? undefined : { authorization: `Bearer ${token}` };
+    request(url, { ca, headers }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    })
+      .on('error', () => {
+        resolve(false);
+      })
+      .end();
+  });
+}
+
+function kubeconfig(server: string, ca: string, token: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'controller-rings', cluster: { server, 'certificate-authority-data': btoa(ca) } }],
+    users: [{ name: 'admin', user: { token } }],
+    contexts: [{ name: 'controller-rings', context: { cluster: 'controller-rings', user: 'admin' } }],
+    'current-context': 'controller-rings',
+  });
+}
+
+/** Launches the control plane in `workDir` (which the caller owns and removes after stop()). */
+export async function launchControlPlane(binaries: Binaries, workDir: string): Promise<RunningControlPlane> {
+  const pki = join(workDir, 'pki');
+  const logs = join(workDir, 'logs');
+  await Promise.all([mkdir(pki, { recursive: true }), mkdir(logs, { recursive: true })]);
+  const file = (name: string): string => join(pki, name);
+
+  const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const server = `https://127.0.0.1:${apiserverPort}`;
+  const authority = await createCertificateAuthority('controller-rings-control-plane');
+  const serving = await authority.sign({
+    commonName: 'kube-apiserver',
+    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+    ipAddresses: ['127.0.0.1', '10.0.0.1'],
+    usage: 'server',
+  });
+  const controllerManagerServing = await authority.sign({
+    commonName: 'kube-controller-manager',
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+  const serviceAccountKeys = await createSigningKeyPair();
+  const adminToken = randomBytes(24).toString('hex');
+  const kubeconfigPath = join(workDir, 'kubeconfig');
+  await Promise.all([
+    writeFile(file('ca.crt'), authority.certificate),
+    writeFile(file('apiserver.crt'), serving.certificate),
+    writeFile(file('apiserver.key'), serving.privateKey, { mode: 0o600 }),
+    writeFile(file('controller-manager.crt'), controllerManagerServing.certificate),
+    writeFile(file('controller-manager.key'), controllerManagerServing.privateKey, { mode: 0o600 }),
+    writeFile(file('sa.key'), serviceAccountKeys.privateKey, { mode: 0o600 }),
+    writeFile(file('sa.pub'), serviceAccountKeys.publicKey),
+    writeFile(file('tokens.csv'), `${adminToken},admin,admin,"system:masters"\n`, { mode: 0o600 }),
+    writeFile(kubeconfigPath, kubeconfig(server, authority.certificate, adminToken), { mode: 0o600 }),
+  ]);
+
+  const started: ManagedProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const process of started.reverse()) await process.stop();
+  };
+  try {
+    const etcd = new ManagedProcess(
+      'etcd',
+      binaries.etcd,
+      [
+        `--data-dir=${join(workDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      join(logs, 'etcd.log'),
+    );
+    started.push(etcd);
+    await etcd.waitUntil(() => httpOk(`http://127.0.0.1:${etcdClientPort}/health`), startTimeoutMs);
+
+    const apiserver = new ManagedProcess(
+      'kube-apiserver',
+      binaries.kubeApiserver,
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiserverPort}`,
+        `--cert-dir=${pki}`,
+        `--tls-cert-file=${file('apiserver.crt')}`,
+        `--tls-private-key-file=${file('apiserver.key')}`,
+        `--client-ca-file=${file('ca.crt')}`,
+        `--token-auth-file=${file('tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        `--service-account-issuer=${server}`,
+        `--service-account-key-file=${file('sa.pub')}`,
+        `--service-account-signing-key-file=${file('sa.key')}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--endpoint-reconciler-type=none',
+        '--v=1',
+      ],
+      join(logs, 'kube-apiserver.log'),
+    );
+    started.push(apiserver);
+    await apiserver.waitUntil(
+      () => httpsOk(`${server}/readyz`, authority.certificate, adminToken),
+      startTimeoutMs,
+    );
+
+    const controllerManager = new ManagedProcess(
+      'kube-controller-manager',
+      binaries.kubeControllerManager,
+      [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token',
+        `--service-account-private-key-file=${file('sa.key')}`,
+        `--root-ca-file=${file('ca.crt')}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${controllerManagerPort}`,
+        `--tls-cert-file=${file('controller-manager.crt')}`,
+        `--tls-private-key-file=${file('controller-manager.key')}`,
+        '--v=1',
+      ],
+      join(logs, 'kube-controller-manager.log'),
+    );
+    started.push(controllerManager);
+    await controllerManager.waitUntil(
+      () => httpsOk(`https://127.0.0.1:${controllerManagerPort}/healthz`, authority.certificate),
+      startTimeoutMs,
+    );
+    return { server, kubeconfigPath, caCertificatePath: file('ca.crt'), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,250 @@
+// The ControllerRing CRD on a real API server: it is served with its printer columns, a valid ring round-trips
+// with status, and the schema's OpenAPI and CEL rules reject bad rings with a message that says what to fix.
+import { request } from 'node:https';
+import { describe, expect, it } from '@jest/globals';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { group, kind, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { testKubeConfig } from '../support/kube.ts';
+
+const kubeConfig = testKubeConfig();
+const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+const ringApi = { group, version, plural };
+
+function ring(name: string, spec: unknown): object {
+  return { apiVersion: `${group}/${version}`, kind, metadata: { name }, spec };
+}
+
+const configMaps = { group: '', resource: 'configmaps' };
+const secrets = { group: '', resource: 'secrets' };
+
+/** Creates the ring in a dry run and returns the API server's rejection message. */
+async function rejection(body: object): Promise<string> {
+  try {
+    await customObjects.createClusterCustomObject({ ...ringApi, body, dryRun: 'All' });
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 422) {
+      return (JSON.parse(error.body as string) as { message: string }).message;
+    }
+    throw error;
+  }
+  throw new Error(`the API server accepted ${JSON.stringify(body)}`);
+}
+
+async function getAsTable(
+  path: string,
+): Promise<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('kubeconfig has no cluster');
+  const options = { headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
+  await kubeConfig.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    request(`${cluster.server}${path}`, options, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        if (response.statusCode === 200) resolve(JSON.parse(text) as never);
+        else reject(new Error(`GET ${path}: ${String(response.statusCode)} ${text}`));
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('ControllerRing CRD', () => {
+  it('round-trips a valid ring with status and shows it in the printer columns', async () => {
+    const name = 'round-trip';
+    const created = (await customObjects.createClusterCustomObject({
+      ...ringApi,
+      body: ring(name, {
+        resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+        namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }] },
+      }),
+    })) as ControllerRing;
+    try {
+      // The core group is the default: every stored resource names its group.
+      expect(created.spec.resources).toEqual([{ ...configMaps, controlledResources: [secrets] }]);
+      const status = {
+        observedGeneration: created.metadata?.generation,
+        shards: 3,
+        availableShards: 2,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'ShardsAvailable',
+            message: '2 of 3 shards are available',
+            lastTransitionTime: '2026-11-26T10:00:00Z',
+            observedGeneration: created.metadata?.generation,
+          },
+        ],
+      };
+      await customObjects.replaceClusterCustomObjectStatus({
+        ...ringApi,
+        name,
+        body: { ...created, status },
+      });
+      const read = (await customObjects.getClusterCustomObject({ ...ringApi, name })) as ControllerRing;
+      expect(read.status).toEqual(status);
+
+      const table = await getAsTable(`/apis/${group}/${version}/${plural}/${name}`);
+      expect(table.columnDefinitions.map((column) => column.name)).toEqual([
+        'Name',
+        'Ready',
+        'Available',
+        'Shards',
+        'Age',
+      ]);
+      expect(table.rows[0]?.cells.slice(0, 4)).toEqual([name, 'True', 2, 3]);
+    } finally {
+      await customObjects.deleteClusterCustomObject({ ...ringApi, name });
+    }
+  });
+
+  it('keeps spec writes out of status and status writes out of spec', async () => {
+    const name = 'status-subresource';
+    await customObjects.createClusterCustomObject({
+      ...ringApi,
+      body: { ...ring(name, { resources: [configMaps] }), status: { shards: 5 } },
+    });
+    try {
+      const read = (await customObjects.getClusterCustomObject({ ...ringApi, name })) as ControllerRing;
+      expect(read.status).toBeUndefined();
+    } finally {
+      await customObjects.deleteClusterCustomObject({ ...ringApi, name });
+    }
+  });
+
+  describe('rejects', () => {
+    const cases: [string, string, unknown, string][] = [
+      ['a ring without spec', 'no-spec', undefined, 'spec: Required value'],
+      ['a ring without resources', 'no-resources', {}, 'spec.resources: Required value'],
+      ['an empty resource list', 'empty-resources', { resources: [] }, 'should have at least 1 items'],
+      [
+        'an empty resource name',
+        'empty-resource',
+        { resources: [{ resource: '' }] },
+        'resource must be the non-empty, lowercase plural name',
+      ],
+      [
+        'a resource name that is not lowercase',
+        'uppercase-resource',
+        { resources: [{ resource: 'ConfigMaps' }] },
+        'resource must be the non-empty, lowercase plural name',
+      ],
+      [
+        'a controlled resource name that is not lowercase',
+        'uppercase-controlled',
+        { resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'Secret' }] }] },
+        'resource must be the non-empty, lowercase plural name',
+      ],
+      [
+        'a group that is not a DNS subdomain',
+        'bad-group',
+        { resources: [{ group: 'Apps', resource: 'deployments' }] },
+        'group must be empty (the core group) or a lowercase DNS subdomain',
+      ],
+      [
+        'the same resource twice',
+        'duplicate-resource',
+        { resources: [configMaps, { resource: 'configmaps' }] },
+        'each group/resource may appear only once in resources',
+      ],
+      [
+        'a resource that is also a controlled resource',
+        'resource-also-controlled',
+        { resources: [{ ...configMaps, controlledResources: [secrets] }, secrets] },
+        'a resource of the ring cannot also be one of its controlledResources',
+      ],
+      [
+        'the same controlled resource under two resources',
+        'controlled-twice',
+        {
+          resources: [
+            { ...configMaps, controlledResources: [secrets] },
+            { group: 'apps', resource: 'deployments', controlledResources: [secrets] },
+          ],
+        },
+        'each controlled group/resource may appear only once in the ring',
+      ],
+      [
+        'the same controlled resource twice under one resource',
+        'controlled-twice-in-one',
+        { resources: [{ ...configMaps, controlledResources: [secrets, secrets] }] },
+        'each controlled group/resource may appear only once in the ring',
+      ],
+      [
+        'a ring name that is not a DNS-1123 label',
+        'my.ring',
+        { resources: [configMaps] },
+        'the ring name is used in label keys and must be a DNS-1123 label',
+      ],
+      [
+        'a ring name longer than 63 characters',
+        'r'.repeat(64),
+        { resources: [configMaps] },
+        'the ring name is used in label keys and must be at most 63 characters long',
+      ],
+      [
+        'a namespaceSelector with an unknown operator',
+        'unknown-operator',
+        {
+          resources: [configMaps],
+          namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Contains' }] },
+        },
+        'supported values: "In", "NotIn", "Exists", "DoesNotExist"',
+      ],
+      [
+        'a namespaceSelector with In and no values',
+        'in-without-values',
+        { resources: [configMaps], namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } },
+        'values must list at least one value for operator In or NotIn',
+      ],
+      [
+        'a namespaceSelector with NotIn and empty values',
+        'notin-empty-values',
+        {
+          resources: [configMaps],
+          namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'NotIn', values: [] }] },
+        },
+        'values must list at least one value for operator In or NotIn',
+      ],
+      [
+        'a namespaceSelector with Exists and values',
+        'exists-with-values',
+        {
+          resources: [configMaps],
+          namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] },
+        },
+        'must be empty for operator Exists or DoesNotExist',
+      ],
+    ];
+
+    it.each(cases)('%s', async (_, name, spec, message) => {
+      expect(await rejection(ring(name, spec))).toContain(message);
+    });
+  });
+
+  it('accepts a ring that uses every field (the rules do not reject too much)', async () => {
+    const valid = ring('valid-ring-0', {
+      resources: [
+        { ...configMaps, controlledResources: [secrets] },
+        {
+          group: 'apps',
+          resource: 'deployments',
+          controlledResources: [{ group: 'apps', resource: 'replicasets' }],
+        },
+      ],
+      namespaceSelector: {
+        matchLabels: { team: 'a' },
+        matchExpressions: [
+          { key: 'env', operator: 'NotIn', values: ['prod'] },
+          { key: 'sharded', operator: 'Exists' },
+        ],
+      },
+    });
+    await expect(
+      customObjects.createClusterCustomObject({ ...ringApi, body: valid, dryRun: 'All' }),
+    ).resolves.toBeDefined();
+  });
+});
