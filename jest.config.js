@@ -4,6 +4,8 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2024' } }] };
 const common = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'node' };
 
 export default {
+  // Integration tests wait for a real cluster to converge (namespace deletion alone takes several seconds).
+  testTimeout: 60_000,
   projects: [
     {
       ...common,
