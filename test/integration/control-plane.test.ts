@@ -1,26 +1,28 @@
 // The embedded control plane behaves like a cluster where the tests need it to (garbage collection, namespace
 // deletion), and leaves no process or directory behind when its caller dies.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { ApiException, CoreV1Api } from '@kubernetes/client-node';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { isNotFound, RestClient } from '../../runtime/rest.ts';
 import { isRunning } from '../control-plane/control-plane.ts';
 import { eventually } from '../support/eventually.ts';
 import { testKubeConfig } from '../support/kube.ts';
 
-const core = testKubeConfig().makeApiClient(CoreV1Api);
+const rest = new RestClient(testKubeConfig());
 
-async function isNotFound(read: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await read();
-    return false;
-  } catch (error) {
-    if (error instanceof ApiException && error.code === 404) return true;
-    throw error;
-  }
+async function gone(path: string): Promise<boolean> {
+  return rest.request({ path }).then(
+    () => false,
+    (error: unknown) => {
+      if (isNotFound(error)) return true;
+      throw error;
+    },
+  );
 }
 
 /** Pids of the processes whose command line mentions `text`. */
@@ -37,52 +39,52 @@ async function processesMentioning(text: string): Promise<number[]> {
 
 describe('embedded control plane', () => {
   it('collects objects whose owner is deleted', async () => {
-    const namespace = 'default';
-    const owner = await core.createNamespacedConfigMap({
-      namespace,
+    const configMaps = '/api/v1/namespaces/default/configmaps';
+    const owner = await rest.request<IConfigMap>({
+      method: 'POST',
+      path: configMaps,
       body: { metadata: { name: 'gc-owner' } },
     });
-    await core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: {
-          name: 'gc-owned',
-          ownerReferences: [
-            {
-              apiVersion: 'v1',
-              kind: 'ConfigMap',
-              name: 'gc-owner',
-              uid: owner.metadata?.uid ?? '',
-              controller: true,
-            },
-          ],
-        },
-      },
+    const controllerReference = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'gc-owner',
+      uid: owner.metadata?.uid ?? '',
+      controller: true,
+    };
+    await rest.request({
+      method: 'POST',
+      path: '/api/v1/namespaces/default/secrets',
+      body: { metadata: { name: 'gc-owned', ownerReferences: [controllerReference] } },
     });
-    await core.deleteNamespacedConfigMap({ namespace, name: 'gc-owner' });
+    await rest.request({ method: 'DELETE', path: `${configMaps}/gc-owner` });
     await eventually(async () => {
-      expect(await isNotFound(() => core.readNamespacedSecret({ namespace, name: 'gc-owned' }))).toBe(true);
+      expect(await gone('/api/v1/namespaces/default/secrets/gc-owned')).toBe(true);
     });
   });
 
   it('deletes namespaces with their contents', async () => {
-    const namespace = 'doomed';
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
-    await core.deleteNamespace({ name: namespace });
+    await rest.request({
+      method: 'POST',
+      path: '/api/v1/namespaces',
+      body: { metadata: { name: 'doomed' } },
+    });
+    await rest.request({
+      method: 'POST',
+      path: '/api/v1/namespaces/doomed/configmaps',
+      body: { metadata: { name: 'content' } },
+    });
+    await rest.request({ method: 'DELETE', path: '/api/v1/namespaces/doomed' });
     await eventually(async () => {
-      expect(await isNotFound(() => core.readNamespace({ name: namespace }))).toBe(true);
+      expect(await gone('/api/v1/namespaces/doomed')).toBe(true);
     });
   });
 
   it('stops and removes its files when its caller is killed', async () => {
     const fixture = fileURLToPath(new URL('../fixtures/attached-control-plane.ts', import.meta.url));
     const caller = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [line] = await createInterface({ input: caller.stdout })
-      [Symbol.asyncIterator]()
-      .next()
-      .then((r) => [r.value as string]);
-    const { pid, workDir } = JSON.parse(line ?? '{}') as { pid: number; workDir: string };
+    const [line] = (await once(createInterface({ input: caller.stdout }), 'line')) as [string];
+    const { pid, workDir } = JSON.parse(line) as { pid: number; workDir: string };
     expect(isRunning(pid)).toBe(true);
     // etcd, kube-apiserver and kube-controller-manager all name the work directory in their flags.
     expect(await processesMentioning(workDir)).toHaveLength(3);
