@@ -3,7 +3,7 @@ import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 /**
  * What the sharder's sync does with one listed object:
  * - ok: nothing;
- * - move: unassign it at once (movePatch), its shard is not acting on it;
+ * - move: assign it to its desired shard at once (movePatch), its current shard is not acting on it;
  * - drain: ask its live shard to let go (drainPatch);
  * - wait: nothing yet, but it has to move once its owner has: sync again soon rather than at the next period.
  */
@@ -24,7 +24,7 @@ export interface ListedObject {
 /**
  * The design's sync rule (design.md, "Assignment and movement", 2):
  * - no desired shard: ok, there is nothing to assign the object to;
- * - shard label absent, or its shard unavailable: move, the webhook assigns the object on that UPDATE;
+ * - shard label absent, or its shard unavailable: move;
  * - drain label present on an available shard: ok, that shard is acknowledging;
  * - available shard, not the desired one: drain;
  * - except for a controlled object that is on the same live shard as its owner: wait. That shard reconciles

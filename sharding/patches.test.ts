@@ -36,8 +36,13 @@ describe('merge patches, each with the listed resourceVersion as precondition', 
     },
   };
 
-  it('move (sharder) removes the shard and drain labels', () => {
-    expect(movePatch('ring', '42')).toEqual(unassign);
+  it('move (sharder) sets the new shard and removes the drain label', () => {
+    expect(movePatch('ring', 'shard-b', '42')).toEqual({
+      metadata: {
+        resourceVersion: '42',
+        labels: { 'shard.controller-rings.io/ring': 'shard-b', 'drain.controller-rings.io/ring': null },
+      },
+    });
   });
 
   it('drain (sharder) adds the drain label', () => {
@@ -51,7 +56,7 @@ describe('merge patches, each with the listed resourceVersion as precondition', 
   });
 
   it('serialize removals as null, which a merge patch reads as "delete"', () => {
-    expect(JSON.stringify(movePatch('ring', '42'))).toBe(
+    expect(JSON.stringify(drainAcknowledgementPatch('ring', '42'))).toBe(
       '{"metadata":{"resourceVersion":"42","labels":{"shard.controller-rings.io/ring":null,"drain.controller-rings.io/ring":null}}}',
     );
   });

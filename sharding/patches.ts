@@ -30,11 +30,12 @@ export function assignPatch(
 }
 
 /**
- * The sharder's move: removes the shard and drain labels of an object listed at `resourceVersion`. The UPDATE
- * then passes the admission webhook, which assigns the object anew.
+ * The sharder's move of an object listed at `resourceVersion` from an unavailable (or no) shard to `shard`.
+ * The sharder sets the new shard itself rather than removing the label for the webhook to assign: the result
+ * is the same when the webhook is up, and objects are still assigned while it is down (design invariant 1).
  */
-export function movePatch(ring: string, resourceVersion: string): LabelsMergePatch {
-  return unassignPatch(ring, resourceVersion);
+export function movePatch(ring: string, shard: string, resourceVersion: string): LabelsMergePatch {
+  return { metadata: { resourceVersion, labels: { [shardLabel(ring)]: shard, [drainLabel(ring)]: null } } };
 }
 
 /** The sharder's request to the current shard to let go of an object listed at `resourceVersion`. */
@@ -43,14 +44,11 @@ export function drainPatch(ring: string, resourceVersion: string): LabelsMergePa
 }
 
 /**
- * A shard's acknowledgement of a drain, written in the work item that would have reconciled the object: the
- * same write as a move, but by the shard, after which it no longer touches the object.
+ * A shard's acknowledgement of a drain, written in the work item that would have reconciled the object: it
+ * removes both labels, after which the shard no longer touches the object; the UPDATE passes the admission
+ * webhook, which assigns the object to its new shard (or the sharder's next sync does).
  */
 export function drainAcknowledgementPatch(ring: string, resourceVersion: string): LabelsMergePatch {
-  return unassignPatch(ring, resourceVersion);
-}
-
-function unassignPatch(ring: string, resourceVersion: string): LabelsMergePatch {
   return { metadata: { resourceVersion, labels: { [shardLabel(ring)]: null, [drainLabel(ring)]: null } } };
 }
 
