@@ -1,8 +1,15 @@
-import type { NamespaceSelector } from '../api/v1alpha1/index.ts';
+/** A LabelSelector as the API and kubernetes-models spell it. */
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] }[];
+}
 
-/** Whether `labels` match a LabelSelector, with the API server's semantics (an empty selector matches all). */
+/**
+ * Whether `labels` match a LabelSelector, with the API server's semantics (an empty selector matches all).
+ * An unknown operator matches nothing, as the API server would reject the selector.
+ */
 export function matchesSelector(
-  selector: NamespaceSelector,
+  selector: LabelSelector,
   labels: Readonly<Record<string, string>> | undefined,
 ): boolean {
   const has = (key: string): boolean => labels !== undefined && Object.hasOwn(labels, key);
@@ -19,6 +26,8 @@ export function matchesSelector(
         return has(key);
       case 'DoesNotExist':
         return !has(key);
+      default:
+        return false;
     }
   });
 }

@@ -1,0 +1,151 @@
+// The ControllerRing controller: keeps the ring's webhook configuration in sync, reports the ring's status,
+// and cleans up behind a finalizer when the ring is deleted.
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { group, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ringMembers } from '../../sharding/membership.ts';
+import { containsFields } from '../../runtime/contains.ts';
+import type { Discovery } from '../../runtime/discovery.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
+import type { HandlerResult } from '../../runtime/workqueue.ts';
+import type { AccessChecker } from './access.ts';
+import { removeRingLabels } from './cleanup.ts';
+import { desiredStatus, type RingProblem } from './status.ts';
+import {
+  desiredWebhookConfiguration,
+  ringGroupResources,
+  webhookConfigurationName,
+  type WebhookConfigurationOptions,
+} from './webhook-configuration.ts';
+
+export const cleanupFinalizer = 'sharding.controller-rings.io/cleanup';
+export const fieldManager = 'controller-rings-sharder';
+
+/** The verbs the sharder needs on every resource of a ring: the sync lists and patches its objects. */
+const neededVerbs = ['list', 'patch'] as const;
+/** Problems such as a missing permission are fixed outside the ring: look again after this long. */
+const problemRecheckMs = 30_000;
+
+export interface ControllerRingReconcilerOptions {
+  ring(name: string): ControllerRing | undefined;
+  leases(): Iterable<ILease>;
+  webhookConfiguration(name: string): IMutatingWebhookConfiguration | undefined;
+  rest: RestClient;
+  discovery: Discovery;
+  access: AccessChecker;
+  webhook: WebhookConfigurationOptions;
+  cleanupConcurrency: number;
+  now(): Date;
+  logger: Logger;
+}
+
+function ringPath(name: string): string {
+  return `/apis/${group}/${version}/${plural}/${name}`;
+}
+
+export class ControllerRingReconciler {
+  readonly #options: ControllerRingReconcilerOptions;
+
+  constructor(options: ControllerRingReconcilerOptions) {
+    this.#options = options;
+  }
+
+  async reconcile(name: string): Promise<HandlerResult | undefined> {
+    const ring = this.#options.ring(name);
+    if (ring === undefined) return undefined;
+    const finalizers = ring.metadata?.finalizers ?? [];
+    if (ring.metadata?.deletionTimestamp !== undefined) {
+      if (finalizers.includes(cleanupFinalizer)) await this.#cleanUp(ring);
+      return undefined;
+    }
+    if (!finalizers.includes(cleanupFinalizer)) {
+      await this.#patchRing(ring, { finalizers: [...finalizers, cleanupFinalizer] });
+    }
+    await this.#applyWebhookConfiguration(ring);
+    const problems = await this.#problems(ring);
+    const members = ringMembers(this.#options.leases(), name, this.#options.now());
+    const status = desiredStatus(ring, members, problems, this.#options.now());
+    if (!containsFields(ring.status, status)) {
+      await this.#options.rest.request({
+        method: 'PATCH',
+        path: `${ringPath(name)}/status`,
+        contentType: patchTypes.merge,
+        body: { status },
+      });
+    }
+    return problems.length > 0 ? { requeueAfter: problemRecheckMs } : undefined;
+  }
+
+  async #applyWebhookConfiguration(ring: ControllerRing): Promise<void> {
+    const desired = desiredWebhookConfiguration(ring, this.#options.webhook);
+    const name = desired.metadata?.name ?? '';
+    if (containsFields(this.#options.webhookConfiguration(name), desired)) return;
+    await this.#options.rest.request({
+      method: 'PATCH',
+      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`,
+      query: { fieldManager, force: true },
+      contentType: patchTypes.apply,
+      body: desired,
+    });
+    this.#options.logger.info(
+      { ring: ring.metadata?.name, webhookConfiguration: name },
+      'applied webhook configuration',
+    );
+  }
+
+  /** Resources the API server does not serve, or that the sharder may not list and patch. */
+  async #problems(ring: ControllerRing): Promise<RingProblem[]> {
+    const problems: RingProblem[] = [];
+    for (const { group, resource } of ringGroupResources(ring)) {
+      const qualified = group === '' ? resource : `${resource}.${group}`;
+      if ((await this.#options.discovery.resolve(group, resource)) === undefined) {
+        problems.push({
+          reason: 'ResourceNotFound',
+          message: `the API server does not serve ${qualified}: install its CRD or correct spec.resources`,
+        });
+        continue;
+      }
+      const missing = await this.#options.access.missing(group, resource, neededVerbs);
+      if (missing.length > 0) {
+        problems.push({
+          reason: 'Forbidden',
+          message: `the sharder may not ${missing.join(' or ')} ${qualified}: grant its service account these verbs in a ClusterRole`,
+        });
+      }
+    }
+    return problems;
+  }
+
+  async #cleanUp(ring: ControllerRing): Promise<void> {
+    const name = ring.metadata?.name ?? '';
+    const { rest, logger } = this.#options;
+    try {
+      await rest.request({
+        method: 'DELETE',
+        path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhookConfigurationName(name)}`,
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    await removeRingLabels(rest, this.#options.discovery, ring, {
+      concurrency: this.#options.cleanupConcurrency,
+      logger: logger.child({ ring: name }),
+    });
+    const finalizers = (ring.metadata?.finalizers ?? []).filter(
+      (finalizer) => finalizer !== cleanupFinalizer,
+    );
+    await this.#patchRing(ring, { finalizers });
+    logger.info({ ring: name }, 'cleaned up the deleted ring');
+  }
+
+  /** A merge patch of the ring's metadata, failing with a conflict if the ring changed since it was read. */
+  async #patchRing(ring: ControllerRing, metadata: { finalizers: string[] }): Promise<void> {
+    await this.#options.rest.request({
+      method: 'PATCH',
+      path: ringPath(ring.metadata?.name ?? ''),
+      contentType: patchTypes.merge,
+      body: { metadata: { ...metadata, resourceVersion: ring.metadata?.resourceVersion } },
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// The shard lease controller (design.md, "Shard states"): computes each shard Lease's state, writes it as a
+// label for people, acquires uncertain Leases (if that write succeeds, the shard is gone), deletes orphaned
+// ones, and asks to be called again when the state next changes.
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import { stateLabel } from '../../api/v1alpha1/index.ts';
+import { acquireLease, shardState } from '../../sharding/lease.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { microTime } from '../../runtime/micro-time.ts';
+import { isConflict, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
+import type { HandlerResult } from '../../runtime/workqueue.ts';
+
+export interface ShardLeaseReconcilerOptions {
+  /** Reads a shard Lease by key (namespace/name) from the sharder's cache. */
+  lease(key: string): ILease | undefined;
+  rest: RestClient;
+  /** Written as holder of acquired Leases; must differ from every shard's name. */
+  identity: string;
+  now(): Date;
+  logger: Logger;
+}
+
+/** Requeue a little after the computed change, so that the clock has surely passed it when we look again. */
+const requeueSlackMs = 100;
+
+export class ShardLeaseReconciler {
+  readonly #options: ShardLeaseReconcilerOptions;
+
+  constructor(options: ShardLeaseReconcilerOptions) {
+    this.#options = options;
+  }
+
+  async reconcile(key: string): Promise<HandlerResult | undefined> {
+    const { rest, identity, logger } = this.#options;
+    const lease = this.#options.lease(key);
+    const metadata = lease?.metadata;
+    if (lease === undefined || metadata?.name === undefined || metadata.namespace === undefined)
+      return undefined;
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${metadata.namespace}/leases/${metadata.name}`;
+    const now = this.#options.now();
+    const { state, nextChange } = shardState(lease, now);
+    const log = logger.child({ lease: key, state });
+
+    try {
+      if (state === 'orphaned') {
+        // Preconditions: a shard that came back and renewed in the meantime keeps its Lease.
+        const preconditions = { uid: metadata.uid, resourceVersion: metadata.resourceVersion };
+        await rest.request({ method: 'DELETE', path, body: { preconditions } });
+        log.info('deleted orphaned shard lease');
+        return undefined;
+      }
+      if (state === 'uncertain') {
+        const spec = acquireLease(lease, identity, now);
+        // An update with the read resourceVersion: it fails if the shard renewed after all.
+        await rest.request({
+          method: 'PUT',
+          path,
+          body: {
+            ...lease,
+            metadata: { ...metadata, labels: { ...metadata.labels, [stateLabel]: 'dead' } },
+            spec: {
+              ...lease.spec,
+              ...spec,
+              acquireTime: microTime(spec.acquireTime),
+              renewTime: microTime(spec.renewTime),
+            },
+          },
+        });
+        log.info('acquired shard lease of a shard that stopped renewing: the shard is dead');
+        return undefined;
+      }
+      if (metadata.labels?.[stateLabel] !== state) {
+        await rest.request({
+          method: 'PATCH',
+          path,
+          contentType: patchTypes.merge,
+          body: { metadata: { labels: { [stateLabel]: state } } },
+        });
+        log.debug('shard lease changed state');
+      }
+    } catch (error) {
+      // The cache is behind the Lease: its watch event brings the current version and another reconcile.
+      if (isConflict(error) || isNotFound(error)) return undefined;
+      throw error;
+    }
+    if (nextChange === undefined) return undefined;
+    return { requeueAfter: Math.max(0, nextChange.getTime() - now.getTime()) + requeueSlackMs };
+  }
+}

@@ -1,0 +1,177 @@
+// The sync controller (design.md, "Assignment and movement", 2): on membership changes and periodically it
+// lists each ring resource as metadata only from the API server's watch cache, page by page, and moves or
+// drains the objects whose shard is not the desired one. It never watches or caches the sharded objects.
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { syncAction } from '../../sharding/assignment.ts';
+import { hashKey, type KeySource } from '../../sharding/keys.ts';
+import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
+import { availableShards, ringMembers } from '../../sharding/membership.ts';
+import { drainPatch, movePatch } from '../../sharding/patches.ts';
+import { HashRing } from '../../sharding/ring.ts';
+import { forEachConcurrently } from '../../runtime/concurrency.ts';
+import { collectionPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { listMetadata, type PartialObjectMetadata } from '../../runtime/pager.ts';
+import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
+import type { HandlerResult } from '../../runtime/workqueue.ts';
+import { effectiveNamespaceSelector } from '../controllerring/webhook-configuration.ts';
+
+export interface SyncReconcilerOptions {
+  ring(name: string): ControllerRing | undefined;
+  leases(): Iterable<ILease>;
+  namespace(name: string): Pick<INamespace, 'metadata'> | undefined;
+  rest: RestClient;
+  discovery: Discovery;
+  excludedNamespaces: readonly string[];
+  /** Patches running at once per ring. */
+  concurrency: number;
+  syncPeriodMs: number;
+  /** How soon to look again when objects wait for their owner or kept conflicting. */
+  retryAfterMs: number;
+  pageSize?: number;
+  now(): Date;
+  logger: Logger;
+  metrics?: SyncMetrics;
+}
+
+export interface SyncMetrics {
+  /** An object was moved or drained (action) in `ring`. */
+  acted(ring: string, action: 'move' | 'drain'): void;
+}
+
+/** Attempts at one object's patch when it keeps changing under the sharder. */
+const conflictAttempts = 4;
+
+interface RingSync {
+  name: string;
+  available: ReadonlySet<string>;
+  hashRing: HashRing;
+  selector: LabelSelector;
+  /** Hash keys of ring objects not on their desired shard, with their current shard: their children wait. */
+  ownersElsewhere: Map<string, string>;
+  /** Objects that must be looked at again soon (waiting for their owner, or conflicting). */
+  pending: number;
+  log: Logger;
+}
+
+export class SyncReconciler {
+  readonly #options: SyncReconcilerOptions;
+  /** The available shards each ring was last synced with: a change calls for a sync at once. */
+  readonly #synced = new Map<string, string>();
+
+  constructor(options: SyncReconcilerOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the ring's available shards differ from those it was last synced with. */
+  membershipChanged(ring: string): boolean {
+    return this.#synced.get(ring) !== this.#available(ring).join(',');
+  }
+
+  async reconcile(name: string): Promise<HandlerResult | undefined> {
+    const ring = this.#options.ring(name);
+    if (ring === undefined || ring.metadata?.deletionTimestamp !== undefined) {
+      this.#synced.delete(name);
+      return undefined;
+    }
+    const available = this.#available(name);
+    const sync: RingSync = {
+      name,
+      available: new Set(available),
+      hashRing: new HashRing(available),
+      selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
+      ownersElsewhere: new Map(),
+      pending: 0,
+      log: this.#options.logger.child({ ring: name }),
+    };
+    // Owners first: whether a controlled object may move depends on where its owner is.
+    for (const { group = '', resource } of ring.spec.resources) {
+      await this.#syncResource(sync, group, resource, false);
+    }
+    for (const { group = '', resource } of ring.spec.resources.flatMap((r) => r.controlledResources ?? [])) {
+      await this.#syncResource(sync, group, resource, true);
+    }
+    this.#synced.set(name, available.join(','));
+    return { requeueAfter: sync.pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
+  }
+
+  #available(ring: string): string[] {
+    return availableShards(ringMembers(this.#options.leases(), ring, this.#options.now()));
+  }
+
+  async #syncResource(sync: RingSync, group: string, resource: string, controlled: boolean): Promise<void> {
+    const info = await this.#options.discovery.resolve(group, resource);
+    // The ring's status reports resources the API server does not serve.
+    if (info === undefined) return;
+    const source: KeySource = controlled ? { controlled } : { controlled, group, kind: info.kind };
+    const objects = listMetadata(this.#options.rest, collectionPath(info), {
+      ...(this.#options.pageSize === undefined ? {} : { pageSize: this.#options.pageSize }),
+    });
+    await forEachConcurrently(objects, this.#options.concurrency, async (object) => {
+      if (!this.#selected(sync, object.metadata.namespace)) return;
+      const result = hashKey(object.metadata, source);
+      if (!('key' in result)) return;
+      const desired = sync.hashRing.shardFor(result.key);
+      if (!controlled) {
+        const current = object.metadata.labels?.[shardLabel(sync.name)];
+        if (current !== undefined && current !== desired) sync.ownersElsewhere.set(result.key, current);
+      }
+      const ownerShard = sync.ownersElsewhere.get(result.key);
+      const owner = controlled && ownerShard !== undefined ? { owner: { shard: ownerShard } } : {};
+      await this.#act(sync, info, object, { desired, ...owner });
+    });
+  }
+
+  #selected(sync: RingSync, namespace: string | undefined): boolean {
+    // Cluster-scoped objects are in every ring's scope, as with the webhook's namespaceSelector.
+    if (namespace === undefined || namespace === '') return true;
+    const labels = this.#options.namespace(namespace)?.metadata?.labels;
+    return labels !== undefined && matchesSelector(sync.selector, labels);
+  }
+
+  /** Moves or drains one object, re-reading it on conflicts: never forced over a change it has not seen. */
+  async #act(
+    sync: RingSync,
+    info: ResourceInfo,
+    listed: PartialObjectMetadata,
+    target: { desired: string | undefined; owner?: { shard: string } },
+  ): Promise<void> {
+    const path = `${collectionPath(info, listed.metadata.namespace)}/${listed.metadata.name ?? ''}`;
+    let object = listed;
+    for (let attempt = 1; ; attempt++) {
+      const action = syncAction(sync.name, sync.available, { labels: object.metadata.labels, ...target });
+      if (action === 'ok') return;
+      if (action === 'wait' || target.desired === undefined) {
+        sync.pending++;
+        return;
+      }
+      const resourceVersion = object.metadata.resourceVersion ?? '';
+      const body =
+        action === 'move'
+          ? movePatch(sync.name, target.desired, resourceVersion)
+          : drainPatch(sync.name, resourceVersion);
+      try {
+        await this.#options.rest.request({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+        this.#options.metrics?.acted(sync.name, action);
+        sync.log.debug({ object: path, action, shard: target.desired }, 'synced object');
+        return;
+      } catch (error) {
+        if (isNotFound(error)) return;
+        if (!isConflict(error)) throw error;
+      }
+      if (attempt === conflictAttempts) {
+        sync.pending++;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+      try {
+        object = await this.#options.rest.request<PartialObjectMetadata>({ path, accept: metadataAccept });
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw error;
+      }
+    }
+  }
+}

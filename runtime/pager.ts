@@ -1,0 +1,66 @@
+// Paginated lists: large collections are read a page at a time, so memory stays bounded by the page size.
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import { metadataListAccept, type Query, type RestClient } from './rest.ts';
+
+export interface ListPage<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: T[];
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** '0' reads from the API server's watch cache instead of etcd: cheap, possibly slightly stale. */
+  resourceVersion?: string;
+  metadataOnly?: boolean;
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface PartialObjectMetadata {
+  apiVersion?: string;
+  kind?: string;
+  metadata: IObjectMeta;
+}
+
+/** Yields the pages of a list; each carries the list's resourceVersion, the last one the whole list's. */
+export async function* listPages<T>(
+  rest: RestClient,
+  path: string,
+  options: ListOptions = {},
+): AsyncGenerator<ListPage<T>> {
+  let token: string | undefined;
+  do {
+    const query: Query = {
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      limit: options.pageSize ?? 500,
+      // A continue token carries its own resourceVersion; the API server rejects both together.
+      resourceVersion: token === undefined ? options.resourceVersion : undefined,
+      continue: token,
+    };
+    const page = await rest.request<ListPage<T>>({
+      path,
+      query,
+      ...(options.metadataOnly ? { accept: metadataListAccept } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    yield page;
+    token = page.metadata?.continue || undefined;
+  } while (token !== undefined);
+}
+
+/** The objects' metadata of a list, page by page from the watch cache. */
+export async function* listMetadata(
+  rest: RestClient,
+  path: string,
+  options: Omit<ListOptions, 'metadataOnly'> = {},
+): AsyncGenerator<PartialObjectMetadata> {
+  for await (const page of listPages<PartialObjectMetadata>(rest, path, {
+    resourceVersion: '0',
+    ...options,
+    metadataOnly: true,
+  })) {
+    yield* page.items ?? [];
+  }
+}
