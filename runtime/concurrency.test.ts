@@ -29,13 +29,13 @@ describe('forEachConcurrently', () => {
     async function* items(): AsyncGenerator<number> {
       for (let i = 0; i < 3; i++) {
         pulled++;
-        yield i;
+        yield await Promise.resolve(i);
       }
     }
     const all = forEachConcurrently(items(), 1, (i) => gates[i]?.promise ?? Promise.resolve());
     await new Promise((resolve) => setImmediate(resolve));
     expect(pulled).toBe(1);
-    gates.forEach((gate) => gate.resolve());
+    for (const gate of gates) gate.resolve();
     await all;
     expect(pulled).toBe(3);
   });

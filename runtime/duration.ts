@@ -5,7 +5,9 @@ const pattern = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
 /** Milliseconds of a duration like 1m30s; throws with the expected format on anything else. */
 export function parseDuration(text: string): number {
   if (!pattern.test(text)) {
-    throw new Error(`invalid duration "${text}": use a number with a unit (ms, s, m, h), e.g. 15s, 5m or 1m30s`);
+    throw new Error(
+      `invalid duration "${text}": use a number with a unit (ms, s, m, h), e.g. 15s, 5m or 1m30s`,
+    );
   }
   let total = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {

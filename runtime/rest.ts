@@ -111,15 +111,22 @@ export class RestClient {
 
   /**
    * Watches `path` and calls `onEvent` for each event until the server ends the stream (resolves) or the
-   * request fails (rejects). Abort `signal` to stop: that resolves too.
+   * request fails (rejects). Abort `signal` to stop: that resolves too. `options.accept` selects the
+   * representation, e.g. metadataAccept for PartialObjectMetadata events.
    */
   async watch<T>(
     path: string,
     query: Query,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
+    options: { accept?: string } = {},
   ): Promise<void> {
-    const response = await this.#send({ path, query: { ...query, watch: true }, signal });
+    const response = await this.#send({
+      path,
+      query: { ...query, watch: true },
+      signal,
+      accept: options.accept,
+    });
     const code = response.statusCode ?? 0;
     if (code !== 200) throw apiError(code, await readBody(response));
     try {

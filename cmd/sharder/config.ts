@@ -197,7 +197,7 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
       ]),
     );
     flags = parseArgs({ args, options: withoutDefaults, strict: true, allowPositionals: false })
-      .values as Values;
+      .values;
   } catch (error) {
     throw new ConfigError(`${(error as Error).message}\n${usage()}`);
   }

@@ -10,12 +10,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureBinaries } from './binaries.ts';
 import type { ControlPlaneEndpoints } from './launch.ts';
+import type { ApiServerRestart } from './supervisor.ts';
 
 export interface ControlPlane extends ControlPlaneEndpoints {
   /** The supervisor's pid. */
   pid: number;
   /** The directory holding the control plane's certificates, data and logs; removed on stop. */
   workDir: string;
+  /**
+   * Stops kube-apiserver and starts it again on the same port (etcd and the controller manager keep running);
+   * resolves once the new one is ready. Only the process that started the control plane can call it.
+   */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,13 +75,40 @@ export async function startControlPlane(
       reject(new Error(`the control plane did not start (supervisor exited with code ${String(code)})`));
     });
   });
-  lines.close();
-  stdout.destroy();
+  // The supervisor acknowledges each restart with a line: the pipe stays open, but keeps the caller alive only
+  // while it waits for one.
+  const acknowledgements = stdout as typeof stdout & Pick<Socket, 'ref' | 'unref'>;
+  acknowledgements.unref();
   // The control plane must not keep its caller alive: an attached one ends when the caller's stdin pipe closes.
   child.unref();
   (child.stdin as (Socket & { unref(): void }) | null)?.unref();
   const pid = child.pid;
   if (pid === undefined) throw new Error('the control-plane supervisor has no pid');
   const endpoints = JSON.parse(ready) as ControlPlaneEndpoints & { workDir: string };
-  return { ...endpoints, pid, stop: () => stopSupervisor(pid) };
+  const nextLine = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const closed = (): void => {
+        reject(new Error('the control-plane supervisor has exited'));
+      };
+      lines.once('close', closed).once('line', (line: string) => {
+        lines.off('close', closed);
+        resolve(line);
+      });
+    });
+  let restarts: Promise<void> = Promise.resolve();
+  const restartApiServer = (): Promise<void> => {
+    const restart = restarts.then(async () => {
+      const acknowledged = nextLine();
+      acknowledgements.ref();
+      process.kill(pid, 'SIGUSR2');
+      const answer = JSON.parse(
+        await acknowledged.finally(() => acknowledgements.unref()),
+      ) as ApiServerRestart;
+      if (!answer.apiServerRestarted)
+        throw new Error(`kube-apiserver did not restart: ${answer.error ?? ''}`);
+    });
+    restarts = restart.catch(() => undefined);
+    return restart;
+  };
+  return { ...endpoints, pid, restartApiServer, stop: () => stopSupervisor(pid) };
 }

@@ -21,6 +21,8 @@ export interface ControlPlaneEndpoints {
 }
 
 export interface RunningControlPlane extends ControlPlaneEndpoints {
+  /** Stops kube-apiserver and starts it again on the same port; resolves once the new one is ready. */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,9 +120,57 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     writeFile(kubeconfigPath, kubeconfig(server, authority.certificate, adminToken), { mode: 0o600 }),
   ]);
 
+  // In start order; stop() stops them in reverse. restartApiServer() replaces the kube-apiserver entry.
   const started: ManagedProcess[] = [];
   const stop = async (): Promise<void> => {
-    for (const process of started.reverse()) await process.stop();
+    for (const process of started.toReversed()) await process.stop();
+  };
+  const apiserverArgs = [
+    `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${apiserverPort}`,
+    `--cert-dir=${pki}`,
+    `--tls-cert-file=${file('apiserver.crt')}`,
+    `--tls-private-key-file=${file('apiserver.key')}`,
+    `--client-ca-file=${file('ca.crt')}`,
+    `--token-auth-file=${file('tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    `--service-account-issuer=${server}`,
+    `--service-account-key-file=${file('sa.pub')}`,
+    `--service-account-signing-key-file=${file('sa.key')}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--allow-privileged=true',
+    '--endpoint-reconciler-type=none',
+    // Without a grace period a stopping kube-apiserver leaves open watches alone and waits for them until it is
+    // killed; with one it ends them, so that clients re-watch, as in a rolling restart.
+    '--shutdown-watch-termination-grace-period=5s',
+    '--v=1',
+  ];
+  const startApiServer = async (): Promise<ManagedProcess> => {
+    const apiserver = new ManagedProcess(
+      'kube-apiserver',
+      binaries.kubeApiserver,
+      apiserverArgs,
+      join(logs, 'kube-apiserver.log'),
+    );
+    try {
+      await apiserver.waitUntil(
+        () => httpsOk(`${server}/readyz`, authority.certificate, adminToken),
+        startTimeoutMs,
+      );
+    } catch (error) {
+      await apiserver.stop();
+      throw error;
+    }
+    return apiserver;
+  };
+  const restartApiServer = async (): Promise<void> => {
+    const index = started.findIndex((process) => process.name === 'kube-apiserver');
+    const old = started[index];
+    if (old === undefined) throw new Error('kube-apiserver is not running');
+    await old.stop();
+    started[index] = await startApiServer();
   };
   try {
     const etcd = new ManagedProcess(
@@ -140,36 +190,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     );
     started.push(etcd);
     await etcd.waitUntil(() => httpOk(`http://127.0.0.1:${etcdClientPort}/health`), startTimeoutMs);
-
-    const apiserver = new ManagedProcess(
-      'kube-apiserver',
-      binaries.kubeApiserver,
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiserverPort}`,
-        `--cert-dir=${pki}`,
-        `--tls-cert-file=${file('apiserver.crt')}`,
-        `--tls-private-key-file=${file('apiserver.key')}`,
-        `--client-ca-file=${file('ca.crt')}`,
-        `--token-auth-file=${file('tokens.csv')}`,
-        '--authorization-mode=RBAC',
-        `--service-account-issuer=${server}`,
-        `--service-account-key-file=${file('sa.pub')}`,
-        `--service-account-signing-key-file=${file('sa.key')}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--endpoint-reconciler-type=none',
-        '--v=1',
-      ],
-      join(logs, 'kube-apiserver.log'),
-    );
-    started.push(apiserver);
-    await apiserver.waitUntil(
-      () => httpsOk(`${server}/readyz`, authority.certificate, adminToken),
-      startTimeoutMs,
-    );
+    started.push(await startApiServer());
 
     const controllerManager = new ManagedProcess(
       'kube-controller-manager',
@@ -195,7 +216,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
       () => httpsOk(`https://127.0.0.1:${controllerManagerPort}/healthz`, authority.certificate),
       startTimeoutMs,
     );
-    return { server, kubeconfigPath, caCertificatePath: file('ca.crt'), stop };
+    return { server, kubeconfigPath, caCertificatePath: file('ca.crt'), restartApiServer, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,0 +1,290 @@
+// The sharder program's parts wired together: informers on rings, shard Leases, webhook configurations and
+// namespaces (never on the sharded objects), the admission webhook on every replica, and the controllers on
+// the elected leader only.
+import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { availableShards, ringMembers } from '../../sharding/membership.ts';
+import { Controller, type Reconciler } from '../../runtime/controller.ts';
+import { Discovery } from '../../runtime/discovery.ts';
+import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
+import { LeaderElector } from '../../runtime/leader-election.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { Metrics } from '../../runtime/metrics.ts';
+import { MonitoringServer } from '../../runtime/monitoring-server.ts';
+import { Probes } from '../../runtime/probes.ts';
+import { RestClient } from '../../runtime/rest.ts';
+import { AccessChecker } from '../../controllers/controllerring/access.ts';
+import { ControllerRingReconciler } from '../../controllers/controllerring/reconciler.ts';
+import type { WebhookConfigurationOptions } from '../../controllers/controllerring/webhook-configuration.ts';
+import { ShardLeaseReconciler } from '../../controllers/shardlease/reconciler.ts';
+import { SyncReconciler } from '../../controllers/sync/reconciler.ts';
+import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
+import { webhookPath } from '../../webhook/path.ts';
+import { WebhookServer } from '../../webhook/server.ts';
+import type { Address, SharderConfig } from './config.ts';
+
+/** How soon the sync looks again at objects waiting for their owner's drain or that kept conflicting. */
+const syncRetryAfterMs = 2_000;
+
+/** The controllers while this replica leads. */
+interface Leading {
+  shardLeases: Controller;
+  rings: Controller;
+  sync: Controller;
+  syncReconciler: SyncReconciler;
+}
+
+type AnyInformer = Pick<Informer<ILease>, 'start' | 'stop' | 'waitForSync' | 'hasSynced'>;
+
+function sameAddress(a: Address, b: Address | undefined): boolean {
+  return b !== undefined && a.host === b.host && a.port === b.port;
+}
+
+export class Sharder {
+  readonly #config: SharderConfig;
+  readonly #logger: Logger;
+  readonly #rest: RestClient;
+  readonly #metrics = new Metrics();
+  readonly #probes = new Probes();
+  readonly #rings: Informer<ControllerRing>;
+  readonly #leases: Informer<ILease>;
+  readonly #webhookConfigurations: Informer<IMutatingWebhookConfiguration>;
+  readonly #namespaces: Informer<INamespace>;
+  readonly #informers: AnyInformer[];
+  readonly #monitoring: MonitoringServer[] = [];
+  #webhook: WebhookServer | undefined;
+  #elector: LeaderElector | undefined;
+  #leading: Leading | undefined;
+  /** Without leader election: aborts the controllers, and the run that ends once they have stopped. */
+  #unelected: { stop: AbortController; run: Promise<void> } | undefined;
+
+  constructor(config: SharderConfig, kubeConfig: KubeConfig, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#rest = new RestClient(kubeConfig, 'controller-rings-sharder');
+    const options = (name: string, path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
+      path,
+      ...extra,
+      logger: logger.child({ informer: name }),
+    });
+    this.#rings = new Informer(this.#rest, options('controllerrings', `/apis/${group}/${version}/${plural}`));
+    this.#leases = new Informer(
+      this.#rest,
+      options('leases', '/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),
+    );
+    this.#webhookConfigurations = new Informer(
+      this.#rest,
+      options(
+        'webhookconfigurations',
+        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+        {
+          labelSelector: ringLabel,
+        },
+      ),
+    );
+    this.#namespaces = new Informer(
+      this.#rest,
+      options('namespaces', '/api/v1/namespaces', { metadataOnly: true }),
+    );
+    this.#informers = [this.#rings, this.#leases, this.#webhookConfigurations, this.#namespaces];
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    await this.#startMonitoring();
+    this.#routeEvents();
+    for (const informer of this.#informers) informer.start();
+    await Promise.all(this.#informers.map((informer) => informer.waitForSync()));
+    await this.#startWebhook();
+    const webhook = await this.#webhookConfigurationOptions();
+    if (config.leaderElection.enabled) {
+      const { leaseName, leaseDurationSeconds, renewDeadlineMs, retryPeriodMs } = config.leaderElection;
+      this.#elector = new LeaderElector(this.#rest, {
+        namespace: config.namespace,
+        name: leaseName,
+        identity: config.identity,
+        leaseDurationSeconds,
+        renewDeadlineMs,
+        retryPeriodMs,
+        logger: this.#logger.child({ component: 'leader-election' }),
+      });
+      void this.#elector.run((signal) => this.#lead(webhook, signal));
+    } else {
+      const stop = new AbortController();
+      this.#unelected = { stop, run: this.#lead(webhook, stop.signal) };
+    }
+    this.#logger.info(
+      { identity: config.identity, leaderElection: config.leaderElection.enabled },
+      'sharder started',
+    );
+  }
+
+  /** Graceful shutdown: the controllers drain and the leader Lease is released, then the servers stop. */
+  async stop(): Promise<void> {
+    this.#unelected?.stop.abort();
+    await Promise.all([this.#elector?.stop(), this.#unelected?.run]);
+    await this.#webhook?.stop();
+    await Promise.all(this.#informers.map((informer) => informer.stop()));
+    for (const server of this.#monitoring) await server.stop();
+    this.#rest.close();
+  }
+
+  async #startMonitoring(): Promise<void> {
+    const { healthProbeAddress, metricsAddress } = this.#config;
+    this.#probes.addHealthCheck('ping', () => true);
+    this.#probes.addReadinessCheck('informers-synced', () => this.#informers.every((i) => i.hasSynced));
+    this.#probes.addReadinessCheck('webhook', () => this.#webhook !== undefined);
+    const shared = sameAddress(healthProbeAddress, metricsAddress);
+    this.#monitoring.push(
+      new MonitoringServer({
+        ...healthProbeAddress,
+        probes: this.#probes,
+        ...(shared ? { metrics: this.#metrics.registry } : {}),
+        logger: this.#logger.child({ server: 'probes' }),
+      }),
+    );
+    if (metricsAddress !== undefined && !shared) {
+      this.#monitoring.push(
+        new MonitoringServer({
+          ...metricsAddress,
+          metrics: this.#metrics.registry,
+          logger: this.#logger.child({ server: 'metrics' }),
+        }),
+      );
+    }
+    for (const server of this.#monitoring) await server.start();
+  }
+
+  async #startWebhook(): Promise<void> {
+    const { webhook } = this.#config;
+    const [certificate, privateKey] = await Promise.all([
+      readFile(webhook.certFile, 'utf8'),
+      readFile(webhook.keyFile, 'utf8'),
+    ]);
+    const directory: RingDirectory = {
+      ring: (name) => this.#rings.get(name),
+      availableShards: (ring) => availableShards(ringMembers(this.#leases.list(), ring, new Date())),
+    };
+    const logger = this.#logger.child({ component: 'webhook' });
+    const server = new WebhookServer({
+      handler: new Assigner({ directory, logger }),
+      tls: { certificate, privateKey },
+      ...webhook.address,
+      logger,
+    });
+    await server.start();
+    this.#webhook = server;
+  }
+
+  async #webhookConfigurationOptions(): Promise<WebhookConfigurationOptions> {
+    const { webhook, namespace } = this.#config;
+    const caBundle = (await readFile(webhook.caFile)).toString('base64');
+    const target = webhook.clientConfig;
+    return {
+      clientConfig: (ring) =>
+        'url' in target
+          ? { url: `${target.url}${webhookPath(ring)}`, caBundle }
+          : { service: { ...target.service, path: webhookPath(ring) }, caBundle },
+      excludedNamespaces: ['kube-system', namespace],
+    };
+  }
+
+  /** Runs the controllers until `signal` aborts (leadership lost or shutdown), then drains them. */
+  async #lead(webhook: WebhookConfigurationOptions, signal: AbortSignal): Promise<void> {
+    const leading = this.#controllers(webhook);
+    const all = [leading.shardLeases, leading.rings, leading.sync];
+    this.#leading = leading;
+    for (const controller of all) controller.start();
+    for (const lease of this.#leases.list()) leading.shardLeases.enqueue(objectKey(lease));
+    for (const ring of this.#rings.list()) {
+      leading.rings.enqueue(objectKey(ring));
+      leading.sync.enqueue(objectKey(ring));
+    }
+    this.#logger.info('leading: controllers started');
+    if (!signal.aborted) {
+      await new Promise((resolve) => { signal.addEventListener('abort', resolve, { once: true }); });
+    }
+    this.#leading = undefined;
+    await Promise.all(all.map((controller) => controller.stop()));
+    this.#logger.info('controllers stopped');
+  }
+
+  #controllers(webhook: WebhookConfigurationOptions): Leading {
+    const logger = this.#logger;
+    const rest = this.#rest;
+    const now = (): Date => new Date();
+    const discovery = new Discovery(rest);
+    const controller = (name: string, reconciler: Reconciler, concurrency: number): Controller =>
+      new Controller({ name, reconciler, concurrency, logger, metrics: this.#metrics });
+    const syncReconciler = new SyncReconciler({
+      ring: (name) => this.#rings.get(name),
+      leases: () => this.#leases.list(),
+      namespace: (name) => this.#namespaces.get(name),
+      rest,
+      discovery,
+      excludedNamespaces: webhook.excludedNamespaces,
+      concurrency: this.#config.sync.concurrency,
+      syncPeriodMs: this.#config.sync.periodMs,
+      retryAfterMs: syncRetryAfterMs,
+      now,
+      logger: logger.child({ controller: 'sync' }),
+    });
+    const shardLeaseReconciler = new ShardLeaseReconciler({
+      lease: (key) => this.#leases.get(key),
+      rest,
+      identity: this.#config.identity,
+      now,
+      logger: logger.child({ controller: 'shardlease' }),
+    });
+    const ringReconciler = new ControllerRingReconciler({
+      ring: (name) => this.#rings.get(name),
+      leases: () => this.#leases.list(),
+      webhookConfiguration: (name) => this.#webhookConfigurations.get(name),
+      rest,
+      discovery,
+      access: new AccessChecker(rest),
+      webhook,
+      cleanupConcurrency: this.#config.sync.concurrency,
+      now,
+      logger: logger.child({ controller: 'controllerring' }),
+    });
+    return {
+      shardLeases: controller('shardlease', shardLeaseReconciler, 2),
+      rings: controller('controllerring', ringReconciler, 2),
+      sync: controller('sync', syncReconciler, 2),
+      syncReconciler,
+    };
+  }
+
+  /** Informer events only enqueue keys, to whichever controllers run while this replica leads. */
+  #routeEvents(): void {
+    this.#rings.onEvent(({ type, object, previous }) => {
+      const leading = this.#leading;
+      if (leading === undefined) return;
+      const name = objectKey(object);
+      leading.rings.enqueue(name);
+      // Status writes change neither the spec nor the deletion: they need no sync.
+      const specChanged = previous?.metadata?.generation !== object.metadata?.generation;
+      if (type !== 'updated' || specChanged || object.metadata?.deletionTimestamp !== undefined) {
+        leading.sync.enqueue(name);
+      }
+    });
+    this.#leases.onEvent(({ object }) => {
+      const leading = this.#leading;
+      if (leading === undefined) return;
+      leading.shardLeases.enqueue(objectKey(object));
+      const ring = object.metadata?.labels?.[ringLabel];
+      if (ring === undefined) return;
+      leading.rings.enqueue(ring);
+      if (leading.syncReconciler.membershipChanged(ring)) leading.sync.enqueue(ring);
+    });
+    this.#webhookConfigurations.onEvent(({ object }) => {
+      const ring = object.metadata?.labels?.[ringLabel];
+      if (ring !== undefined) this.#leading?.rings.enqueue(ring);
+    });
+  }
+}

@@ -1,0 +1,198 @@
+// The generated manifests on a real API server: it accepts them as they are, and the sharder's service account
+// may do what the sharder does and nothing more; sharded resources only once a ShardedResourceAccess grants
+// them. (No Deployment runs here: there is no kubelet. cert-manager's objects are left out: no cert-manager.)
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { App, Chart } from 'cdk8s';
+import { parseAllDocuments } from 'yaml';
+import { ShardedResourceAccess } from '../../cdk8s/sharded-resource-access.ts';
+import { isNotFound, patchTypes, RestClient } from '../../runtime/rest.ts';
+import { eventually } from '../support/eventually.ts';
+import { testKubeConfig } from '../support/kube.ts';
+
+interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [field: string]: unknown;
+}
+
+const rest = new RestClient(testKubeConfig());
+const namespace = 'controller-rings-system';
+const user = `system:serviceaccount:${namespace}:controller-rings-sharder`;
+const groups = ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'];
+const shardNamespace = 'manifests-shards';
+
+function manifests(file: string): KubeObject[] {
+  const text = readFileSync(new URL(`../../config/${file}`, import.meta.url), 'utf8');
+  return parseAllDocuments(text).map((document) => document.toJS() as KubeObject);
+}
+
+/** The object's path; every kind here has the plural <kind>s. */
+function objectPath({ apiVersion, kind, metadata }: KubeObject): string {
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  const scope = metadata.namespace === undefined ? '' : `/namespaces/${metadata.namespace}`;
+  return `${base}${scope}/${kind.toLowerCase()}s/${metadata.name}`;
+}
+
+function apply(object: KubeObject, options: { dryRun?: boolean } = {}): Promise<KubeObject> {
+  return rest.request({
+    method: 'PATCH',
+    path: objectPath(object),
+    query: { fieldManager: 'manifests-test', force: true, dryRun: options.dryRun === true ? 'All' : undefined },
+    contentType: patchTypes.apply,
+    body: object,
+  });
+}
+
+async function remove(object: KubeObject): Promise<void> {
+  try {
+    await rest.request({ method: 'DELETE', path: objectPath(object) });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+interface Attributes {
+  verb: string;
+  group?: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+function describeAttributes({ verb, group, resource, subresource, namespace, name }: Attributes): string {
+  const what = `${resource}${subresource === undefined ? '' : `/${subresource}`}${group ? `.${group}` : ''}`;
+  return `${verb} ${what}${name === undefined ? '' : ` ${name}`} in ${namespace ?? 'all namespaces'}`;
+}
+
+/** Asks the API server (SubjectAccessReview) whether the sharder's service account may do each of these. */
+async function permitted(checks: Attributes[]): Promise<string[]> {
+  const answers = await Promise.all(
+    checks.map(async (resourceAttributes) => {
+      const review = await rest.request<{ status?: { allowed?: boolean } }>({
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: { user, groups, resourceAttributes },
+        },
+      });
+      return review.status?.allowed === true ? [describeAttributes(resourceAttributes)] : [];
+    }),
+  );
+  return answers.flat();
+}
+
+const all = (checks: Attributes[]): string[] => checks.map(describeAttributes);
+
+const rings = { group: 'sharding.controller-rings.io', resource: 'controllerrings' };
+const leases = { group: 'coordination.k8s.io', resource: 'leases' };
+const webhookConfigurations = {
+  group: 'admissionregistration.k8s.io',
+  resource: 'mutatingwebhookconfigurations',
+};
+
+/** What the sharder does: watches, ring status and finalizers, shard Leases, webhook configurations. */
+const needed: Attributes[] = [
+  ...['list', 'watch', 'patch'].map((verb) => ({ verb, ...rings })),
+  { verb: 'patch', ...rings, subresource: 'status' },
+  { verb: 'update', ...rings, subresource: 'finalizers' },
+  ...['list', 'watch'].map((verb) => ({ verb, ...leases })),
+  ...['update', 'patch', 'delete'].map((verb) => ({ verb, ...leases, namespace: shardNamespace })),
+  { verb: 'create', ...leases, namespace },
+  ...['get', 'update'].map((verb) => ({ verb, ...leases, namespace, name: 'controller-rings-sharder' })),
+  ...['list', 'watch', 'create', 'patch', 'delete'].map((verb) => ({ verb, ...webhookConfigurations })),
+  ...['list', 'watch'].map((verb) => ({ verb, resource: 'namespaces' })),
+  { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' },
+];
+
+const configMaps = (verb: string): Attributes => ({ verb, resource: 'configmaps', namespace: shardNamespace });
+
+const forbidden: Attributes[] = [
+  { verb: 'list', resource: 'secrets' },
+  { verb: 'get', resource: 'secrets', namespace },
+  { verb: 'list', resource: 'configmaps' },
+  configMaps('patch'),
+  { verb: 'create', ...leases, namespace: shardNamespace },
+  { verb: 'create', ...leases, namespace: 'kube-system' },
+  { verb: 'create', ...rings },
+  { verb: 'delete', ...rings },
+  { verb: 'update', resource: 'namespaces', name: shardNamespace },
+  { verb: 'create', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations' },
+  { verb: 'create', resource: 'events', namespace },
+  { verb: 'impersonate', resource: 'serviceaccounts' },
+  { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+];
+
+const sharder = manifests('sharder/sharder.yaml');
+const deployment = sharder.find((object) => object.kind === 'Deployment');
+// Everything but the Deployment (no kubelet) and cert-manager's objects (no cert-manager here).
+const applied = sharder.filter(
+  (object) => object.kind !== 'Deployment' && !object.apiVersion.startsWith('cert-manager.io/'),
+);
+
+function shardedResourceAccess(): KubeObject[] {
+  const chart = new Chart(new App(), 'test');
+  new ShardedResourceAccess(chart, 'manifests-test', { resources: [{ group: '', resource: 'configmaps' }] });
+  return chart.toJson() as KubeObject[];
+}
+
+describe('generated manifests', () => {
+  beforeAll(async () => {
+    for (const object of applied) await apply(object);
+  });
+
+  afterAll(async () => {
+    for (const object of [...shardedResourceAccess(), ...applied.toReversed()]) await remove(object);
+    rest.close();
+  });
+
+  it('are accepted by the API server as they are, the CRD and the Deployment too (dry run)', async () => {
+    expect(applied.map(({ kind }) => kind)).toEqual(
+      expect.arrayContaining(['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'Service']),
+    );
+    if (deployment === undefined) throw new Error('config/sharder/sharder.yaml has no Deployment');
+    const served = await apply(deployment, { dryRun: true });
+    // Fields an older API server or a typo would drop or reject.
+    expect(served).toMatchObject({
+      spec: {
+        template: {
+          spec: {
+            containers: [{ lifecycle: { preStop: { sleep: { seconds: 5 } } } }],
+            topologySpreadConstraints: [{ matchLabelKeys: ['pod-template-hash'] }, expect.anything()],
+          },
+        },
+      },
+    });
+    for (const crd of manifests('crd/controllerrings.yaml')) await apply(crd, { dryRun: true });
+  });
+
+  it("let the sharder's service account do what the sharder does, and not more", async () => {
+    await eventually(async () => {
+      expect(await permitted(needed)).toEqual(all(needed));
+    });
+    expect(await permitted(forbidden)).toEqual([]);
+  });
+
+  it('let the sharder list and patch sharded resources only while a ShardedResourceAccess grants them', async () => {
+    const grant = [configMaps('get'), { verb: 'list', resource: 'configmaps' }, configMaps('patch')];
+    const beyond = [configMaps('delete'), configMaps('create'), { verb: 'list', resource: 'secrets' }];
+    expect(await permitted(grant)).toEqual([]);
+
+    const access = shardedResourceAccess();
+    for (const object of access) await apply(object);
+    // The ClusterRole aggregation controller copies the grant into the sharder's bound ClusterRole.
+    await eventually(async () => {
+      expect(await permitted(grant)).toEqual(all(grant));
+    });
+    expect(await permitted(beyond)).toEqual([]);
+
+    for (const object of access) await remove(object);
+    await eventually(async () => {
+      expect(await permitted(grant)).toEqual([]);
+    });
+  });
+});

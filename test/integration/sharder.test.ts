@@ -1,0 +1,372 @@
+// The sharder as real processes (two replicas) against the real API server: assignment through its webhook,
+// shard Lease states, rebalancing with drain, ring status and cleanup. Shards are stood in for by Leases
+// the test keeps itself (FakeShard), so membership changes exactly when the test says.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { drainLabel, shardLabel, stateLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { HashRing } from '../../sharding/ring.ts';
+import { RestClient } from '../../runtime/rest.ts';
+import { eventually } from '../support/eventually.ts';
+import { FakeShard } from '../support/fake-shard.ts';
+import { testKubeConfig } from '../support/kube.ts';
+import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
+import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
+
+const rest = new RestClient(testKubeConfig());
+const sharderNamespace = 'sharder-system';
+const shardNamespace = 'shards';
+const sharders: SharderProcess[] = [];
+const shards: FakeShard[] = [];
+
+async function joinShard(ring: string, name: string, durationSeconds = 10): Promise<FakeShard> {
+  const shard = new FakeShard(rest, { ring, name, namespace: shardNamespace, durationSeconds });
+  await shard.join();
+  shards.push(shard);
+  return shard;
+}
+
+function configMapsPath(namespace: string): string {
+  return `/api/v1/namespaces/${namespace}/configmaps`;
+}
+
+async function createConfigMap(
+  namespace: string,
+  name: string,
+): Promise<{ metadata: { uid?: string; labels?: Record<string, string> } }> {
+  return rest.request({ method: 'POST', path: configMapsPath(namespace), body: { metadata: { name } } });
+}
+
+async function readyRing(name: string, available: number): Promise<ControllerRing> {
+  return eventually(async () => {
+    const ring = await getRing(rest, name);
+    expect(ring?.status?.availableShards).toBe(available);
+    expect(ring?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    return ring as ControllerRing;
+  });
+}
+
+/** The API server picks webhook configurations up with a lag: wait until a dry-run create is labelled. */
+async function webhookEffective(ring: string, namespace: string): Promise<void> {
+  await eventually(async () => {
+    const object = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+      method: 'POST',
+      path: configMapsPath(namespace),
+      query: { dryRun: 'All' },
+      body: { metadata: { name: 'probe' } },
+    });
+    expect(object.metadata.labels?.[shardLabel(ring)]).toBeDefined();
+  });
+}
+
+beforeAll(async () => {
+  await createNamespace(rest, sharderNamespace);
+  await createNamespace(rest, shardNamespace);
+  const certificates = await webhookCertificates();
+  const kubeconfigPath = process.env.KUBECONFIG ?? '';
+  const args = [
+    '--leader-election-lease-duration=4s',
+    '--leader-election-renew-deadline=3s',
+    '--leader-election-retry-period=500ms',
+    '--sync-period=1m',
+  ];
+  for (const identity of ['sharder-0', 'sharder-1']) {
+    sharders.push(
+      await startSharder({ kubeconfigPath, namespace: sharderNamespace, identity, certificates, args }),
+    );
+  }
+});
+
+afterAll(async () => {
+  for (const shard of shards) shard.crash();
+  // Graceful shutdown must succeed: exit code 0 from SIGTERM.
+  const codes = await Promise.all(sharders.map((sharder) => sharder.stop()));
+  rest.close();
+  expect(codes).toEqual(sharders.map(() => 0));
+});
+
+describe('assignment through the webhook', () => {
+  const ring = 'assign';
+  const inside = 'assign-inside';
+  const outside = 'assign-outside';
+
+  beforeAll(async () => {
+    await createNamespace(rest, inside, { team: 'assign' });
+    await createNamespace(rest, outside);
+    await createRing(rest, ring, {
+      resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+      namespaceSelector: { matchLabels: { team: 'assign' } },
+    });
+    for (const name of ['a', 'b', 'c']) await joinShard(ring, `${ring}-${name}`);
+    await readyRing(ring, 3);
+    await webhookEffective(ring, inside);
+  });
+
+  it('keeps a webhook configuration per ring, owned by the ring', async () => {
+    const ringObject = await getRing(rest, ring);
+    const configuration = await rest.request<IMutatingWebhookConfiguration>({
+      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
+    });
+    expect(configuration.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: 'ControllerRing',
+        name: ring,
+        uid: ringObject?.metadata?.uid,
+        controller: true,
+      }),
+    ]);
+    const [webhook] = configuration.webhooks ?? [];
+    expect(webhook).toMatchObject({
+      failurePolicy: 'Ignore',
+      sideEffects: 'None',
+      objectSelector: { matchExpressions: [{ key: shardLabel(ring), operator: 'DoesNotExist' }] },
+      namespaceSelector: {
+        matchLabels: { team: 'assign' },
+        matchExpressions: [
+          {
+            key: 'kubernetes.io/metadata.name',
+            operator: 'NotIn',
+            values: ['kube-system', sharderNamespace],
+          },
+        ],
+      },
+    });
+    expect(webhook?.rules?.map((rule) => rule.resources)).toEqual([['configmaps'], ['secrets']]);
+    expect(webhook?.timeoutSeconds).toBeLessThanOrEqual(5);
+  });
+
+  it('labels new objects with the shard the hash ring gives their key', async () => {
+    const hashRing = new HashRing([`${ring}-a`, `${ring}-b`, `${ring}-c`]);
+    for (let i = 0; i < 15; i++) {
+      const object = await createConfigMap(inside, `object-${i}`);
+      expect(object.metadata.labels?.[shardLabel(ring)]).toBe(
+        hashRing.shardFor(`/ConfigMap/${inside}/object-${i}`),
+      );
+    }
+  });
+
+  it('labels controlled objects with the shard of their controller', async () => {
+    const owner = await createConfigMap(inside, 'owner');
+    const ownerShard = owner.metadata.labels?.[shardLabel(ring)];
+    expect(ownerShard).toBeDefined();
+    const reference = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'owner',
+      uid: owner.metadata.uid,
+      controller: true,
+    };
+    const owned = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${inside}/secrets`,
+      body: { metadata: { name: 'owned', ownerReferences: [reference] } },
+    });
+    expect(owned.metadata.labels?.[shardLabel(ring)]).toBe(ownerShard);
+
+    const orphan = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${inside}/secrets`,
+      body: { metadata: { name: 'no-controller' } },
+    });
+    expect(orphan.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+  });
+
+  it('leaves objects outside the ring alone', async () => {
+    const elsewhere = await createConfigMap(outside, 'elsewhere');
+    expect(elsewhere.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+    const system = await createConfigMap(sharderNamespace, 'own-namespace');
+    expect(system.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+  });
+});
+
+describe('shard leases', () => {
+  const ring = 'leases';
+  const leasePath = (name: string): string =>
+    `/apis/coordination.k8s.io/v1/namespaces/${shardNamespace}/leases/${name}`;
+  const readLease = (name: string): Promise<ILease> => rest.request<ILease>({ path: leasePath(name) });
+
+  beforeAll(async () => {
+    await createRing(rest, ring, {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { team: ring } },
+    });
+  });
+
+  it('move from ready to expired to acquired by the sharder (dead) and are deleted once orphaned', async () => {
+    const shard = await joinShard(ring, `${ring}-crashing`, 2);
+    await eventually(async () => {
+      expect((await readLease(shard.name)).metadata?.labels?.[stateLabel]).toBe('ready');
+    });
+    shard.crash();
+    await eventually(async () => {
+      expect((await readLease(shard.name)).metadata?.labels?.[stateLabel]).toBe('expired');
+    });
+    // Uncertain lasts only until the sharder's acquisition succeeds, which makes the shard dead.
+    const acquired = await eventually(async () => {
+      const lease = await readLease(shard.name);
+      expect(lease.spec?.holderIdentity).toMatch(/^sharder-[01]$/);
+      expect(lease.metadata?.labels?.[stateLabel]).toBe('dead');
+      return lease;
+    });
+    expect(acquired.spec?.leaseTransitions).toBe(1);
+    await eventually(
+      async () => {
+        await expect(readLease(shard.name)).rejects.toMatchObject({ code: 404 });
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+  }, 120_000);
+
+  it('count a released lease as dead at once', async () => {
+    const shard = await joinShard(ring, `${ring}-leaving`, 30);
+    await eventually(async () => {
+      expect((await readLease(shard.name)).metadata?.labels?.[stateLabel]).toBe('ready');
+    });
+    await shard.leave();
+    await eventually(async () => {
+      expect((await readLease(shard.name)).metadata?.labels?.[stateLabel]).toBe('dead');
+    });
+  });
+});
+
+describe('rebalancing', () => {
+  const ring = 'rebalance';
+  const namespace = 'rebalance';
+  const objects = 80;
+  const shardLabelKey = shardLabel(ring);
+  const drainLabelKey = drainLabel(ring);
+  const names = (...suffixes: string[]): string[] => suffixes.map((s) => `${ring}-${s}`);
+  const key = (name: string): string => `/ConfigMap/${namespace}/${name}`;
+
+  beforeAll(async () => {
+    await createNamespace(rest, namespace, { team: ring });
+    await createRing(rest, ring, {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { team: ring } },
+    });
+    for (const name of names('a', 'b', 'c')) await joinShard(ring, name);
+    await readyRing(ring, 3);
+    await webhookEffective(ring, namespace);
+    for (let i = 0; i < objects; i++) await createConfigMap(namespace, `object-${i}`);
+  });
+
+  it('drains about 1/(N+1) of the objects to a joining shard and changes nothing else', async () => {
+    const before = await listObjects(rest, configMapsPath(namespace));
+    const joined = new HashRing(names('a', 'b', 'c', 'd'));
+    const toNewShard = before.filter((o) => joined.shardFor(key(o.metadata.name ?? '')) === `${ring}-d`);
+    expect(toNewShard.length / objects).toBeGreaterThan(0.1);
+    expect(toNewShard.length / objects).toBeLessThan(0.4);
+
+    await joinShard(ring, `${ring}-d`);
+    const after = await eventually(async () => {
+      const listed = await listObjects(rest, configMapsPath(namespace));
+      expect(listed.filter((o) => o.metadata.labels?.[drainLabelKey] === 'true').length).toBe(
+        toNewShard.length,
+      );
+      return listed;
+    });
+    const shardOf = new Map(before.map((o) => [o.metadata.name, o.metadata.labels?.[shardLabelKey]]));
+    for (const object of after) {
+      // Nothing moves without the current shard's acknowledgement: every shard label is as it was.
+      expect(object.metadata.labels?.[shardLabelKey]).toBe(shardOf.get(object.metadata.name));
+      const drained = object.metadata.labels?.[drainLabelKey] === 'true';
+      expect(drained).toBe(toNewShard.some((o) => o.metadata.name === object.metadata.name));
+    }
+
+    // The shards acknowledge (remove both labels, as the shard library does); the webhook assigns the new shard.
+    for (const object of after.filter((o) => o.metadata.labels?.[drainLabelKey] === 'true')) {
+      const assigned = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+        method: 'PATCH',
+        path: `${configMapsPath(namespace)}/${object.metadata.name ?? ''}`,
+        contentType: 'application/merge-patch+json',
+        body: {
+          metadata: {
+            resourceVersion: object.metadata.resourceVersion,
+            labels: { [shardLabelKey]: null, [drainLabelKey]: null },
+          },
+        },
+      });
+      expect(assigned.metadata.labels?.[shardLabelKey]).toBe(`${ring}-d`);
+    }
+  });
+
+  it("moves a dead shard's objects at once, without drain", async () => {
+    const remaining = new HashRing(names('a', 'c', 'd'));
+    const drainSeen: string[] = [];
+    const watching = new AbortController();
+    const listed = await rest.request<{ metadata: { resourceVersion: string } }>({
+      path: configMapsPath(namespace),
+    });
+    const watch = rest.watch<{ metadata: { name: string; labels?: Record<string, string> } }>(
+      configMapsPath(namespace),
+      { resourceVersion: listed.metadata.resourceVersion },
+      ({ object }) => {
+        if (object.metadata.labels?.[drainLabelKey] !== undefined) drainSeen.push(object.metadata.name);
+      },
+      watching.signal,
+    );
+    await shards.find((shard) => shard.name === `${ring}-b`)?.leave();
+    await eventually(async () => {
+      for (const object of await listObjects(rest, configMapsPath(namespace))) {
+        expect(object.metadata.labels?.[shardLabelKey]).toBe(
+          remaining.shardFor(key(object.metadata.name ?? '')),
+        );
+      }
+    });
+    watching.abort();
+    await watch;
+    expect(drainSeen).toEqual([]);
+  });
+});
+
+describe('ring status and cleanup', () => {
+  it('reports resources the API server does not serve', async () => {
+    await createRing(rest, 'unknown-resource', {
+      resources: [{ group: 'example.com', resource: 'widgets' }],
+    });
+    await eventually(async () => {
+      const condition = (await getRing(rest, 'unknown-resource'))?.status?.conditions?.find(
+        (c) => c.type === 'Ready',
+      );
+      expect(condition).toMatchObject({ status: 'False', reason: 'ResourceNotFound' });
+      expect(condition?.message).toContain('widgets.example.com');
+    });
+  });
+
+  it('reports a ring without shards as not ready, with observedGeneration', async () => {
+    const created = await createRing(rest, 'no-shards', {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { team: 'none' } },
+    });
+    await eventually(async () => {
+      const ring = await getRing(rest, 'no-shards');
+      expect(ring?.status).toMatchObject({
+        observedGeneration: created.metadata?.generation,
+        shards: 0,
+        availableShards: 0,
+      });
+      expect(ring?.status?.conditions?.[0]).toMatchObject({
+        type: 'Ready',
+        status: 'False',
+        reason: 'NoAvailableShards',
+      });
+    });
+  });
+
+  it("removes a deleted ring's webhook configuration and its labels from the objects", async () => {
+    const ring = 'rebalance';
+    await rest.request({ method: 'DELETE', path: `${ringsPath}/${ring}` });
+    await eventually(async () => {
+      expect(await getRing(rest, ring)).toBeUndefined();
+    });
+    await expect(
+      rest.request({
+        path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
+      }),
+    ).rejects.toMatchObject({ code: 404 });
+    for (const object of await listObjects(rest, configMapsPath(ring))) {
+      expect(object.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+      expect(object.metadata.labels?.[drainLabel(ring)]).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,72 @@
+// A TCP proxy in front of the API server that a test can cut, so that one client loses the API server (its
+// connections reset, new ones refused) while the test keeps talking to it directly. TLS passes through: the
+// serving certificate is valid for 127.0.0.1, whatever the port.
+import { createServer, connect, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export interface TcpProxy {
+  /** A copy of `kubeConfig` whose current cluster is reached through the proxy. */
+  kubeConfig: KubeConfig;
+  /** Resets the open connections and refuses new ones until resume(). */
+  cut(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(kubeConfig: KubeConfig): Promise<TcpProxy> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  const upstream = new URL(cluster.server);
+  const open = new Set<Socket>();
+  let cut = false;
+  const server = createServer((client) => {
+    if (cut) {
+      client.resetAndDestroy();
+      return;
+    }
+    const target = connect(Number(upstream.port), upstream.hostname);
+    for (const [socket, peer] of [
+      [client, target],
+      [target, client],
+    ] as const) {
+      open.add(socket);
+      socket.pipe(peer);
+      socket
+        .on('error', () => peer.destroy())
+        .on('close', () => {
+          open.delete(socket);
+          peer.destroy();
+        });
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
+
+  const proxied = new KubeConfig();
+  proxied.loadFromOptions({
+    clusters: kubeConfig.clusters.map((entry) =>
+      entry.name === cluster.name ? { ...entry, server: `https://127.0.0.1:${address.port}` } : entry,
+    ),
+    users: kubeConfig.users,
+    contexts: kubeConfig.contexts,
+    currentContext: kubeConfig.currentContext,
+  });
+  return {
+    kubeConfig: proxied,
+    cut() {
+      cut = true;
+      for (const socket of open) socket.resetAndDestroy();
+    },
+    resume() {
+      cut = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of open) socket.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,381 @@
+import { describe, expect, it } from '@jest/globals';
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import { pino } from 'pino';
+import type { ControllerRing } from '../api/v1alpha1/index.ts';
+import { HashRing } from '../sharding/ring.ts';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
+import { Assigner, type RingDirectory, type WebhookReply } from './assign.ts';
+
+const ringName = 'web';
+const label = 'shard.controller-rings.io/web';
+const shards = ['a', 'b', 'c'];
+const hashRing = new HashRing(shards);
+
+const ring: ControllerRing = {
+  metadata: { name: ringName },
+  spec: {
+    resources: [
+      { group: '', resource: 'configmaps', controlledResources: [{ group: '', resource: 'secrets' }] },
+      {
+        group: 'apps',
+        resource: 'deployments',
+        controlledResources: [{ group: 'apps', resource: 'replicasets' }],
+      },
+    ],
+  },
+};
+
+function directory(available: () => readonly string[] = () => shards): RingDirectory {
+  return {
+    ring: (name) => (name === ringName ? ring : undefined),
+    availableShards: (name) => (name === ringName ? available() : []),
+  };
+}
+
+function assigner(ringDirectory = directory()): { assigner: Assigner; logs: Record<string, unknown>[] } {
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { assigner: new Assigner({ directory: ringDirectory, logger }), logs };
+}
+
+type Kind = AdmissionRequest['kind'];
+type Resource = AdmissionRequest['resource'];
+
+const configMap = { group: '', version: 'v1', kind: 'ConfigMap' };
+const configMaps = { group: '', version: 'v1', resource: 'configmaps' };
+const secret = { group: '', version: 'v1', kind: 'Secret' };
+const secrets = { group: '', version: 'v1', resource: 'secrets' };
+const deployment = { group: 'apps', version: 'v1', kind: 'Deployment' };
+const deployments = { group: 'apps', version: 'v1', resource: 'deployments' };
+const replicaSet = { group: 'apps', version: 'v1', kind: 'ReplicaSet' };
+const replicaSets = { group: 'apps', version: 'v1', resource: 'replicasets' };
+
+function request(
+  kind: Kind,
+  resource: Resource,
+  metadata: IObjectMeta,
+  overrides: Partial<AdmissionRequest> = {},
+): AdmissionRequest {
+  return {
+    uid: 'uid-1',
+    kind,
+    resource,
+    namespace: metadata.namespace ?? 'shop',
+    operation: 'CREATE',
+    object: { metadata },
+    ...overrides,
+  };
+}
+
+function controller(
+  apiVersion: string,
+  kind: string,
+  name: string,
+): NonNullable<IObjectMeta['ownerReferences']> {
+  return [{ apiVersion, kind, name, uid: `uid-${name}`, controller: true }];
+}
+
+/** Calls the webhook the way the server does, with the request's JSON body. */
+function call(target: Assigner, admissionRequest: unknown, name = ringName): WebhookReply {
+  const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: admissionRequest };
+  return target.handle(name, JSON.stringify(body));
+}
+
+function responseOf(reply: WebhookReply): AdmissionResponse {
+  expect(reply.statusCode).toBe(200);
+  const body = reply.body as AdmissionReview;
+  expect(body).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' });
+  if (body.response === undefined) throw new Error('the review has no response');
+  return body.response;
+}
+
+function patchOf(response: AdmissionResponse): unknown {
+  expect(response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+  return JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8'));
+}
+
+/** Asserts an unchanged admission and returns its warnings. */
+function unchanged(reply: WebhookReply): string[] {
+  const response = responseOf(reply);
+  expect(response.allowed).toBe(true);
+  expect(response.patch).toBeUndefined();
+  expect(response.patchType).toBeUndefined();
+  expect(reply.result).toBe('unassigned');
+  return response.warnings ?? [];
+}
+
+describe('Assigner assigns unlabelled objects of a ring', () => {
+  it.each<[string, string, Kind, Resource, IObjectMeta]>([
+    ['a core ring resource', '/ConfigMap/shop/settings', configMap, configMaps, {}],
+    ['a ring resource of a group', 'apps/Deployment/shop/settings', deployment, deployments, {}],
+    [
+      'a controlled core resource, by its controller',
+      '/ConfigMap/shop/settings',
+      secret,
+      secrets,
+      { name: 'token', ownerReferences: controller('v1', 'ConfigMap', 'settings') },
+    ],
+    [
+      'a controlled resource of a group, by its controller',
+      'apps/Deployment/shop/settings',
+      replicaSet,
+      replicaSets,
+      { name: 'settings-5d8f', ownerReferences: controller('apps/v1', 'Deployment', 'settings') },
+    ],
+  ])('%s: to the shard of key %s', (_, key, kind, resource, metadata) => {
+    const { assigner: webhook } = assigner();
+    const reply = call(
+      webhook,
+      request(kind, resource, { name: 'settings', namespace: 'shop', ...metadata }),
+    );
+    const response = responseOf(reply);
+    expect(response.uid).toBe('uid-1');
+    expect(response.warnings).toBeUndefined();
+    expect(reply.result).toBe('assigned');
+    expect(patchOf(response)).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { [label]: hashRing.shardFor(key) } },
+    ]);
+  });
+
+  it('adds the label beside existing labels, its key escaped as a JSON Pointer', () => {
+    const { assigner: webhook } = assigner();
+    const metadata = { name: 'settings', namespace: 'shop', labels: { app: 'shop' } };
+    expect(patchOf(responseOf(call(webhook, request(configMap, configMaps, metadata))))).toEqual([
+      {
+        op: 'add',
+        path: '/metadata/labels/shard.controller-rings.io~1web',
+        value: hashRing.shardFor('/ConfigMap/shop/settings'),
+      },
+    ]);
+  });
+
+  it('removes a drain label left by a drain acknowledgement (UPDATE)', () => {
+    const { assigner: webhook } = assigner();
+    const metadata = {
+      name: 'settings',
+      namespace: 'shop',
+      labels: { 'drain.controller-rings.io/web': 'true' },
+    };
+    const reply = call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE' }));
+    expect(patchOf(responseOf(reply))).toEqual([
+      { op: 'add', path: `/metadata/labels/shard.controller-rings.io~1web`, value: expect.any(String) },
+      { op: 'remove', path: '/metadata/labels/drain.controller-rings.io~1web' },
+    ]);
+  });
+
+  it("takes the namespace from the request when the object's metadata has none", () => {
+    const { assigner: webhook } = assigner();
+    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }, { namespace: 'other' }));
+    expect(patchOf(responseOf(reply))).toEqual([
+      {
+        op: 'add',
+        path: '/metadata/labels',
+        value: { [label]: hashRing.shardFor('/ConfigMap/other/settings') },
+      },
+    ]);
+  });
+
+  it('gives the same object the same shard on every call and in every replica', () => {
+    const objects = Array.from({ length: 50 }, (_, i) => ({ name: `object-${i}`, namespace: 'shop' }));
+    const shardsOf = (webhook: Assigner): unknown[] =>
+      objects.map((metadata) => patchOf(responseOf(call(webhook, request(configMap, configMaps, metadata)))));
+    const first = assigner().assigner;
+    const answers = shardsOf(first);
+    expect(shardsOf(first)).toEqual(answers);
+    expect(shardsOf(assigner().assigner)).toEqual(answers);
+    expect(answers).toEqual(
+      objects.map(({ name }) => [
+        {
+          op: 'add',
+          path: '/metadata/labels',
+          value: { [label]: hashRing.shardFor(`/ConfigMap/shop/${name}`) },
+        },
+      ]),
+    );
+    // The objects spread over all shards.
+    expect(new Set(answers.map((patch) => JSON.stringify(patch)))).toHaveProperty('size', shards.length);
+  });
+
+  it('follows membership changes, whatever order the shards are listed in', () => {
+    let available: readonly string[] = ['c', 'a', 'b'];
+    const { assigner: webhook } = assigner(directory(() => available));
+    const shardOf = (name: string): unknown => {
+      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+      return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
+    };
+    const names = Array.from({ length: 30 }, (_, i) => `object-${i}`);
+    expect(names.map(shardOf)).toEqual(names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)));
+    available = ['b'];
+    expect(new Set(names.map(shardOf))).toEqual(new Set(['b']));
+    available = ['b', 'a', 'c'];
+    expect(names.map(shardOf)).toEqual(names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)));
+  });
+
+  it('logs the assignment at debug with the ring, the object and the shard', () => {
+    const { assigner: webhook, logs } = assigner();
+    call(webhook, request(configMap, configMaps, { name: 'settings', namespace: 'shop' }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 20,
+        msg: 'assigned',
+        ring: ringName,
+        resource: 'configmaps',
+        object: 'shop/settings',
+        key: '/ConfigMap/shop/settings',
+        shard: hashRing.shardFor('/ConfigMap/shop/settings'),
+      }),
+    );
+  });
+});
+
+describe('Assigner admits objects unchanged', () => {
+  it('when no shard is available', () => {
+    const { assigner: webhook } = assigner(directory(() => []));
+    expect(unchanged(call(webhook, request(configMap, configMaps, { name: 'settings' })))).toEqual([]);
+  });
+
+  it('when the object already has a shard label (a race with the objectSelector)', () => {
+    const { assigner: webhook } = assigner();
+    const metadata = { name: 'settings', labels: { [label]: 'z' } };
+    expect(unchanged(call(webhook, request(configMap, configMaps, metadata)))).toEqual([]);
+  });
+
+  it('with a warning when it has a generateName but no name yet', () => {
+    const { assigner: webhook } = assigner();
+    const warnings = unchanged(call(webhook, request(configMap, configMaps, { generateName: 'settings-' })));
+    expect(warnings).toEqual([expect.stringContaining('ControllerRing "web"')]);
+    expect(warnings[0]).toContain('generateName "settings-"');
+    expect(warnings[0]).toContain('the sharder assigns it on its next sync');
+  });
+
+  it('when a controlled object has no controller reference', () => {
+    const { assigner: webhook } = assigner();
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', uid: 'uid-settings' }];
+    const reply = call(webhook, request(secret, secrets, { name: 'token', ownerReferences }));
+    expect(unchanged(reply)).toEqual([]);
+  });
+
+  it('with a warning when the ring is unknown', () => {
+    const { assigner: webhook } = assigner();
+    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }), 'gone');
+    expect(unchanged(reply)).toEqual([expect.stringContaining('ControllerRing "gone" does not exist')]);
+  });
+
+  it('with a warning when the resource is not one of the ring', () => {
+    const { assigner: webhook } = assigner();
+    const jobs = { group: 'batch', version: 'v1', resource: 'jobs' };
+    const reply = call(webhook, request({ group: 'batch', version: 'v1', kind: 'Job' }, jobs, { name: 'j' }));
+    expect(unchanged(reply)).toEqual([
+      'jobs.batch is not a resource of ControllerRing "web", so the object is not assigned to a shard at admission',
+    ]);
+  });
+
+  it.each([
+    ['DELETE', { operation: 'DELETE', object: undefined }],
+    ['CONNECT', { operation: 'CONNECT', object: undefined }],
+    ['a CREATE without object', { object: undefined }],
+    ['a write to a subresource', { subResource: 'status' }],
+  ] as const)('for %s', (_, overrides: Partial<AdmissionRequest>) => {
+    const { assigner: webhook } = assigner();
+    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }, overrides));
+    expect(unchanged(reply)).toEqual([]);
+  });
+
+  it('with a warning and an error log when something unexpected fails', () => {
+    const failing: RingDirectory = {
+      ring: () => ring,
+      availableShards: () => {
+        throw new Error('cache not synced');
+      },
+    };
+    const { assigner: webhook, logs } = assigner(failing);
+    const reply = call(webhook, request(configMap, configMaps, { name: 'settings', namespace: 'shop' }));
+    const response = responseOf(reply);
+    expect(reply.result).toBe('error');
+    expect(response).toEqual({
+      uid: 'uid-1',
+      allowed: true,
+      warnings: [expect.stringContaining('cache not synced')],
+    });
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        ring: ringName,
+        object: 'shop/settings',
+        msg: 'admission failed',
+      }),
+    );
+  });
+});
+
+describe('Assigner answers malformed requests with HTTP 400', () => {
+  function status(reply: WebhookReply): unknown {
+    expect(reply).toMatchObject({ statusCode: 400, result: 'invalid' });
+    return reply.body;
+  }
+
+  it.each([
+    ['invalid JSON', '{"apiVersion":', 'the request body is not JSON'],
+    ['a JSON array', '[]', 'the request body is not an AdmissionReview admission.k8s.io/v1'],
+    [
+      'a v1beta1 review',
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1beta1',
+        kind: 'AdmissionReview',
+        request: { uid: 'u' },
+      }),
+      'the request body is not an AdmissionReview admission.k8s.io/v1',
+    ],
+    [
+      'a review without request',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+      'the AdmissionReview has no request.uid',
+    ],
+    [
+      'a request without uid',
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { operation: 'CREATE' },
+      }),
+      'the AdmissionReview has no request.uid',
+    ],
+  ])('%s: a Status saying so', (_, body, message) => {
+    const { assigner: webhook } = assigner();
+    expect(status(webhook.handle(ringName, body))).toEqual({
+      apiVersion: 'v1',
+      kind: 'Status',
+      status: 'Failure',
+      code: 400,
+      reason: 'BadRequest',
+      message: expect.stringContaining(message),
+    });
+  });
+
+  it.each([
+    ['no resource', { resource: undefined }, 'has no valid resource'],
+    ['no kind', { kind: { group: '', kind: 'ConfigMap' } }, 'has no valid kind'],
+    ['an unknown operation', { operation: 'PATCH' }, 'has no valid operation'],
+    [
+      'labels that are no object',
+      { object: { metadata: { labels: 'a=b' } } },
+      'labels are not a JSON object',
+    ],
+  ])('a request with %s: a review with its uid, allowed false and status 400', (_, overrides, message) => {
+    const { assigner: webhook } = assigner();
+    const reply = call(webhook, { ...request(configMap, configMaps, { name: 'settings' }), ...overrides });
+    expect(reply).toMatchObject({ statusCode: 400, result: 'invalid' });
+    expect(reply.body).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: {
+        uid: 'uid-1',
+        allowed: false,
+        status: expect.objectContaining({ code: 400, message: expect.stringContaining(message) }),
+      },
+    });
+  });
+});

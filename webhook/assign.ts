@@ -1,0 +1,171 @@
+// The admission webhook's decision (design.md, "Assignment and movement", 1): an object of a ring that has no
+// shard label yet gets the label of the shard its hash key falls on among the ring's available shards. Every
+// other case admits the object unchanged: the webhook runs with failurePolicy Ignore and must never be the
+// reason a write fails, and the sharder's sync assigns whatever admission left alone.
+import type { IStatus } from '@kubernetes-models/apimachinery/apis/meta/v1/Status';
+import { shardLabel, type ControllerRing, type RingResource } from '../api/v1alpha1/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { hashKey, type KeySource } from '../sharding/keys.ts';
+import { assignPatch } from '../sharding/patches.ts';
+import { HashRing } from '../sharding/ring.ts';
+import {
+  allow,
+  badRequestResponse,
+  badRequestStatus,
+  decodeReview,
+  review,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionReview,
+} from './admission.ts';
+
+/** What the webhook knows about rings; the sharder implements it with its informer caches. */
+export interface RingDirectory {
+  /** The ControllerRing, or undefined if unknown. */
+  ring(name: string): ControllerRing | undefined;
+  /** Names of the ring's available shards now (ready, expired or uncertain Leases). */
+  availableShards(ring: string): readonly string[];
+}
+
+/**
+ * How a webhook call ended: a shard label added; admitted unchanged; admitted unchanged after an unexpected
+ * error; or not a valid AdmissionReview (answered with HTTP 400, or 413 by the server).
+ */
+export type AdmissionResult = 'assigned' | 'unassigned' | 'error' | 'invalid';
+
+/** The HTTP answer to one webhook call. */
+export interface WebhookReply {
+  statusCode: number;
+  body: AdmissionReview | IStatus;
+  result: AdmissionResult;
+}
+
+export interface AssignerOptions {
+  directory: RingDirectory;
+  logger: Logger;
+}
+
+interface Decision {
+  response: AdmissionResponse;
+  result: AdmissionResult;
+}
+
+export class Assigner {
+  readonly #directory: RingDirectory;
+  readonly #logger: Logger;
+  /** Per ring, the HashRing of its last seen membership: most calls find the membership unchanged. */
+  readonly #hashRings = new Map<string, { members: string; hashRing: HashRing }>();
+
+  constructor({ directory, logger }: AssignerOptions) {
+    this.#directory = directory;
+    this.#logger = logger;
+  }
+
+  /**
+   * Answers a call of `ring`'s webhook with request body `body`. A body that is no AdmissionReview v1 request
+   * gets HTTP 400: the API server counts that as a failed call, which failurePolicy Ignore lets pass.
+   */
+  handle(ring: string, body: string): WebhookReply {
+    const decoded = decodeReview(body);
+    if ('error' in decoded) {
+      const { error, uid } = decoded;
+      this.#logger.warn({ ring, uid, error }, 'invalid admission request');
+      const answer = uid === undefined ? badRequestStatus(error) : review(badRequestResponse(uid, error));
+      return { statusCode: 400, body: answer, result: 'invalid' };
+    }
+    const { response, result } = this.admit(ring, decoded.request);
+    return { statusCode: 200, body: review(response), result };
+  }
+
+  /** Decides one admission request of `ring`'s webhook. Never throws. */
+  admit(ring: string, request: AdmissionRequest): Decision {
+    try {
+      return this.#admit(ring, request);
+    } catch (error) {
+      this.#logger.error({ err: error, ring, object: objectName(request) }, 'admission failed');
+      const warning = `ControllerRing "${ring}": the sharder failed to assign the object at admission (${String(error)}); it assigns it on its next sync`;
+      return { response: allow(request.uid, { warnings: [warning] }), result: 'error' };
+    }
+  }
+
+  #admit(ring: string, request: AdmissionRequest): Decision {
+    const { uid, object } = request;
+    // Labels cannot be set through a subresource; DELETE and CONNECT have nothing to label.
+    const writes = request.operation === 'CREATE' || request.operation === 'UPDATE';
+    if (!writes || object === undefined || request.subResource) return unassigned(allow(uid));
+
+    const log = this.#logger.child({ ring, resource: resourceName(request), object: objectName(request) });
+    const controllerRing = this.#directory.ring(ring);
+    if (controllerRing === undefined) {
+      this.#hashRings.delete(ring);
+      log.debug('unknown ring');
+      const warning = `ControllerRing "${ring}" does not exist or this sharder replica has not seen it yet, so the object is not assigned to a shard at admission`;
+      return unassigned(allow(uid, { warnings: [warning] }));
+    }
+    const source = keySource(controllerRing, request);
+    if (source === undefined) {
+      log.debug('resource not in ring');
+      const warning = `${resourceName(request)} is not a resource of ControllerRing "${ring}", so the object is not assigned to a shard at admission`;
+      return unassigned(allow(uid, { warnings: [warning] }));
+    }
+
+    const metadata = object.metadata ?? {};
+    const labels = metadata.labels ?? undefined;
+    // The objectSelector only lets unlabelled objects through, but a write may race with the selector's view.
+    if (labels !== undefined && shardLabel(ring) in labels) return unassigned(allow(uid));
+
+    const namespace = metadata.namespace ?? request.namespace;
+    const key = hashKey({ ...metadata, ...(namespace ? { namespace } : {}) }, source);
+    if ('reason' in key) {
+      log.debug({ reason: key.reason }, 'no hash key');
+      // An object without a controller is simply not the ring's; one without a name yet needs telling.
+      const warnings = key.reason === 'NoName' ? [`ControllerRing "${ring}": ${key.message}`] : [];
+      return unassigned(allow(uid, { warnings }));
+    }
+    const shard = this.#hashRing(ring).shardFor(key.key);
+    if (shard === undefined) {
+      log.debug({ key: key.key }, 'no shard available');
+      return unassigned(allow(uid));
+    }
+    log.debug({ key: key.key, shard }, 'assigned');
+    return { response: allow(uid, { patch: assignPatch(ring, shard, labels) }), result: 'assigned' };
+  }
+
+  #hashRing(ring: string): HashRing {
+    const shards = this.#directory.availableShards(ring);
+    const members = [...shards].sort().join('\n');
+    const cached = this.#hashRings.get(ring);
+    if (cached?.members === members) return cached.hashRing;
+    const hashRing = new HashRing(shards);
+    this.#hashRings.set(ring, { members, hashRing });
+    return hashRing;
+  }
+}
+
+function unassigned(response: AdmissionResponse): Decision {
+  return { response, result: 'unassigned' };
+}
+
+/** Where the object's hash key comes from, or undefined if its resource is not one of the ring's. */
+function keySource(ring: ControllerRing, request: AdmissionRequest): KeySource | undefined {
+  const { group, resource } = request.resource;
+  const matches = (candidate: Pick<RingResource, 'group' | 'resource'>): boolean =>
+    (candidate.group ?? '') === group && candidate.resource === resource;
+  const { resources } = ring.spec;
+  if (resources.some(matches))
+    return { controlled: false, group: request.kind.group, kind: request.kind.kind };
+  if (resources.some((owner) => owner.controlledResources?.some(matches))) return { controlled: true };
+  return undefined;
+}
+
+/** The resource as kubectl names it: `configmaps`, `deployments.apps`. */
+function resourceName({ resource }: AdmissionRequest): string {
+  return resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
+}
+
+function objectName({ object, namespace, name }: AdmissionRequest): string {
+  const metadata = object?.metadata;
+  const objectName = metadata?.name ?? (name || (metadata?.generateName ?? ''));
+  const objectNamespace = metadata?.namespace ?? namespace;
+  return objectNamespace ? `${objectNamespace}/${objectName}` : objectName;
+}
