@@ -108,6 +108,12 @@ describe('sharder config', () => {
     );
   });
 
+  it('takes booleans as --flag=false, --no-flag and --flag', () => {
+    expect(parse([...required, '--leader-elect=false']).leaderElection.enabled).toBe(false);
+    expect(parse([...required, '--no-leader-elect']).leaderElection.enabled).toBe(false);
+    expect(parse([...required, '--leader-elect']).leaderElection.enabled).toBe(true);
+  });
+
   it('answers --help', () => {
     expect(parseConfig(['--help'], {})).toBe('help');
   });

@@ -185,6 +185,14 @@ function namespaceFromServiceAccount(): string | undefined {
   }
 }
 
+/** Kubernetes components take booleans as --flag=false; parseArgs wants --no-flag. */
+function booleanAssignment(arg: string): string {
+  const match = /^--([a-z-]+)=(true|false)$/.exec(arg);
+  const name = match?.[1];
+  if (name === undefined || !(name in options) || options[name as OptionName].type !== 'boolean') return arg;
+  return match?.[2] === 'true' ? `--${name}` : `--no-${name}`;
+}
+
 /** Parses and validates the command line (and the config file it names); throws ConfigError when invalid. */
 export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env): SharderConfig | 'help' {
   let flags: Values;
@@ -196,10 +204,15 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
         { type, ...('short' in option ? { short: option.short } : {}) },
       ]),
     );
-    flags = parseArgs({ args, options: withoutDefaults, strict: true, allowPositionals: false })
-      .values;
+    flags = parseArgs({
+      args: args.map(booleanAssignment),
+      options: withoutDefaults,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+    }).values;
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n${usage()}`);
+    throw new ConfigError(`${(error as Error).message} (see --help)`);
   }
   if (flags.help === true) return 'help';
   const defaults = Object.fromEntries(

@@ -206,7 +206,9 @@ export class Sharder {
     }
     this.#logger.info('leading: controllers started');
     if (!signal.aborted) {
-      await new Promise((resolve) => { signal.addEventListener('abort', resolve, { once: true }); });
+      await new Promise((resolve) => {
+        signal.addEventListener('abort', resolve, { once: true });
+      });
     }
     this.#leading = undefined;
     await Promise.all(all.map((controller) => controller.stop()));

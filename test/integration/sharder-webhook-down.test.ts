@@ -1,0 +1,87 @@
+// With the webhook unreachable, writes still succeed (failurePolicy Ignore) and the sharder's periodic sync
+// assigns the objects. Runs its own control plane: its sharder points its webhook configurations elsewhere.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { shardLabel } from '../../api/v1alpha1/index.ts';
+import { HashRing } from '../../sharding/ring.ts';
+import { RestClient } from '../../runtime/rest.ts';
+import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { installCrds } from '../support/crds.ts';
+import { eventually } from '../support/eventually.ts';
+import { FakeShard } from '../support/fake-shard.ts';
+import { freePort } from '../support/ports.ts';
+import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
+import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
+
+const ring = 'webhook-down';
+const namespace = 'objects';
+let controlPlane: ControlPlane | undefined;
+// Assigned first thing in beforeAll, closed last; undefined only if the control plane failed to start.
+let rest: RestClient;
+let sharder: SharderProcess | undefined;
+const shards: FakeShard[] = [];
+
+beforeAll(async () => {
+  controlPlane = await startControlPlane();
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+  await installCrds(kubeConfig);
+  rest = new RestClient(kubeConfig);
+  await createNamespace(rest, 'sharder-system');
+  await createNamespace(rest, namespace);
+  sharder = await startSharder({
+    kubeconfigPath: controlPlane.kubeconfigPath,
+    namespace: 'sharder-system',
+    identity: 'sharder-0',
+    certificates: await webhookCertificates(),
+    // Nothing listens there: every webhook call fails.
+    webhookUrl: `https://127.0.0.1:${await freePort()}`,
+    args: ['--sync-period=2s', '--leader-elect=false'],
+  });
+  for (const name of ['a', 'b']) {
+    const shard = new FakeShard(rest, { ring, name, namespace: 'sharder-system', durationSeconds: 10 });
+    await shard.join();
+    shards.push(shard);
+  }
+  await createRing(rest, ring, { resources: [{ resource: 'configmaps' }] });
+  await eventually(async () => {
+    expect((await getRing(rest, ring))?.status?.availableShards).toBe(2);
+    await rest.request<IMutatingWebhookConfiguration>({
+      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
+    });
+  });
+});
+
+afterAll(async () => {
+  for (const shard of shards) shard.crash();
+  await sharder?.stop();
+  (rest as RestClient | undefined)?.close();
+  await controlPlane?.stop();
+});
+
+it('still admits writes, and the next sync assigns the objects', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `object-${i}`);
+  for (const name of names) {
+    const created = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      body: { metadata: { name } },
+    });
+    expect(created.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+  }
+  const hashRing = new HashRing(['a', 'b']);
+  await eventually(
+    async () => {
+      const objects = (await listObjects(rest, `/api/v1/namespaces/${namespace}/configmaps`)).filter((o) =>
+        names.includes(o.metadata.name ?? ''),
+      );
+      for (const object of objects) {
+        expect(object.metadata.labels?.[shardLabel(ring)]).toBe(
+          hashRing.shardFor(`/ConfigMap/${namespace}/${object.metadata.name ?? ''}`),
+        );
+      }
+    },
+    { timeoutMs: 20_000 },
+  );
+});
