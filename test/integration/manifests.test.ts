@@ -39,7 +39,11 @@ function apply(object: KubeObject, options: { dryRun?: boolean } = {}): Promise<
   return rest.request({
     method: 'PATCH',
     path: objectPath(object),
-    query: { fieldManager: 'manifests-test', force: true, dryRun: options.dryRun === true ? 'All' : undefined },
+    query: {
+      fieldManager: 'manifests-test',
+      force: true,
+      dryRun: options.dryRun === true ? 'All' : undefined,
+    },
     contentType: patchTypes.apply,
     body: object,
   });
@@ -109,7 +113,11 @@ const needed: Attributes[] = [
   { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' },
 ];
 
-const configMaps = (verb: string): Attributes => ({ verb, resource: 'configmaps', namespace: shardNamespace });
+const configMaps = (verb: string): Attributes => ({
+  verb,
+  resource: 'configmaps',
+  namespace: shardNamespace,
+});
 
 const forbidden: Attributes[] = [
   { verb: 'list', resource: 'secrets' },
@@ -184,7 +192,6 @@ describe('generated manifests', () => {
 
     const access = shardedResourceAccess();
     for (const object of access) await apply(object);
-    // The ClusterRole aggregation controller copies the grant into the sharder's bound ClusterRole.
     await eventually(async () => {
       expect(await permitted(grant)).toEqual(all(grant));
     });

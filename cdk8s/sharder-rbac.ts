@@ -1,0 +1,106 @@
+// What the sharder may do, and no more (design.md, "What the sharder must not do"): it watches rings, shard
+// Leases, its webhook configurations and namespaces; it writes ring status and finalizers, shard Lease states,
+// its webhook configurations and its own leader-election Lease. Access to sharded resources is granted by
+// users (ShardedResourceAccess).
+import { Construct } from 'constructs';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { group, plural } from '../api/v1alpha1/index.ts';
+import { define } from './api-object.ts';
+import { sharderLabels, sharderName } from './names.ts';
+
+// get and update come with list and patch: they grant nothing more, and keep a client change that reads one
+// object or replaces it from failing.
+const clusterRules: IPolicyRule[] = [
+  { apiGroups: [group], resources: [plural], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+  { apiGroups: [group], resources: [`${plural}/status`], verbs: ['patch', 'update'] },
+  // The webhook configurations a ring owns set blockOwnerDeletion, which the OwnerReferencesPermission-
+  // Enforcement admission plugin allows only to those who may update the owner's finalizers.
+  { apiGroups: [group], resources: [`${plural}/finalizers`], verbs: ['update'] },
+  // Shard Leases live in the shards' namespaces: their states are labelled, uncertain ones acquired, orphaned
+  // ones deleted. No create: the sharder never makes a shard Lease.
+  {
+    apiGroups: ['coordination.k8s.io'],
+    resources: ['leases'],
+    verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'],
+  },
+  // One per ring, named after it: not known in advance, so no resourceNames.
+  {
+    apiGroups: ['admissionregistration.k8s.io'],
+    resources: ['mutatingwebhookconfigurations'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  // Rings select namespaces by label.
+  { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+  // A ring's status says which of its resources the sharder may not list or patch.
+  { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
+];
+
+/** Its leader-election Lease: create in its namespace only; the named Lease's reads and writes. */
+function leaderElectionRules(leaseName: string): IPolicyRule[] {
+  return [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    {
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: [leaseName],
+      verbs: ['get', 'update', 'patch'],
+    },
+  ];
+}
+
+export interface SharderRbacProps {
+  namespace: string;
+  leaderElectionLeaseName: string;
+}
+
+/** The sharder's ServiceAccount and its ClusterRoles, Role and bindings. */
+export class SharderRbac extends Construct {
+  readonly serviceAccountName = sharderName;
+
+  constructor(scope: Construct, id: string, props: SharderRbacProps) {
+    super(scope, id);
+    const { namespace } = props;
+    const labels = { ...sharderLabels };
+    const subjects = [{ kind: 'ServiceAccount', name: this.serviceAccountName, namespace }];
+
+    define(this, 'service-account', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: this.serviceAccountName, namespace, labels },
+    } satisfies IServiceAccount);
+
+    define(this, 'cluster-role', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: sharderName, labels },
+      rules: clusterRules,
+    } satisfies IClusterRole);
+    define(this, 'cluster-role-binding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: sharderName, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sharderName },
+      subjects,
+    } satisfies IClusterRoleBinding);
+
+    const leaderElection = `${sharderName}-leader-election`;
+    define(this, 'leader-election-role', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: leaderElection, namespace, labels },
+      rules: leaderElectionRules(props.leaderElectionLeaseName),
+    } satisfies IRole);
+    define(this, 'leader-election-binding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: leaderElection, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leaderElection },
+      subjects,
+    } satisfies IRoleBinding);
+  }
+}

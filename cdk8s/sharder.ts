@@ -1,0 +1,262 @@
+// The sharder's deployment: its namespace, RBAC, webhook certificate, Deployment (2+ replicas, each serving
+// the webhook, the controllers on the elected leader), Services for the webhook and for metrics, and a
+// PodDisruptionBudget.
+import { Construct } from 'constructs';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
+import type { IService } from 'kubernetes-models/v1/Service';
+import { ConfigError, parseConfig } from '../cmd/sharder/config.ts';
+import { define } from './api-object.ts';
+import { defaultNamespace, sharderLabels, sharderName, sharderSelector } from './names.ts';
+import { SharderRbac } from './sharder-rbac.ts';
+import { WebhookCertificate } from './webhook-certificate.ts';
+
+export interface SharderProps {
+  /** The sharder's namespace, which is never sharded; default controller-rings-system. */
+  namespace?: string;
+  /** Whether to define the Namespace object too; default true. */
+  createNamespace?: boolean;
+  /** A Node 24 image with the project at /app (the command is node /app/cmd/sharder/main.ts). */
+  image: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Default 2: every replica serves the webhook, one leads. */
+  replicas?: number;
+  resources?: IResourceRequirements;
+  /**
+   * More flags of the sharder (node cmd/sharder/main.ts --help), e.g. ['--sync-period=10m']. They are checked
+   * at synthesis; flags that the manifests depend on (addresses, webhook, namespace, identity, leader Lease
+   * name, config files) are set by the construct and rejected here.
+   */
+  args?: readonly string[];
+  /**
+   * A Secret with tls.crt, tls.key and ca.crt (the CA that signed tls.crt) for the webhook, managed by you.
+   * Default: cert-manager issues one (cert-manager must be installed).
+   */
+  webhookCertificateSecret?: string;
+}
+
+export const defaultResources: IResourceRequirements = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { memory: '256Mi' },
+};
+
+const ports = { webhook: 9443, metrics: 8080, probes: 8081 } as const;
+const certificateDirectory = '/etc/controller-rings/webhook';
+
+/** Flags whose values other objects depend on (ports, Services, mounts, the Role's Lease name). */
+const ownedFlags = new Set([
+  'config',
+  'kubeconfig',
+  'namespace',
+  'identity',
+  'leader-election-lease-name',
+  'webhook-bind-address',
+  'webhook-cert-file',
+  'webhook-key-file',
+  'webhook-ca-file',
+  'webhook-url',
+  'webhook-service',
+  'health-probe-bind-address',
+  'metrics-bind-address',
+  'help',
+]);
+
+function flagName(arg: string): string | undefined {
+  if (arg === '-h') return 'help';
+  return arg.startsWith('--') ? arg.slice(2).split('=')[0] : undefined;
+}
+
+/** Fails synthesis on flags the sharder would reject at start-up, or that the construct sets itself. */
+function checkArgs(args: readonly string[], extra: readonly string[], namespace: string): void {
+  for (const arg of extra) {
+    const name = flagName(arg);
+    if (name !== undefined && ownedFlags.has(name)) {
+      throw new Error(`Sharder: --${name} is set by the construct; use its props instead of args`);
+    }
+  }
+  const expanded = args.map((arg) =>
+    arg.replaceAll('$(POD_NAMESPACE)', namespace).replaceAll('$(POD_NAME)', `${sharderName}-0`),
+  );
+  try {
+    parseConfig(expanded, {});
+  } catch (error) {
+    if (error instanceof ConfigError) throw new Error(`Sharder args: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+export class Sharder extends Construct {
+  readonly namespace: string;
+  readonly serviceAccountName: string;
+  readonly webhookServiceName = `${sharderName}-webhook`;
+  readonly metricsServiceName = `${sharderName}-metrics`;
+  readonly leaderElectionLeaseName = sharderName;
+  /** The container's arguments. */
+  readonly args: readonly string[];
+
+  constructor(scope: Construct, id: string, props: SharderProps) {
+    super(scope, id);
+    const namespace = props.namespace ?? defaultNamespace;
+    this.namespace = namespace;
+    const labels = { ...sharderLabels };
+    const secretName = props.webhookCertificateSecret ?? `${this.webhookServiceName}-tls`;
+
+    if (props.createNamespace ?? true) {
+      define(this, 'namespace', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: namespace,
+          labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
+        },
+      } satisfies INamespace);
+    }
+    const rbac = new SharderRbac(this, 'rbac', {
+      namespace,
+      leaderElectionLeaseName: this.leaderElectionLeaseName,
+    });
+    this.serviceAccountName = rbac.serviceAccountName;
+    if (props.webhookCertificateSecret === undefined) {
+      new WebhookCertificate(this, 'webhook-certificate', {
+        namespace,
+        serviceName: this.webhookServiceName,
+        secretName,
+      });
+    }
+
+    const extra = props.args ?? [];
+    this.args = [
+      '--namespace=$(POD_NAMESPACE)',
+      '--identity=$(POD_NAME)',
+      `--leader-election-lease-name=${this.leaderElectionLeaseName}`,
+      `--webhook-bind-address=:${ports.webhook}`,
+      // Through the Service (every replica serves the webhook), in whatever namespace the pod runs.
+      `--webhook-service=$(POD_NAMESPACE)/${this.webhookServiceName}:443`,
+      `--webhook-cert-file=${certificateDirectory}/tls.crt`,
+      `--webhook-key-file=${certificateDirectory}/tls.key`,
+      `--webhook-ca-file=${certificateDirectory}/ca.crt`,
+      `--health-probe-bind-address=:${ports.probes}`,
+      `--metrics-bind-address=:${ports.metrics}`,
+      ...extra,
+    ];
+    checkArgs(this.args, extra, namespace);
+
+    const replicas = props.replicas ?? 2;
+    if (!Number.isInteger(replicas) || replicas < 1) {
+      throw new Error(`Sharder: replicas must be a positive integer, not ${replicas}`);
+    }
+    this.#deployment(namespace, replicas, secretName, props);
+    this.#services(namespace);
+    define(this, 'pod-disruption-budget', {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: sharderName, namespace, labels },
+      spec: {
+        maxUnavailable: 1,
+        selector: { matchLabels: { ...sharderSelector } },
+        // A pod that is not ready serves nothing: evicting it never costs availability.
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    } satisfies IPodDisruptionBudget);
+  }
+
+  #deployment(namespace: string, replicas: number, secretName: string, props: SharderProps): void {
+    const labels = { ...sharderLabels };
+    const spread = (topologyKey: string) => ({
+      topologyKey,
+      maxSkew: 1,
+      // Single-node and single-zone clusters still run every replica.
+      whenUnsatisfiable: 'ScheduleAnyway' as const,
+      labelSelector: { matchLabels: { ...sharderSelector } },
+      matchLabelKeys: ['pod-template-hash'],
+    });
+    const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+    define(this, 'deployment', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: sharderName, namespace, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: { ...sharderSelector } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: this.serviceAccountName,
+            securityContext: {
+              runAsNonRoot: true,
+              // Numeric, so the kubelet can verify runAsNonRoot whatever user name the image declares.
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              fsGroup: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            // Enough for the preStop pause, draining the controllers and releasing the leader Lease.
+            terminationGracePeriodSeconds: 30,
+            topologySpreadConstraints: [
+              spread('kubernetes.io/hostname'),
+              spread('topology.kubernetes.io/zone'),
+            ],
+            containers: [
+              {
+                name: 'sharder',
+                image: props.image,
+                ...(props.imagePullPolicy === undefined ? {} : { imagePullPolicy: props.imagePullPolicy }),
+                command: ['node', '/app/cmd/sharder/main.ts'],
+                args: [...this.args],
+                env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_NAME', 'metadata.name')],
+                ports: [
+                  { name: 'webhook', containerPort: ports.webhook, protocol: 'TCP' },
+                  { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' },
+                  { name: 'probes', containerPort: ports.probes, protocol: 'TCP' },
+                ],
+                livenessProbe: {
+                  httpGet: { path: '/healthz', port: 'probes' },
+                  periodSeconds: 10,
+                  failureThreshold: 3,
+                },
+                // Ready once its caches have synced and the webhook serves: only then does the Service send
+                // admission requests to it.
+                readinessProbe: {
+                  httpGet: { path: '/readyz', port: 'probes' },
+                  periodSeconds: 5,
+                  failureThreshold: 2,
+                },
+                // The webhook keeps serving while the endpoint's removal reaches the API servers.
+                lifecycle: { preStop: { sleep: { seconds: 5 } } },
+                resources: props.resources ?? defaultResources,
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                volumeMounts: [
+                  { name: 'webhook-certificate', mountPath: certificateDirectory, readOnly: true },
+                ],
+              },
+            ],
+            volumes: [{ name: 'webhook-certificate', secret: { secretName, defaultMode: 0o440 } }],
+          },
+        },
+      },
+    } satisfies IDeployment);
+  }
+
+  #services(namespace: string): void {
+    const labels = { ...sharderLabels };
+    const service = (id: string, name: string, port: { name: string; port: number; targetPort: string }) =>
+      define(this, id, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace, labels },
+        spec: { selector: { ...sharderSelector }, ports: [{ ...port, protocol: 'TCP' }] },
+      } satisfies IService);
+    service('webhook-service', this.webhookServiceName, { name: 'https', port: 443, targetPort: 'webhook' });
+    service('metrics-service', this.metricsServiceName, {
+      name: 'metrics',
+      port: ports.metrics,
+      targetPort: 'metrics',
+    });
+  }
+}
