@@ -45,7 +45,8 @@ export interface AssignerOptions {
   logger: Logger;
 }
 
-interface Decision {
+/** What the webhook answers to one admission request, and how that counts in metrics. */
+export interface AdmissionDecision {
   response: AdmissionResponse;
   result: AdmissionResult;
 }
@@ -78,7 +79,7 @@ export class Assigner {
   }
 
   /** Decides one admission request of `ring`'s webhook. Never throws. */
-  admit(ring: string, request: AdmissionRequest): Decision {
+  admit(ring: string, request: AdmissionRequest): AdmissionDecision {
     try {
       return this.#admit(ring, request);
     } catch (error) {
@@ -88,7 +89,7 @@ export class Assigner {
     }
   }
 
-  #admit(ring: string, request: AdmissionRequest): Decision {
+  #admit(ring: string, request: AdmissionRequest): AdmissionDecision {
     const { uid, object } = request;
     // Labels cannot be set through a subresource; DELETE and CONNECT have nothing to label.
     const writes = request.operation === 'CREATE' || request.operation === 'UPDATE';
@@ -142,7 +143,7 @@ export class Assigner {
   }
 }
 
-function unassigned(response: AdmissionResponse): Decision {
+function unassigned(response: AdmissionResponse): AdmissionDecision {
   return { response, result: 'unassigned' };
 }
 

@@ -143,6 +143,33 @@ describe('WebhookServer', () => {
     expect(calls).toEqual([{ ring: 'web', body: 'x'.repeat(1024) }]);
   });
 
+  it('shrugs off a client that goes away while sending', async () => {
+    let failed!: () => void;
+    const logged = new Promise<void>((resolve) => (failed = resolve));
+    const destination = {
+      write(line: string): void {
+        if (line.includes('webhook call failed')) failed();
+      },
+    };
+    const port = await start({ logger: pino({ level: 'warn' }, destination) });
+    const abandoned = request({
+      host: '127.0.0.1',
+      port,
+      path: webhookPath('web'),
+      method: 'POST',
+      ca,
+      agent: false,
+      headers: { 'content-length': 100, expect: '100-continue' },
+    });
+    abandoned.on('error', () => undefined);
+    abandoned.flushHeaders();
+    await once(abandoned, 'continue');
+    abandoned.destroy();
+    await logged;
+    await expect(send(port, webhookPath('web'), { body: '{}' })).resolves.toMatchObject({ statusCode: 200 });
+    expect(calls).toEqual([{ ring: 'web', body: '{}' }]);
+  });
+
   it('serves new connections with a rotated certificate, and keeps the old one when the new one is invalid', async () => {
     const port = await start();
     expect(() => {

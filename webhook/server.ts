@@ -65,8 +65,12 @@ export class WebhookServer {
     this.#metrics = options.metrics ?? noMetrics;
     this.#server = createServer(
       { cert: options.tls.certificate, key: options.tls.privateKey },
-      (req, res) => {
-        void this.#serve(req, res);
+      (request, response) => {
+        this.#serve(request, response).catch((error: unknown) => {
+          // The client went away while sending its request: there is nobody to answer.
+          this.#logger.warn({ err: error }, 'webhook call failed');
+          response.destroy();
+        });
       },
     );
     this.#server.on('secureConnection', (socket: Socket) => {
@@ -92,8 +96,9 @@ export class WebhookServer {
       });
     });
     const address = server.address();
-    if (address === null || typeof address === 'string')
+    if (address === null || typeof address === 'string') {
       throw new Error('the webhook server has no TCP port');
+    }
     this.#logger.info({ port: address.port }, 'webhook server listening');
     return { port: address.port };
   }
@@ -111,6 +116,7 @@ export class WebhookServer {
     // close() ends only the connections that node:http deems idle, and not those on which no request has
     // started yet: the API server's HTTP client leaves such spare connections open, and stop() would wait for
     // them forever. Every connection without a call in flight goes now, the others once answered (#send).
+    for (const [socket, calls] of this.#connections) if (calls === 0) socket.destroy();
     await closed;
   }
 
@@ -138,26 +144,19 @@ export class WebhookServer {
       this.#send(response, 405, failureStatus(405, 'MethodNotAllowed', message));
       return;
     }
+    const body = await readBody(request, this.#maxRequestBytes);
     let reply: WebhookReply;
-    try {
-      const body = await readBody(request, this.#maxRequestBytes);
-      if (body === undefined) {
-        // The rest of the body is not read: the connection closes after the answer instead.
-        response.setHeader('connection', 'close');
-        const message = `the request body is larger than ${this.#maxRequestBytes} bytes`;
-        reply = {
-          statusCode: 413,
-          body: failureStatus(413, 'RequestEntityTooLarge', message),
-          result: 'invalid',
-        };
-      } else {
-        reply = this.#handler.handle(ring, body);
-      }
-    } catch (error) {
-      // The client went away while sending (the handler does not throw): there is nobody to answer.
-      this.#logger.debug({ err: error, ring }, 'webhook request aborted');
-      response.destroy();
-      return;
+    if (body === undefined) {
+      // The rest of the body is not read: the connection closes after the answer instead.
+      response.setHeader('connection', 'close');
+      const message = `the request body is larger than ${this.#maxRequestBytes} bytes`;
+      reply = {
+        statusCode: 413,
+        body: failureStatus(413, 'RequestEntityTooLarge', message),
+        result: 'invalid',
+      };
+    } else {
+      reply = this.#handler.handle(ring, body);
     }
     this.#send(response, reply.statusCode, reply.body);
     this.#metrics.request(ring, reply.result, reply.statusCode, (performance.now() - started) / 1000);

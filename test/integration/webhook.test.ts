@@ -39,7 +39,7 @@ const directory: RingDirectory = {
 };
 
 const rest = new RestClient(testKubeConfig());
-let server: WebhookServer;
+let server: WebhookServer | undefined;
 
 interface Created {
   metadata: IObjectMeta & { name: string; uid: string };
@@ -48,13 +48,12 @@ interface Created {
 async function create(
   resource: string,
   metadata: IObjectMeta,
-  query = {},
-  inNamespace = namespace,
+  { inNamespace = namespace, dryRun = false }: { inNamespace?: string; dryRun?: boolean } = {},
 ): Promise<Created> {
   return rest.request<Created>({
     method: 'POST',
     path: `/api/v1/namespaces/${inNamespace}/${resource}`,
-    query,
+    query: dryRun ? { dryRun: 'All' } : {},
     body: { metadata },
   });
 }
@@ -120,14 +119,14 @@ beforeAll(async () => {
   });
   // The API server sees new webhook configurations through an informer, a moment later.
   await eventually(async () => {
-    const probe = await create('configmaps', { name: 'probe' }, { dryRun: 'All' });
+    const probe = await create('configmaps', { name: 'probe' }, { dryRun: true });
     expect(shardOf(probe)).toBeDefined();
   });
 });
 
 afterAll(async () => {
   await deleteIgnoringNotFound(configurationPath);
-  await server.stop();
+  await server?.stop();
   for (const name of [namespace, otherNamespace]) await deleteIgnoringNotFound(`/api/v1/namespaces/${name}`);
   rest.close();
 });
@@ -166,7 +165,9 @@ describe('assignment webhook', () => {
   });
 
   it('leaves objects in namespaces outside the webhook configuration untouched', async () => {
-    expect(shardOf(await create('configmaps', { name: 'elsewhere' }, {}, otherNamespace))).toBeUndefined();
+    expect(
+      shardOf(await create('configmaps', { name: 'elsewhere' }, { inNamespace: otherNamespace })),
+    ).toBeUndefined();
   });
 
   it('assigns an object anew when a drain acknowledgement removes its labels', async () => {
@@ -187,7 +188,7 @@ describe('assignment webhook', () => {
   });
 
   it('lets writes through unchanged while the webhook server is down', async () => {
-    await server.stop();
+    await server?.stop();
     expect(shardOf(await create('configmaps', { name: 'while-down' }))).toBeUndefined();
   });
 });
