@@ -1,5 +1,7 @@
-// Unit tests run without a cluster; integration and e2e tests share one real control plane started by
-// test/setup/global-setup.ts (kube-apiserver, etcd and kube-controller-manager on 127.0.0.1).
+// Unit tests run without a cluster. Integration tests share one real control plane started by
+// test/setup/global-setup.ts (kube-apiserver, etcd and kube-controller-manager on 127.0.0.1); those that run
+// sharders, which act on every ring of a cluster, start their own. End-to-end scenarios (*.e2e.ts) run the
+// sharder and shards as real processes on a control plane of their own.
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2024' } }] };
 const common = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'node' };
 
@@ -11,7 +13,7 @@ export default {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
     },
     {
       ...common,
@@ -20,5 +22,6 @@ export default {
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'] },
   ],
 };

@@ -243,7 +243,7 @@ export class LeaderElector {
   /** Clears the holder, so that another candidate takes over without waiting for the Lease to expire. */
   async #release(): Promise<void> {
     const { identity, renewDeadlineMs } = this.#options;
-    const signal = AbortSignal.timeout(renewDeadlineMs);
+    const signal = AbortSignal.timeout(Math.ceil(renewDeadlineMs));
     try {
       const lease = await this.#rest.request<ILease>({ path: this.#path, signal });
       if (lease.spec?.holderIdentity !== identity) return;

@@ -1,5 +1,5 @@
-// One child process of the control plane: output to a log file, readiness polling that gives up when the
-// process dies, and a stop that escalates from SIGTERM to SIGKILL.
+// One child process of the control plane (or of a test: sharder replicas, shards): output to a log file,
+// readiness polling that gives up when the process dies, and a stop that escalates from SIGTERM to SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, closeSync, readFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ export class ManagedProcess {
   readonly name: string;
   readonly logPath: string;
   readonly #child: ChildProcess;
-  readonly #exited: Promise<void>;
+  /** Resolves with the exit code (null when ended by a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
   #exitCode: number | null | undefined;
 
   constructor(name: string, command: string, args: string[], logPath: string) {
@@ -21,8 +22,9 @@ export class ManagedProcess {
     } finally {
       closeSync(log);
     }
-    this.#exited = once(this.#child, 'exit').then(([code]) => {
+    this.exited = once(this.#child, 'exit').then(([code]) => {
       this.#exitCode = code as number | null;
+      return this.#exitCode;
     });
   }
 
@@ -42,13 +44,25 @@ export class ManagedProcess {
     throw this.#failure(`was not ready within ${timeoutMs} ms`);
   }
 
-  /** SIGTERM, then SIGKILL after the grace period; resolves once the process has exited. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (!this.running) return;
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
-    await this.#exited;
-    clearTimeout(timer);
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves with the exit code once the process has exited. */
+  async stop(graceMs = 10_000): Promise<number | null> {
+    if (this.running) {
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exited;
+  }
+
+  /** SIGKILL: the process gets no chance to clean up, as in a crash. */
+  async kill(): Promise<void> {
+    if (this.running) this.#child.kill('SIGKILL');
+    await this.exited;
   }
 
   #failure(what: string): Error {

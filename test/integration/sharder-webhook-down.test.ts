@@ -1,37 +1,32 @@
 // With the webhook unreachable, writes still succeed (failurePolicy Ignore) and the sharder's periodic sync
 // assigns the objects. Runs its own control plane: its sharder points its webhook configurations elsewhere.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
-import { RestClient } from '../../runtime/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
-import { installCrds } from '../support/crds.ts';
+import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { FakeShard } from '../support/fake-shard.ts';
+import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { freePort } from '../support/ports.ts';
 import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
 
 const ring = 'webhook-down';
 const namespace = 'objects';
-let controlPlane: ControlPlane | undefined;
-// Assigned first thing in beforeAll, closed last; undefined only if the control plane failed to start.
+let cluster: TestCluster | undefined;
+// Assigned first thing in beforeAll.
 let rest: RestClient;
 let sharder: SharderProcess | undefined;
 const shards: FakeShard[] = [];
 
 beforeAll(async () => {
-  controlPlane = await startControlPlane();
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
-  await installCrds(kubeConfig);
-  rest = new RestClient(kubeConfig);
+  cluster = await startTestCluster();
+  rest = cluster.rest;
   await createNamespace(rest, 'sharder-system');
   await createNamespace(rest, namespace);
   sharder = await startSharder({
-    kubeconfigPath: controlPlane.kubeconfigPath,
+    kubeconfigPath: cluster.controlPlane.kubeconfigPath,
     namespace: 'sharder-system',
     identity: 'sharder-0',
     certificates: await webhookCertificates(),
@@ -56,8 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const shard of shards) shard.crash();
   await sharder?.stop();
-  (rest as RestClient | undefined)?.close();
-  await controlPlane?.stop();
+  await cluster?.stop();
 });
 
 it('still admits writes, and the next sync assigns the objects', async () => {

@@ -6,14 +6,16 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { drainLabel, shardLabel, stateLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
-import { RestClient } from '../../runtime/rest.ts';
+import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { FakeShard } from '../support/fake-shard.ts';
-import { testKubeConfig } from '../support/kube.ts';
+import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
 
-const rest = new RestClient(testKubeConfig());
+let cluster: TestCluster | undefined;
+// Assigned first thing in beforeAll.
+let rest: RestClient;
 const sharderNamespace = 'sharder-system';
 const shardNamespace = 'shards';
 const sharders: SharderProcess[] = [];
@@ -60,10 +62,12 @@ async function webhookEffective(ring: string, namespace: string): Promise<void> 
 }
 
 beforeAll(async () => {
+  cluster = await startTestCluster();
+  rest = cluster.rest;
   await createNamespace(rest, sharderNamespace);
   await createNamespace(rest, shardNamespace);
   const certificates = await webhookCertificates();
-  const kubeconfigPath = process.env.KUBECONFIG ?? '';
+  const kubeconfigPath = cluster.controlPlane.kubeconfigPath;
   const args = [
     '--leader-election-lease-duration=4s',
     '--leader-election-renew-deadline=3s',
@@ -81,7 +85,7 @@ afterAll(async () => {
   for (const shard of shards) shard.crash();
   // Graceful shutdown must succeed: exit code 0 from SIGTERM.
   const codes = await Promise.all(sharders.map((sharder) => sharder.stop()));
-  rest.close();
+  await cluster?.stop();
   expect(codes).toEqual(sharders.map(() => 0));
 });
 

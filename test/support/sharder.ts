@@ -1,18 +1,15 @@
-// Runs the sharder program (cmd/sharder/main.ts) as real child processes against the test control plane,
-// with a webhook serving certificate for 127.0.0.1 that all replicas of one test share.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+// Runs the sharder program (cmd/sharder/main.ts) as real child processes against a test control plane, with
+// a webhook serving certificate for 127.0.0.1 that all replicas of one test share.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
-import { eventually } from './eventually.ts';
+import { ManagedProcess } from '../control-plane/process.ts';
 import { freePort } from './ports.ts';
 
-const main = fileURLToPath(new URL('../../cmd/sharder/main.ts', import.meta.url));
+const sharderMain = fileURLToPath(new URL('../../cmd/sharder/main.ts', import.meta.url));
 
 export interface WebhookFiles {
   dir: string;
@@ -21,7 +18,7 @@ export interface WebhookFiles {
   caFile: string;
 }
 
-/** A CA and a serving certificate for 127.0.0.1, written to a temp dir. */
+/** A CA and a serving certificate for 127.0.0.1, written to a temp dir (which also takes the logs). */
 export async function webhookCertificates(): Promise<WebhookFiles> {
   const dir = await mkdtemp(join(tmpdir(), 'sharder-test-'));
   const authority = await createCertificateAuthority('sharder-test-ca');
@@ -44,16 +41,24 @@ export async function webhookCertificates(): Promise<WebhookFiles> {
   return files;
 }
 
-export interface SharderProcess {
+/** Whether GET http://127.0.0.1:<port><path> answers 200. */
+export function httpOk(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    request(`http://127.0.0.1:${port}${path}`, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    })
+      .on('error', () => {
+        resolve(false);
+      })
+      .end();
+  });
+}
+
+export interface SharderProcess extends ManagedProcess {
   identity: string;
   webhookPort: number;
   probePort: number;
-  logPath: string;
-  /** Graceful stop (SIGTERM) and wait for the exit; resolves with the exit code. */
-  stop(): Promise<number | null>;
-  /** SIGKILL and wait for the exit. */
-  kill(): Promise<void>;
-  readonly process: ChildProcess;
 }
 
 export interface SharderOptions {
@@ -66,27 +71,15 @@ export interface SharderOptions {
   args?: string[];
 }
 
-function ready(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    request(`http://127.0.0.1:${port}/readyz`, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    })
-      .on('error', () => { resolve(false); })
-      .end();
-  });
-}
-
 /** Starts one sharder replica and waits until it is ready. */
 export async function startSharder(options: SharderOptions): Promise<SharderProcess> {
   const [webhookPort, probePort] = await Promise.all([freePort(), freePort()]);
   const { certificates } = options;
-  const logPath = join(certificates.dir, `${options.identity}.log`);
-  const log = openSync(logPath, 'a');
-  const child = spawn(
+  const sharder = new ManagedProcess(
+    options.identity,
     process.execPath,
     [
-      main,
+      sharderMain,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,
       `--identity=${options.identity}`,
@@ -101,36 +94,13 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
       '--log-level=debug',
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', log, log] },
+    join(certificates.dir, `${options.identity}.log`),
   );
-  closeSync(log);
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
   try {
-    await eventually(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`the sharder exited with code ${child.exitCode}`);
-        if (!(await ready(probePort))) throw new Error('the sharder is not ready');
-      },
-      { timeoutMs: 30_000 },
-    );
+    await sharder.waitUntil(() => httpOk(probePort, '/readyz'), 30_000);
   } catch (error) {
-    child.kill('SIGKILL');
-    const tail = readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
-    throw new Error(`${(error as Error).message}; log ${logPath}:\n${tail}`, { cause: error });
+    await sharder.kill();
+    throw error;
   }
-  return {
-    identity: options.identity,
-    webhookPort,
-    probePort,
-    logPath,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    kill: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  return Object.assign(sharder, { identity: options.identity, webhookPort, probePort });
 }

@@ -1,0 +1,312 @@
+// The shard library: what a controller author uses to make a controller one shard of a ring (design.md,
+// "Parts" and "Drain acknowledgement"). A Shard keeps its Lease, watches only the objects labelled with its
+// own name, acknowledges drains inside the serialized work item, and reconciles the rest.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import {
+  defaultLeaseDurationSeconds,
+  drainLabel,
+  drainValue,
+  ringLabel,
+  shardLabel,
+} from '../api/v1alpha1/index.ts';
+import { drainAcknowledgementPatch } from '../sharding/patches.ts';
+import { Controller } from '../runtime/controller.ts';
+import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
+import { Informer, objectKey } from '../runtime/informer.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { Metrics } from '../runtime/metrics.ts';
+import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
+import type { HandlerResult } from '../runtime/workqueue.ts';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: IObjectMeta;
+}
+
+/** A resource by API group (empty for the core group) and plural name, as in a ControllerRing. */
+export interface GroupResource {
+  group: string;
+  resource: string;
+}
+
+/** What a reconcile may use: this shard's client, a logger naming ring, shard and object, and an abort signal. */
+export interface ReconcileContext {
+  client: RestClient;
+  logger: Logger;
+  /** Aborts when the shard stops or loses its Lease: stop working on the object as soon as possible. */
+  signal: AbortSignal;
+  /** Reads controlled objects of this shard from its cache (same shard as their controller). */
+  controlled: (
+    resource: GroupResource,
+    namespace: string | undefined,
+    name: string,
+  ) => KubeObject | undefined;
+}
+
+/** Receives every reconcile's start and end, e.g. for tracing or the end-to-end invariant checks. */
+export interface ReconcileObserver {
+  /** `resourceVersion` is the version of the object being reconciled. */
+  started(object: string, resourceVersion: string | undefined): void;
+  finished(object: string, error?: unknown): void;
+}
+
+export interface ReconcileResult {
+  /** Reconcile the object again after this many milliseconds. */
+  requeueAfter?: number;
+}
+
+export interface ShardedController<T extends KubeObject> {
+  /** Names the controller in metrics and logs. */
+  name: string;
+  /** The ring resource this controller reconciles; the ring's ControllerRing must list it. */
+  resource: GroupResource;
+  /** Resources whose objects this controller's objects control; their events trigger the controller. */
+  controlledResources?: GroupResource[];
+  /** Watch only this namespace; default all. */
+  namespace?: string;
+  /** Objects reconciled at once (each object by one worker at a time). Default 1. */
+  concurrency?: number;
+  /** Brings the cluster in line with `object`; throwing retries it with backoff. */
+  reconcile(object: T, context: ReconcileContext): Promise<ReconcileResult | undefined> | Promise<void>;
+  observer?: ReconcileObserver;
+}
+
+export interface ShardOptions {
+  ring: string;
+  /** This shard's name: its Lease's name and holder, and the value of the shard label on its objects. */
+  name: string;
+  /** Namespace of the shard Lease. */
+  namespace: string;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Default 15 s; the Lease is renewed well inside it. */
+  leaseDurationSeconds?: number;
+  /** Where reconcile and queue metrics are registered; default a new Metrics (see Shard.metrics). */
+  metrics?: Metrics;
+}
+
+type AnyController = ShardedController<KubeObject>;
+
+/** One controller while the Lease is held: its resource, caches and logger. */
+interface Binding {
+  controller: AnyController;
+  info: ResourceInfo;
+  objects: Informer<KubeObject>;
+  controlled: Map<string, Informer<KubeObject>>;
+  logger: Logger;
+  term: Term;
+}
+
+/** The informers and controllers of one period of holding the Lease. */
+interface Term {
+  informers: Informer<KubeObject>[];
+  controllers: Controller[];
+  stopped: AbortController;
+}
+
+export class Shard {
+  readonly metrics: Metrics;
+  readonly #options: ShardOptions;
+  readonly #rest: RestClient;
+  readonly #discovery: Discovery;
+  readonly #logger: Logger;
+  readonly #controllers: AnyController[] = [];
+  readonly #elector: LeaderElector;
+  readonly #ready = Promise.withResolvers<undefined>();
+  readonly #lostHandlers: (() => void)[] = [];
+  #stopping = false;
+
+  constructor(options: ShardOptions) {
+    this.#options = options;
+    this.metrics = options.metrics ?? new Metrics();
+    this.#rest = new RestClient(options.kubeConfig, `controller-rings-shard/${options.ring}`);
+    this.#discovery = new Discovery(this.#rest);
+    this.#logger = options.logger.child({ ring: options.ring, shard: options.name });
+    const leaseDurationSeconds = options.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
+    // Renewals keep well inside the duration, like client-go's defaults (15 s / 10 s / 2 s).
+    this.#elector = new LeaderElector(this.#rest, {
+      namespace: options.namespace,
+      name: options.name,
+      identity: options.name,
+      leaseDurationSeconds,
+      renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
+      retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
+      labels: { [ringLabel]: options.ring },
+      logger: this.#logger.child({ component: 'lease' }),
+    });
+    this.#ready.promise.catch(() => undefined);
+  }
+
+  /** Adds a controller; call before start(). */
+  addController<T extends KubeObject>(controller: ShardedController<T>): void {
+    this.#controllers.push(controller);
+  }
+
+  /** Called when the Lease is lost (taken by the sharder or not renewed in time): reconciling has stopped. */
+  onLost(handler: () => void): void {
+    this.#lostHandlers.push(handler);
+  }
+
+  /** Joins the ring: resolves once the Lease is held and the caches are synced. */
+  async start(): Promise<void> {
+    void this.#elector.run((signal) => this.#hold(signal));
+    await this.#ready.promise;
+  }
+
+  /** Leaves the ring gracefully: stops reconciling (in-flight reconciles finish), then releases the Lease. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#ready.reject(new Error('the shard stopped'));
+    await this.#elector.stop();
+    this.#rest.close();
+  }
+
+  /** While the Lease is held: caches restricted to this shard's objects, and the controllers. */
+  async #hold(signal: AbortSignal): Promise<void> {
+    const term: Term = { informers: [], controllers: [], stopped: new AbortController() };
+    try {
+      for (const controller of this.#controllers) await this.#startController(controller, term);
+      await Promise.all(term.informers.map((informer) => informer.waitForSync(signal)));
+      this.#logger.info('joined the ring');
+      this.#ready.resolve(undefined);
+      if (!signal.aborted) {
+        await new Promise((resolve) => {
+          signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
+    } catch (error) {
+      // Typically a resource the API server does not serve: start() reports it.
+      if (!signal.aborted) this.#ready.reject(error);
+    } finally {
+      term.stopped.abort();
+      await Promise.all(term.controllers.map((controller) => controller.stop()));
+      await Promise.all(term.informers.map((informer) => informer.stop()));
+      if (!this.#stopping) {
+        this.#logger.warn('lost the shard lease: reconciling stopped');
+        for (const handler of this.#lostHandlers) handler();
+      }
+    }
+  }
+
+  async #resolve(resource: GroupResource): Promise<ResourceInfo> {
+    const info = await this.#discovery.resolve(resource.group, resource.resource);
+    if (info === undefined) {
+      const name = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
+      throw new Error(`the API server does not serve ${name}`);
+    }
+    return info;
+  }
+
+  #informer(info: ResourceInfo, namespace: string | undefined, term: Term): Informer<KubeObject> {
+    const path = collectionPath(info, info.namespaced ? namespace : undefined);
+    const informer = new Informer<KubeObject>(this.#rest, {
+      path,
+      // The cache holds only this shard's objects: ~1/N of the ring.
+      labelSelector: `${shardLabel(this.#options.ring)}=${this.#options.name}`,
+      logger: this.#logger,
+    });
+    term.informers.push(informer);
+    return informer;
+  }
+
+  async #startController(controller: AnyController, term: Term): Promise<void> {
+    const info = await this.#resolve(controller.resource);
+    const objects = this.#informer(info, controller.namespace, term);
+    const controlled = new Map<string, Informer<KubeObject>>();
+    for (const resource of controller.controlledResources ?? []) {
+      const controlledInfo = await this.#resolve(resource);
+      controlled.set(
+        `${resource.group}/${resource.resource}`,
+        this.#informer(controlledInfo, controller.namespace, term),
+      );
+    }
+    const logger = this.#logger.child({ controller: controller.name });
+    const binding: Binding = { controller, info, objects, controlled, logger, term };
+    const runner = new Controller({
+      name: controller.name,
+      reconciler: { reconcile: (key) => this.#reconcile(binding, key) },
+      concurrency: controller.concurrency ?? 1,
+      logger,
+      metrics: this.metrics,
+    });
+    objects.onEvent(({ type, object }) => {
+      // An object leaving this shard's selection arrives as a deletion: it is no longer ours, nothing to do.
+      if (type !== 'deleted') runner.enqueue(objectKey(object));
+    });
+    for (const informer of controlled.values()) {
+      informer.onEvent(({ object }) => {
+        const owner = object.metadata?.ownerReferences?.find((reference) => reference.controller === true);
+        const ownerGroup = owner?.apiVersion.includes('/') ? owner.apiVersion.split('/')[0] : '';
+        if (owner === undefined || owner.kind !== info.kind || ownerGroup !== info.group) return;
+        const namespace = object.metadata?.namespace;
+        runner.enqueue(namespace ? `${namespace}/${owner.name}` : owner.name);
+      });
+    }
+    for (const informer of [objects, ...controlled.values()]) informer.start();
+    runner.start();
+    term.controllers.push(runner);
+  }
+
+  /** One work item: acknowledge a drain, or reconcile. Never both, and never for an object not ours. */
+  async #reconcile(binding: Binding, key: string): Promise<HandlerResult | undefined> {
+    const { controller, objects, controlled, term } = binding;
+    if (term.stopped.signal.aborted) return undefined;
+    const object = objects.get(key);
+    // Gone from the cache: deleted, or moved to another shard. Either way not ours to act on.
+    if (object?.metadata === undefined) return undefined;
+    const { ring, name } = this.#options;
+    const labels = object.metadata.labels ?? {};
+    if (labels[shardLabel(ring)] !== name) return undefined;
+    const logger = binding.logger.child({ object: key });
+    if (labels[drainLabel(ring)] === drainValue) {
+      await this.#acknowledgeDrain(binding.info, object.metadata, logger);
+      return undefined;
+    }
+    const context: ReconcileContext = {
+      client: this.#rest,
+      logger,
+      signal: term.stopped.signal,
+      controlled: (resource, namespace, objectName) =>
+        controlled
+          .get(`${resource.group}/${resource.resource}`)
+          ?.get(namespace ? `${namespace}/${objectName}` : objectName),
+    };
+    controller.observer?.started(key, object.metadata.resourceVersion);
+    try {
+      const result = await controller.reconcile(object, context);
+      controller.observer?.finished(key);
+      return result ?? undefined;
+    } catch (error) {
+      controller.observer?.finished(key, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Lets go of a drained object: removes both labels, with the cached resourceVersion as precondition, in the
+   * work item that would otherwise have reconciled it. After this the shard never touches the object again;
+   * the UPDATE passes the sharder's webhook, which assigns the new shard.
+   */
+  async #acknowledgeDrain(info: ResourceInfo, metadata: IObjectMeta, logger: Logger): Promise<void> {
+    if (metadata.name === undefined) return;
+    const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
+    try {
+      await this.#rest.request({
+        method: 'PATCH',
+        path,
+        contentType: patchTypes.merge,
+        body: drainAcknowledgementPatch(this.#options.ring, metadata.resourceVersion ?? ''),
+      });
+      logger.info('acknowledged drain: the object moves to another shard');
+    } catch (error) {
+      // Deleted meanwhile: nothing to hand over. Changed meanwhile: the watch brings the new version and a retry.
+      if (isNotFound(error)) return;
+      if (isConflict(error))
+        throw new Error('the object changed before the drain was acknowledged', { cause: error });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,271 @@
+// The end-to-end environment: a control plane of its own, two sharder replicas, shards of the example
+// controller as real processes, a watch recording every label change of the ring's objects, and the shards'
+// life events, so that a scenario can hand a complete history to the invariant checker.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts';
+import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import type { RestClient } from '../../runtime/rest.ts';
+import { eventually } from '../support/eventually.ts';
+import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
+import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
+import { createNamespace, createRing, listObjects } from '../support/rings.ts';
+import {
+  startSharder,
+  webhookCertificates,
+  type SharderProcess,
+  type WebhookFiles,
+} from '../support/sharder.ts';
+import {
+  pairReconcileEvents,
+  summarize,
+  type CheckOptions,
+  type History,
+  type LabelObservation,
+  type ObjectCreation,
+  type ShardEvent,
+  type Summary,
+} from './invariants.ts';
+
+export const ring = 'configmap-digest';
+export const namespace = 'e2e';
+const sharderNamespace = 'controller-rings-system';
+const shardNamespace = 'shards';
+export const leaseDurationSeconds = 3;
+
+interface Watched {
+  metadata: { name: string; labels?: Record<string, string> };
+}
+
+export class EndToEnd {
+  readonly cluster: TestCluster;
+  readonly rest: RestClient;
+  readonly #files: WebhookFiles;
+  readonly #dir: string;
+  readonly sharders = new Map<string, SharderProcess>();
+  readonly shards = new Map<string, ExampleShard>();
+  readonly #recordFiles = new Set<string>();
+  readonly #labels: LabelObservation[] = [];
+  readonly #shardEvents: ShardEvent[] = [];
+  readonly #objects: ObjectCreation[] = [];
+  readonly #watching = new AbortController();
+  #watch: Promise<void> | undefined;
+
+  private constructor(cluster: TestCluster, files: WebhookFiles, dir: string) {
+    this.cluster = cluster;
+    this.rest = cluster.rest;
+    this.#files = files;
+    this.#dir = dir;
+  }
+
+  static async start(): Promise<EndToEnd> {
+    const cluster = await startTestCluster();
+    const environment = new EndToEnd(
+      cluster,
+      await webhookCertificates(),
+      await mkdtemp(join(tmpdir(), 'e2e-')),
+    );
+    try {
+      await environment.#setUp();
+    } catch (error) {
+      await environment.stop();
+      throw error;
+    }
+    return environment;
+  }
+
+  async #setUp(): Promise<void> {
+    for (const name of [sharderNamespace, shardNamespace]) await createNamespace(this.rest, name);
+    await createNamespace(this.rest, namespace, { 'controller-rings.io/e2e': 'true' });
+    for (const identity of ['sharder-0', 'sharder-1']) await this.startSharder(identity);
+    await createRing(this.rest, ring, {
+      resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+      namespaceSelector: { matchLabels: { 'controller-rings.io/e2e': 'true' } },
+    });
+    const collection = `/api/v1/namespaces/${namespace}/configmaps`;
+    const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });
+    this.#watch = this.rest.watch<Watched>(
+      collection,
+      { resourceVersion: listed.metadata.resourceVersion },
+      ({ type, object }) => {
+        const labels = object.metadata.labels ?? {};
+        this.#labels.push({
+          object: `${namespace}/${object.metadata.name}`,
+          time: Date.now(),
+          shard: labels[shardLabel(ring)],
+          drain: labels[drainLabel(ring)] === drainValue,
+          ...(type === 'DELETED' ? { deleted: true } : {}),
+        });
+      },
+      this.#watching.signal,
+    );
+  }
+
+  async startSharder(identity: string): Promise<SharderProcess> {
+    const sharder = await startSharder({
+      kubeconfigPath: this.cluster.controlPlane.kubeconfigPath,
+      namespace: sharderNamespace,
+      identity,
+      certificates: this.#files,
+      args: [
+        '--leader-election-lease-duration=4s',
+        '--leader-election-renew-deadline=3s',
+        '--leader-election-retry-period=500ms',
+        '--sync-period=10s',
+      ],
+    });
+    this.sharders.set(identity, sharder);
+    return sharder;
+  }
+
+  /** The replica holding the sharder's leader Lease. */
+  async sharderLeader(): Promise<string> {
+    const lease = await this.rest.request<ILease>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`,
+    });
+    return lease.spec?.holderIdentity ?? '';
+  }
+
+  #record(shard: string, type: ShardEvent['type']): void {
+    this.#shardEvents.push({ shard, time: Date.now(), type });
+  }
+
+  async startShard(name: string): Promise<ExampleShard> {
+    this.#record(name, 'started');
+    const shard = await startExampleShard({
+      kubeconfigPath: this.cluster.controlPlane.kubeconfigPath,
+      ring,
+      name,
+      namespace: shardNamespace,
+      leaseDurationSeconds,
+      dir: this.#dir,
+    });
+    // Ready means it holds its Lease: the earliest the sharder may assign objects to it.
+    this.#record(name, 'ready');
+    this.shards.set(name, shard);
+    this.#recordFiles.add(shard.recordFile);
+    return shard;
+  }
+
+  async stopShard(name: string): Promise<void> {
+    const shard = this.shards.get(name);
+    if (shard === undefined) throw new Error(`no shard ${name}`);
+    this.#record(name, 'stopping');
+    const code = await shard.stop();
+    this.#record(name, 'stopped');
+    this.shards.delete(name);
+    if (code !== 0) throw new Error(`shard ${name} exited with code ${String(code)} on SIGTERM`);
+  }
+
+  async killShard(name: string): Promise<void> {
+    const shard = this.shards.get(name);
+    if (shard === undefined) throw new Error(`no shard ${name}`);
+    this.#record(name, 'killed');
+    await shard.kill();
+    this.shards.delete(name);
+  }
+
+  async createObjects(names: string[]): Promise<void> {
+    for (const name of names) {
+      this.#objects.push({ object: `${namespace}/${name}`, created: Date.now() });
+      await this.rest.request({
+        method: 'POST',
+        path: `/api/v1/namespaces/${namespace}/configmaps`,
+        body: { metadata: { name }, data: { value: name } },
+      });
+    }
+  }
+
+  /** Changes objects' data now and then while `during` runs, so that shards keep reconciling. */
+  async withChurn<T>(objects: string[], during: () => Promise<T>): Promise<T> {
+    const churning = { on: true };
+    let round = 0;
+    const churn = (async () => {
+      while (churning.on) {
+        const name = objects[round++ % objects.length] ?? '';
+        await this.rest
+          .request({
+            method: 'PATCH',
+            path: `/api/v1/namespaces/${namespace}/configmaps/${name}`,
+            contentType: 'application/merge-patch+json',
+            body: { data: { round: String(round) } },
+          })
+          .catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      return await during();
+    } finally {
+      churning.on = false;
+      await churn;
+    }
+  }
+
+  /**
+   * Waits until every object is on a running shard without drain label and its digest Secret is current and
+   * on the same shard: the system has converged.
+   */
+  async converged(timeoutMs = 60_000): Promise<void> {
+    await eventually(
+      async () => {
+        const objects = (await listObjects(
+          this.rest,
+          `/api/v1/namespaces/${namespace}/configmaps`,
+        )) as IConfigMap[];
+        const secrets = new Map(
+          ((await listObjects(this.rest, `/api/v1/namespaces/${namespace}/secrets`)) as ISecret[]).map(
+            (s) => [s.metadata?.name, s],
+          ),
+        );
+        const stale = objects.filter((object) => {
+          const labels = object.metadata?.labels ?? {};
+          const shard = labels[shardLabel(ring)];
+          const secret = secrets.get(digestSecretName(object.metadata?.name ?? ''));
+          return (
+            shard === undefined ||
+            !this.shards.has(shard) ||
+            labels[drainLabel(ring)] !== undefined ||
+            secret?.data?.digest !== btoa(digestOf(object)) ||
+            secret.metadata?.labels?.[shardLabel(ring)] !== shard
+          );
+        });
+        if (stale.length > 0) {
+          throw new Error(
+            `${stale.length} objects not converged, e.g. ${JSON.stringify(stale[0]?.metadata)}`,
+          );
+        }
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+  }
+
+  /** Everything recorded so far, judged by the invariant checker. */
+  async check(options: Omit<CheckOptions, 'end'>): Promise<Summary> {
+    const events = [];
+    for (const file of this.#recordFiles) {
+      for (const line of await readRecords(file)) {
+        events.push({ object: line.object, shard: line.shard, time: line.time, phase: line.event });
+      }
+    }
+    const history: History = {
+      reconciles: pairReconcileEvents(events),
+      labels: [...this.#labels],
+      shards: [...this.#shardEvents],
+      objects: [...this.#objects],
+    };
+    return summarize(history, { ...options, end: Date.now() });
+  }
+
+  async stop(): Promise<void> {
+    this.#watching.abort();
+    await this.#watch?.catch(() => undefined);
+    await Promise.all([...this.shards.values()].map((shard) => shard.stop()));
+    await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
+    await this.cluster.stop();
+  }
+}

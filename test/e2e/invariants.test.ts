@@ -1,0 +1,390 @@
+import { describe, expect, it } from '@jest/globals';
+import type { CheckOptions, History, LabelObservation, ReconcileRecord, ShardEvent } from './invariants.ts';
+import { checkInvariants, formatSummary, pairReconcileEvents, summarize } from './invariants.ts';
+
+const t0 = Date.parse('2026-11-26T10:00:00.000Z');
+const at = (ms: number) => t0 + ms;
+const cm = 'ring-a/cm-1';
+
+const options: CheckOptions = {
+  assignmentBoundMs: 1_000,
+  reconcileBoundMs: 2_000,
+  failoverBoundMs: 35_000,
+  end: at(60_000),
+};
+
+function life(shard: string, start: number, ...deaths: [ShardEvent['type'], number][]): ShardEvent[] {
+  return [
+    { shard, time: at(start), type: 'started' },
+    { shard, time: at(start + 10), type: 'ready' },
+    ...deaths.map(([type, time]) => ({ shard, time: at(time), type })),
+  ];
+}
+
+function reconcile(shard: string, start: number, end?: number, object = cm): ReconcileRecord {
+  return end === undefined
+    ? { object, shard, start: at(start) }
+    : { object, shard, start: at(start), end: at(end) };
+}
+
+function label(time: number, shard: string | undefined, drain = false, object = cm): LabelObservation {
+  return { object, time: at(time), shard, drain };
+}
+
+const twoShards = [...life('shard-a', -1_000), ...life('shard-b', -1_000)];
+
+function history(partial: Partial<History>): History {
+  return { reconciles: [], labels: [], shards: twoShards, ...partial };
+}
+
+function rules(input: History, opts: CheckOptions = options) {
+  return checkInvariants(input, opts).map((violation) => violation.rule);
+}
+
+// cm-1 created on shard-a, drained to shard-b at 10 s: the protocol's happy path.
+const drainedHandover = history({
+  objects: [{ object: cm, created: at(0) }],
+  labels: [label(5, 'shard-a'), label(10_000, 'shard-a', true), label(10_020, 'shard-b')],
+  reconciles: [
+    reconcile('shard-a', 10, 40),
+    reconcile('shard-a', 5_000, 5_030),
+    reconcile('shard-b', 10_030, 10_060),
+  ],
+});
+
+describe('a history that keeps every invariant', () => {
+  it('has no violations', () => {
+    expect(checkInvariants(drainedHandover, options)).toEqual([]);
+  });
+});
+
+describe('invariant 2: no overlapping reconciles of one object by two shards', () => {
+  it('finds an overlap of a few milliseconds, naming the object, shards and times', () => {
+    const violations = checkInvariants(
+      history({
+        labels: [label(0, 'shard-a')],
+        reconciles: [reconcile('shard-a', 100, 200), reconcile('shard-b', 197, 260)],
+      }),
+      options,
+    );
+    expect(violations).toEqual([
+      expect.objectContaining({ invariant: 2, rule: 'overlap', object: cm, shards: ['shard-a', 'shard-b'] }),
+    ]);
+    expect(violations[0]?.message).toBe(
+      'ring-a/cm-1 was reconciled by shard-a (10:00:00.100–10:00:00.200) and shard-b (10:00:00.197–10:00:00.260) ' +
+        'at overlapping times: 3 ms in common from 10:00:00.197',
+    );
+  });
+
+  it('treats intervals as closed: an end and a start in the same millisecond overlap', () => {
+    const input = history({ reconciles: [reconcile('shard-a', 100, 200), reconcile('shard-b', 200, 210)] });
+    expect(rules(input)).toEqual(['overlap']);
+  });
+
+  it('allows back-to-back reconciles by different shards and overlapping ones by the same shard', () => {
+    const input = history({
+      reconciles: [
+        reconcile('shard-a', 100, 200),
+        reconcile('shard-a', 150, 160),
+        reconcile('shard-b', 201, 210),
+      ],
+    });
+    expect(rules(input)).toEqual([]);
+  });
+
+  it('lets a reconcile without end record last until its shard was killed', () => {
+    const reconciles = [reconcile('shard-a', 100)];
+    const shards = [...life('shard-a', -1_000, ['killed', 5_000]), ...life('shard-b', -1_000)];
+    const during = checkInvariants(
+      history({ shards, reconciles: [...reconciles, reconcile('shard-b', 4_000, 4_010)] }),
+      options,
+    );
+    expect(during.map((v) => v.rule)).toEqual(['overlap']);
+    expect(during[0]?.message).toContain('shard-a (10:00:00.100–10:00:05.000, no end record)');
+    expect(
+      rules(history({ shards, reconciles: [...reconciles, reconcile('shard-b', 5_001, 5_010)] })),
+    ).toEqual([]);
+  });
+
+  it('lets a reconcile without end record of a shard still running last until the end of observation', () => {
+    const input = history({ reconciles: [reconcile('shard-a', 100), reconcile('shard-b', 50_000, 50_010)] });
+    expect(rules(input)).toEqual(['overlap']);
+  });
+});
+
+describe('invariant 1: objects are assigned while a shard is ready, and their shard reconciles them', () => {
+  it('finds an object left without shard longer than the bound', () => {
+    const input = history({
+      objects: [{ object: cm, created: at(0) }],
+      labels: [label(3, undefined), label(1_500, 'shard-a')],
+      reconciles: [reconcile('shard-a', 1_510, 1_520)],
+    });
+    const violations = checkInvariants(input, options);
+    expect(violations).toEqual([expect.objectContaining({ invariant: 1, rule: 'assignment', object: cm })]);
+    expect(violations[0]?.message).toBe(
+      'ring-a/cm-1 had no shard from 10:00:00.000 until 10:00:01.500, 1500 ms of it while shard-a, shard-b ' +
+        'could take it (bound 1000 ms)',
+    );
+  });
+
+  it('finds an object that was never assigned, even if never observed', () => {
+    const violations = checkInvariants(history({ objects: [{ object: cm, created: at(0) }] }), options);
+    expect(violations.map((v) => v.rule)).toEqual(['assignment']);
+    expect(violations[0]?.message).toContain('until the end of observation');
+  });
+
+  it('counts only the time while some shard was ready', () => {
+    const input = history({
+      shards: life('shard-a', 2_000),
+      objects: [{ object: cm, created: at(0) }],
+      labels: [label(2, undefined), label(2_900, 'shard-a')],
+      reconciles: [reconcile('shard-a', 2_910, 2_920)],
+    });
+    expect(rules(input)).toEqual([]);
+  });
+
+  it('finds an object left without shard after a move', () => {
+    const input = history({
+      labels: [
+        label(0, 'shard-a'),
+        label(10_000, 'shard-a', true),
+        label(10_010, undefined),
+        label(12_000, 'shard-b'),
+      ],
+      reconciles: [reconcile('shard-a', 10, 20), reconcile('shard-b', 12_010, 12_020)],
+    });
+    expect(rules(input)).toEqual(['assignment']);
+  });
+
+  it('finds an object whose new shard never reconciles it after the latest assignment', () => {
+    const input = history({
+      labels: [
+        label(0, 'shard-b'),
+        label(3_000, 'shard-b', true),
+        label(3_010, 'shard-a'),
+        label(10_000, 'shard-a', true),
+        label(10_010, 'shard-b'),
+      ],
+      reconciles: [reconcile('shard-b', 20, 30), reconcile('shard-a', 3_020, 3_030)],
+    });
+    const violations = checkInvariants(input, options);
+    expect(violations).toEqual([
+      expect.objectContaining({ rule: 'reconcile', object: cm, shards: ['shard-b'] }),
+    ]);
+    expect(violations[0]?.message).toBe(
+      'ring-a/cm-1 was not reconciled by shard-b, which got it at 10:00:10.010, by 10:00:12.010 (bound 2000 ms); ' +
+        'it never reconciled it after',
+    );
+  });
+
+  it('finds a reconcile that starts later than the bound', () => {
+    const input = history({
+      labels: [label(0, 'shard-a')],
+      reconciles: [reconcile('shard-a', 2_500, 2_510)],
+    });
+    const violations = checkInvariants(input, options);
+    expect(violations.map((v) => v.rule)).toEqual(['reconcile']);
+    expect(violations[0]?.message).toContain('held it when first observed at 10:00:00.000');
+    expect(violations[0]?.message).toContain('its first later reconcile started at 10:00:02.500');
+  });
+
+  it('accepts a reconcile that starts within the clock tolerance before the observed assignment', () => {
+    const moved = [label(0, 'shard-a'), label(5_000, 'shard-a', true), label(5_050, 'shard-b')];
+    const base = [reconcile('shard-a', 10, 20)];
+    const early = (start: number) =>
+      history({ labels: moved, reconciles: [...base, reconcile('shard-b', start, 5_060)] });
+    expect(rules(early(5_000))).toEqual([]);
+    expect(rules(early(4_900))).toEqual(['reconcile']);
+  });
+
+  it('accepts a reconcile recorded before the watch first saw an assigned object', () => {
+    const input = history({ labels: [label(1_000, 'shard-a')], reconciles: [reconcile('shard-a', 10, 20)] });
+    expect(rules(input)).toEqual([]);
+  });
+
+  it('demands nothing of a shard asked to drain within the bound, nor of assignments not yet due', () => {
+    const drained = history({
+      labels: [label(0, 'shard-a'), label(1_000, 'shard-a', true), label(3_000, 'shard-b')],
+      reconciles: [reconcile('shard-b', 3_010, 3_020)],
+    });
+    expect(rules(drained)).toEqual([]);
+    const recent = history({ labels: [label(59_000, 'shard-a')] });
+    expect(rules(recent)).toEqual([]);
+  });
+});
+
+describe('invariant 3: the objects of a dead shard are reconciled elsewhere within the failover bound', () => {
+  const killedB = [...life('shard-a', -1_000), ...life('shard-b', -1_000, ['killed', 10_000])];
+  const onB = [label(0, 'shard-b')];
+  const early = [reconcile('shard-b', 10, 20)];
+
+  it('accepts a failover within the bound and reports its duration', () => {
+    const input = history({
+      shards: killedB,
+      labels: [...onB, label(40_000, 'shard-a')],
+      reconciles: [...early, reconcile('shard-a', 40_050, 40_060)],
+    });
+    const summary = summarize(input, options);
+    expect(summary.violations).toEqual([]);
+    expect(summary.failovers).toEqual([
+      expect.objectContaining({ object: cm, shard: 'shard-b', cause: 'killed', outcome: 'reconciled' }),
+    ]);
+    expect(formatSummary('kill', summary)).toContain(
+      'failover after shard killed: objects 1, max 30.1 s, 0 deleted, 0 pending at end, 0 missed',
+    );
+  });
+
+  it('finds a failover slower than the bound', () => {
+    const input = history({
+      shards: killedB,
+      labels: [...onB, label(50_000, 'shard-a')],
+      reconciles: [...early, reconcile('shard-a', 50_050, 50_060)],
+    });
+    const violations = checkInvariants(input, options);
+    expect(violations).toEqual([expect.objectContaining({ invariant: 3, rule: 'failover', object: cm })]);
+    expect(violations[0]?.message).toBe(
+      'ring-a/cm-1 lost its shard shard-b (killed at 10:00:10.000) and was not reconciled elsewhere by ' +
+        '10:00:45.000 (bound 35000 ms); next reconcile started at 10:00:50.050',
+    );
+  });
+
+  it('finds an object that stays on its killed shard', () => {
+    expect(rules(history({ shards: killedB, labels: onB, reconciles: early }))).toEqual(['failover']);
+  });
+
+  it('finds an object assigned to a shard the harness never started', () => {
+    const violations = checkInvariants(history({ labels: [label(0, 'shard-x')] }), options);
+    expect(violations.map((v) => v.rule)).toEqual(['failover']);
+    expect(violations[0]?.message).toContain('shard-x, which the harness never started');
+  });
+
+  it('finds the objects of a gracefully stopped shard that nobody takes over', () => {
+    const shards = [
+      ...life('shard-a', -1_000),
+      ...life('shard-b', -1_000, ['stopping', 10_000], ['stopped', 10_100]),
+    ];
+    const summary = summarize(history({ shards, labels: onB, reconciles: early }), options);
+    expect(summary.violations.map((v) => v.rule)).toEqual(['failover']);
+    expect(summary.failovers[0]?.cause).toBe('stopped');
+  });
+
+  it('accepts a reconcile by a restarted process of the same shard, but not by the dead one', () => {
+    const restarted = [
+      ...life('shard-b', -1_000, ['stopping', 10_000], ['stopped', 10_100]),
+      ...life('shard-b', 10_200),
+    ];
+    const shards = [...life('shard-a', -1_000), ...restarted];
+    expect(
+      rules(history({ shards, labels: onB, reconciles: [...early, reconcile('shard-b', 10_400, 10_410)] })),
+    ).toEqual([]);
+    expect(
+      rules(history({ shards, labels: onB, reconciles: [...early, reconcile('shard-b', 10_050, 10_060)] })),
+    ).toEqual(['failover']);
+  });
+
+  it('does not judge failovers still due at the end, nor objects deleted meanwhile', () => {
+    const end = { ...options, end: at(30_000) };
+    expect(summarize(history({ shards: killedB, labels: onB, reconciles: early }), end).failovers).toEqual([
+      expect.objectContaining({ outcome: 'pending' }),
+    ]);
+    expect(rules(history({ shards: killedB, labels: onB, reconciles: early }), end)).toEqual([]);
+    const deleted = [...onB, { ...label(20_000, 'shard-b'), deleted: true }];
+    expect(rules(history({ shards: killedB, labels: deleted, reconciles: early }))).toEqual([]);
+  });
+});
+
+describe('invariant 4: an object leaves a live shard only through a drain', () => {
+  const reconciles = [reconcile('shard-a', 10, 20), reconcile('shard-b', 5_020, 5_030)];
+
+  it('finds a direct move while the old shard is alive', () => {
+    const violations = checkInvariants(
+      history({ labels: [label(0, 'shard-a'), label(5_000, 'shard-b')], reconciles }),
+      options,
+    );
+    expect(violations).toEqual([
+      expect.objectContaining({ invariant: 4, rule: 'drain', object: cm, shards: ['shard-a', 'shard-b'] }),
+    ]);
+    expect(violations[0]?.message).toBe(
+      'ring-a/cm-1 moved from shard-a to shard-b at 10:00:05.000 without a drain label while shard-a was alive ' +
+        '(started 09:59:59.000, still running)',
+    );
+  });
+
+  it('finds a move through no shard without drain, naming the shard it went to', () => {
+    const labels = [label(0, 'shard-a'), label(5_000, undefined), label(5_010, 'shard-b')];
+    const violations = checkInvariants(history({ labels, reconciles }), options);
+    expect(violations.map((v) => v.rule)).toEqual(['drain']);
+    expect(violations[0]?.message).toContain('from shard-a to shard-b at 10:00:05.000');
+  });
+
+  it('accepts a move through no shard after the drain label was seen', () => {
+    const labels = [
+      label(0, 'shard-a'),
+      label(4_000, 'shard-a', true),
+      label(5_000, undefined),
+      label(5_010, 'shard-b'),
+    ];
+    const summary = summarize(history({ labels, reconciles }), options);
+    expect(summary.violations).toEqual([]);
+    expect(summary.moves).toEqual({ drained: 1, afterShardDeath: 0, undrainedWhileAlive: 0 });
+  });
+
+  it('accepts a move without drain after the old shard was killed, or asked to stop', () => {
+    const labels = [label(0, 'shard-a'), label(5_000, 'shard-b')];
+    for (const death of ['killed', 'stopping'] as const) {
+      const shards = [...life('shard-a', -1_000, [death, 4_990]), ...life('shard-b', -1_000)];
+      const summary = summarize(history({ shards, labels, reconciles }), options);
+      expect(summary.violations).toEqual([]);
+      expect(summary.moves).toEqual({ drained: 0, afterShardDeath: 1, undrainedWhileAlive: 0 });
+    }
+  });
+
+  it('finds a move without drain observed just before the old shard was killed', () => {
+    const shards = [...life('shard-a', -1_000, ['killed', 5_001]), ...life('shard-b', -1_000)];
+    expect(
+      rules(history({ shards, labels: [label(0, 'shard-a'), label(5_000, 'shard-b')], reconciles })),
+    ).toEqual(['drain']);
+  });
+});
+
+describe('pairReconcileEvents', () => {
+  it('pairs starts and ends per shard and object, and leaves a start whose process died open', () => {
+    const events = [
+      { object: cm, shard: 'shard-a', time: at(1), phase: 'start' as const },
+      { object: 'ring-a/cm-2', shard: 'shard-a', time: at(2), phase: 'start' as const },
+      { object: cm, shard: 'shard-a', time: at(3), phase: 'end' as const },
+      { object: 'ring-a/cm-2', shard: 'shard-a', time: at(9), phase: 'start' as const },
+      { object: 'ring-a/cm-2', shard: 'shard-a', time: at(10), phase: 'end' as const },
+    ];
+    expect(pairReconcileEvents(events)).toEqual([
+      reconcile('shard-a', 1, 3),
+      reconcile('shard-a', 2, undefined, 'ring-a/cm-2'),
+      reconcile('shard-a', 9, 10, 'ring-a/cm-2'),
+    ]);
+  });
+
+  it('rejects an end without start', () => {
+    expect(() => pairReconcileEvents([{ object: cm, shard: 'shard-a', time: at(1), phase: 'end' }])).toThrow(
+      'reconcile of ring-a/cm-1 by shard-a ended at 10:00:00.001 without a start',
+    );
+  });
+});
+
+describe('formatSummary', () => {
+  it('prints objects, reconciles per shard, moves and violations', () => {
+    const violating = history({
+      labels: [label(0, 'shard-a'), label(5_000, 'shard-b')],
+      reconciles: [reconcile('shard-a', 10, 20), reconcile('shard-b', 5_020, 5_030)],
+    });
+    expect(formatSummary('handover', summarize(drainedHandover, options))).toBe(
+      [
+        'scenario handover: objects 1, reconciles 3 (shard-a 2, shard-b 1)',
+        '  moves: 1 drained, 0 undrained after their shard died, 0 undrained while their shard was alive',
+        '  violations: none',
+      ].join('\n'),
+    );
+    expect(formatSummary('direct move', summarize(violating, options))).toMatch(
+      /undrained while their shard was alive\n {2}violations: 1\n {4}- \[invariant 4, drain\] ring-a\/cm-1 moved from/,
+    );
+  });
+});

@@ -1,0 +1,570 @@
+// Checks invariants 1–4 of design.md against what an end-to-end scenario recorded: the reconciles the shards
+// logged, every label change of the ring's objects seen by the test's watch, and the shard processes' life
+// events. Pure: the scenario collects, this module judges.
+//
+// Clocks and ordering. All times are Date.now() of processes on one machine, so they share one clock, but
+// each is taken at a different point relative to the event it records:
+// - A reconcile's start and end are taken by the shard around its reconcile, so two shards' intervals are
+//   comparable as they are: intervals are closed and any common millisecond is an overlap.
+// - A label observation is taken when the test's watch delivers the change, shortly after the API server
+//   committed it. The observation order per object is the commit order and is kept as given. A change
+//   observed at t happened at or before t; a shard's watch may deliver it before the test's does, so
+//   "X started reconciling after it was assigned to X" allows `clockToleranceMs` of skew.
+// - Shard events are taken by the harness before it signals the process ('stopping', 'killed'), so the shard
+//   cannot act for others after them: a move observed after a shard's death time is judged as after it.
+// Moves and reconciles caused by a shard's death come from the sharder, which reacts only after the
+// shard's Lease is released or expires, far later than any of these skews.
+
+/** One reconcile of one object by one shard; `end` is missing when the process died during it. */
+export interface ReconcileRecord {
+  object: string; // namespace/name
+  shard: string;
+  start: number; // ms since the epoch
+  end?: number;
+}
+
+/** A reconcile's start or end as a shard logs it, one line each. */
+export interface ReconcileEvent {
+  object: string;
+  shard: string;
+  time: number;
+  phase: 'start' | 'end';
+}
+
+/** One event of the test's watch on the ring's objects, in the order delivered; the first is the state found. */
+export interface LabelObservation {
+  object: string;
+  time: number;
+  shard: string | undefined;
+  drain: boolean;
+  deleted?: boolean;
+}
+
+/**
+ * started: process spawned; ready: it holds its shard Lease (assignable from here); stopping: graceful
+ * shutdown requested (SIGTERM sent; it may release its Lease from here, so its objects may move undrained);
+ * stopped: the process exited; killed: SIGKILL sent. 'stopped' or 'killed' ends an unfinished reconcile.
+ */
+export interface ShardEvent {
+  shard: string;
+  time: number;
+  type: 'started' | 'ready' | 'stopping' | 'stopped' | 'killed';
+}
+
+export interface ObjectCreation {
+  object: string;
+  created: number; // taken before the create request
+}
+
+export interface History {
+  reconciles: ReconcileRecord[];
+  labels: LabelObservation[];
+  shards: ShardEvent[];
+  objects?: ObjectCreation[];
+}
+
+export interface CheckOptions {
+  /** Longest an existing object may stay without shard label while some shard is ready (invariant 1). */
+  assignmentBoundMs: number;
+  /** Longest a live shard may hold an object without starting a reconcile of it. */
+  reconcileBoundMs: number;
+  /** Longest from a shard's death to a reconcile of its objects elsewhere (invariant 3). */
+  failoverBoundMs: number;
+  /** When recording stopped: later deadlines are not due yet. */
+  end: number;
+  /** Skew allowed between a shard's reconcile start and the test's observation of the assignment; 100 ms. */
+  clockToleranceMs?: number;
+}
+
+export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain';
+
+export interface Violation {
+  invariant: 1 | 2 | 3 | 4;
+  rule: Rule;
+  object: string;
+  shards: string[];
+  time: number; // when the violation starts: overlap start, missed deadline, move
+  message: string;
+}
+
+export interface Failover {
+  object: string;
+  shard: string;
+  cause: 'killed' | 'stopped' | 'never started';
+  orphanedAt: number;
+  outcome: 'reconciled' | 'deleted' | 'pending' | 'missed';
+  reconciledAt?: number;
+}
+
+export interface Summary {
+  objects: number;
+  reconcilesPerShard: Record<string, number>;
+  moves: { drained: number; afterShardDeath: number; undrainedWhileAlive: number };
+  failovers: Failover[];
+  violations: Violation[];
+}
+
+/** Pairs start and end lines per shard and object; a start followed by another start never ended. */
+export function pairReconcileEvents(events: ReconcileEvent[]): ReconcileRecord[] {
+  const records: ReconcileRecord[] = [];
+  const open = new Map<string, ReconcileRecord>();
+  for (const event of events) {
+    const key = `${event.shard}\u0000${event.object}`;
+    if (event.phase === 'start') {
+      const record = { object: event.object, shard: event.shard, start: event.time };
+      records.push(record);
+      open.set(key, record);
+      continue;
+    }
+    const record = open.get(key);
+    if (!record)
+      throw new Error(
+        `reconcile of ${event.object} by ${event.shard} ended at ${clock(event.time)} without a start`,
+      );
+    record.end = event.time;
+    open.delete(key);
+  }
+  return records;
+}
+
+export function checkInvariants(history: History, options: CheckOptions): Violation[] {
+  return summarize(history, options).violations;
+}
+
+export function summarize(history: History, options: CheckOptions): Summary {
+  const lives = shardLives(history.shards, options.end);
+  const reconciles = history.reconciles.map((record) => ({
+    ...record,
+    end: endOf(record, history.shards, options.end),
+    unfinished: record.end === undefined,
+  }));
+  const timelines = objectTimelines(history, options.end);
+  const reconcilesByObject = groupBy(reconciles, (record) => record.object);
+  const violations: Violation[] = [];
+  const failovers: Failover[] = [];
+  const moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
+
+  for (const [object, records] of reconcilesByObject) violations.push(...overlaps(object, records));
+  const available = availability(lives, options.end);
+  for (const [object, timeline] of timelines) {
+    const ofObject = reconcilesByObject.get(object) ?? [];
+    for (const gap of timeline.gaps) violations.push(...unassigned(object, gap, available, options));
+    for (const run of timeline.runs) {
+      violations.push(...unreconciled(object, run, lives, ofObject, options));
+      const failover = failoverOf(object, run, lives, ofObject, timeline.deletions, options);
+      if (!failover) continue;
+      failovers.push(failover);
+      if (failover.outcome === 'missed') violations.push(missedFailover(failover, ofObject, options));
+    }
+    for (const move of timeline.moves) {
+      const life = lifeAt(lives.get(move.from), move.time);
+      if (move.drained) moves.drained++;
+      else if (!life) moves.afterShardDeath++;
+      else {
+        moves.undrainedWhileAlive++;
+        violations.push(undrained(object, move, life));
+      }
+    }
+  }
+
+  const reconcilesPerShard: Record<string, number> = {};
+  for (const record of reconciles)
+    reconcilesPerShard[record.shard] = (reconcilesPerShard[record.shard] ?? 0) + 1;
+  const objects = new Set([...timelines.keys(), ...reconcilesByObject.keys()]).size;
+  violations.sort((a, b) => a.time - b.time);
+  return { objects, reconcilesPerShard, moves, failovers, violations };
+}
+
+export function formatSummary(scenario: string, summary: Summary): string {
+  const total = Object.values(summary.reconcilesPerShard).reduce((sum, count) => sum + count, 0);
+  const perShard = Object.entries(summary.reconcilesPerShard)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([shard, count]) => `${shard} ${count}`)
+    .join(', ');
+  const { drained, afterShardDeath, undrainedWhileAlive } = summary.moves;
+  const lines = [
+    `scenario ${scenario}: objects ${summary.objects}, reconciles ${total} (${perShard || 'none'})`,
+    `  moves: ${drained} drained, ${afterShardDeath} undrained after their shard died, ${undrainedWhileAlive} undrained while their shard was alive`,
+  ];
+  for (const cause of ['killed', 'stopped', 'never started'] as const) {
+    const ofCause = summary.failovers.filter((failover) => failover.cause === cause);
+    if (ofCause.length === 0) continue;
+    const times = ofCause.flatMap((f) =>
+      f.reconciledAt === undefined ? [] : [f.reconciledAt - f.orphanedAt],
+    );
+    const count = (outcome: Failover['outcome']) => ofCause.filter((f) => f.outcome === outcome).length;
+    const max = times.length > 0 ? `max ${seconds(Math.max(...times))}` : 'none reconciled';
+    lines.push(
+      `  failover after shard ${cause}: objects ${ofCause.length}, ${max}, ` +
+        `${count('deleted')} deleted, ${count('pending')} pending at end, ${count('missed')} missed`,
+    );
+  }
+  lines.push(`  violations: ${summary.violations.length === 0 ? 'none' : summary.violations.length}`);
+  for (const v of summary.violations) lines.push(`    - [invariant ${v.invariant}, ${v.rule}] ${v.message}`);
+  return lines.join('\n');
+}
+
+interface Life {
+  start: number;
+  ready?: number;
+  death?: { time: number; cause: 'killed' | 'stopped' };
+}
+
+interface Interval {
+  from: number;
+  to: number;
+}
+
+interface Run extends Interval {
+  shard: string;
+  initial: boolean; // the state the watch found, so the assignment may predate it
+  createdAt: number | undefined;
+  drainAt: number | undefined;
+}
+
+interface Move {
+  from: string;
+  to: string | undefined;
+  time: number;
+  drained: boolean;
+}
+
+interface Timeline {
+  runs: Run[];
+  gaps: Interval[];
+  moves: Move[];
+  deletions: number[];
+}
+
+type Reconcile = ReconcileRecord & { end: number; unfinished: boolean };
+
+function shardLives(events: ShardEvent[], end: number): Map<string, Life[]> {
+  const lives = new Map<string, Life[]>();
+  for (const event of [...events].sort((a, b) => a.time - b.time)) {
+    if (event.time > end) continue;
+    const list = lives.get(event.shard) ?? [];
+    lives.set(event.shard, list);
+    const last = list.at(-1);
+    const current = last && !last.death ? last : undefined;
+    if (event.type === 'started' || event.type === 'ready') {
+      const life = current ?? { start: event.time };
+      if (!current) list.push(life);
+      if (event.type === 'ready') life.ready ??= event.time;
+    } else if (current) {
+      current.death = { time: event.time, cause: event.type === 'killed' ? 'killed' : 'stopped' };
+    }
+  }
+  return lives;
+}
+
+function lifeAt(lives: Life[] | undefined, time: number): Life | undefined {
+  return lives?.find((life) => life.start <= time && (!life.death || time < life.death.time));
+}
+
+// An unfinished reconcile lasts until its process exited: the shard's next 'stopped' or 'killed'.
+function endOf(record: ReconcileRecord, events: ShardEvent[], end: number): number {
+  if (record.end !== undefined) return record.end;
+  const exits = events.filter(
+    (e) =>
+      e.shard === record.shard && (e.type === 'stopped' || e.type === 'killed') && e.time >= record.start,
+  );
+  return Math.min(end, ...exits.map((e) => e.time));
+}
+
+function objectTimelines(history: History, end: number): Map<string, Timeline> {
+  const labels = groupBy(history.labels, (observation) => observation.object);
+  const created = groupBy(history.objects ?? [], (creation) => creation.object);
+  const timelines = new Map<string, Timeline>();
+  for (const object of new Set([...labels.keys(), ...created.keys()])) {
+    const creations = (created.get(object) ?? []).map((c) => c.created).filter((time) => time <= end);
+    timelines.set(object, timeline(labels.get(object) ?? [], creations, end));
+  }
+  return timelines;
+}
+
+// Replays one object's observations into runs (consecutive observations on one shard), gaps (existing
+// without shard) and moves (a shard losing the object, to the next shard it gets if it first had none).
+function timeline(observations: LabelObservation[], creations: number[], end: number): Timeline {
+  const result: Timeline = { runs: [], gaps: [], moves: [], deletions: [] };
+  const pendingCreations = [...creations].sort((a, b) => a - b);
+  let exists = false;
+  let initial = false;
+  let createdAt: number | undefined;
+  let run: Run | undefined;
+  let gapFrom: number | undefined;
+  let unplaced: Move | undefined;
+  const closeRun = (time: number) => {
+    if (run) result.runs.push({ ...run, to: time });
+    run = undefined;
+  };
+  const closeGap = (time: number) => {
+    if (gapFrom !== undefined) result.gaps.push({ from: gapFrom, to: time });
+    gapFrom = undefined;
+  };
+  const createUntil = (time: number) => {
+    while (pendingCreations.length > 0 && (pendingCreations[0] ?? Infinity) <= time) {
+      const creation = pendingCreations.shift() ?? time;
+      if (exists) continue;
+      exists = true;
+      initial = true;
+      createdAt = creation;
+      gapFrom = creation;
+      unplaced = undefined;
+    }
+  };
+
+  for (const observation of observations) {
+    createUntil(observation.time);
+    const { time, shard } = observation;
+    if (observation.deleted) {
+      if (exists) result.deletions.push(time);
+      closeRun(time);
+      closeGap(time);
+      exists = false;
+      unplaced = undefined;
+      continue;
+    }
+    if (!exists) {
+      exists = true;
+      initial = true;
+      createdAt = undefined;
+    }
+    if (run && run.shard === shard) {
+      if (observation.drain) run.drainAt ??= time;
+    } else {
+      if (run) {
+        const move = { from: run.shard, to: shard, time, drained: run.drainAt !== undefined };
+        result.moves.push(move);
+        unplaced = shard === undefined ? move : undefined;
+        closeRun(time);
+      }
+      if (shard === undefined) {
+        gapFrom ??= time;
+      } else {
+        closeGap(time);
+        if (unplaced) unplaced.to = shard;
+        unplaced = undefined;
+        run = {
+          shard,
+          from: time,
+          to: end,
+          initial,
+          createdAt,
+          drainAt: observation.drain ? time : undefined,
+        };
+      }
+    }
+    initial = false;
+  }
+  createUntil(end);
+  closeRun(end);
+  closeGap(end);
+  return result;
+}
+
+// Invariant 2: closed intervals; a record is compared with every later-starting one that begins before it ends.
+function overlaps(object: string, records: Reconcile[]): Violation[] {
+  const sorted = [...records].sort((a, b) => a.start - b.start);
+  const violations: Violation[] = [];
+  sorted.forEach((a, i) => {
+    for (const b of sorted.slice(i + 1)) {
+      if (b.start > a.end) break;
+      if (a.shard === b.shard) continue;
+      const common = Math.min(a.end, b.end) - b.start;
+      violations.push({
+        invariant: 2,
+        rule: 'overlap',
+        object,
+        shards: [a.shard, b.shard],
+        time: b.start,
+        message:
+          `${object} was reconciled by ${a.shard} (${span(a)}) and ${b.shard} (${span(b)}) at overlapping ` +
+          `times: ${common} ms in common from ${clock(b.start)}`,
+      });
+    }
+  });
+  return violations;
+}
+
+// Ready shards' lifetimes, merged: the times at which some shard could take new objects.
+function availability(lives: Map<string, Life[]>, end: number): (Interval & { shards: string[] })[] {
+  const intervals = [...lives].flatMap(([shard, list]) =>
+    list.flatMap((life) =>
+      life.ready === undefined ? [] : [{ shard, from: life.ready, to: life.death?.time ?? end }],
+    ),
+  );
+  intervals.sort((a, b) => a.from - b.from);
+  const merged: (Interval & { shards: string[] })[] = [];
+  for (const { shard, from, to } of intervals) {
+    const last = merged.at(-1);
+    if (last && from <= last.to) {
+      last.to = Math.max(last.to, to);
+      if (!last.shards.includes(shard)) last.shards.push(shard);
+    } else merged.push({ from, to, shards: [shard] });
+  }
+  return merged;
+}
+
+// Invariant 1: an existing object without shard while some shard is ready is assigned within the bound.
+function unassigned(
+  object: string,
+  gap: Interval,
+  available: (Interval & { shards: string[] })[],
+  options: CheckOptions,
+): Violation[] {
+  for (const window of available) {
+    const from = Math.max(gap.from, window.from);
+    const waited = Math.min(gap.to, window.to) - from;
+    if (waited <= options.assignmentBoundMs) continue;
+    const until = gap.to >= options.end ? 'the end of observation' : clock(gap.to);
+    return [
+      {
+        invariant: 1,
+        rule: 'assignment',
+        object,
+        shards: window.shards,
+        time: from + options.assignmentBoundMs,
+        message:
+          `${object} had no shard from ${clock(gap.from)} until ${until}, ${waited} ms of it while ` +
+          `${window.shards.join(', ')} could take it (bound ${options.assignmentBoundMs} ms)`,
+      },
+    ];
+  }
+  return [];
+}
+
+// A live shard that keeps an object past the bound, without being asked to drain it, has reconciled it.
+function unreconciled(
+  object: string,
+  run: Run,
+  lives: Map<string, Life[]>,
+  records: Reconcile[],
+  options: CheckOptions,
+): Violation[] {
+  const deadline = run.from + options.reconcileBoundMs;
+  const life = lifeAt(lives.get(run.shard), run.from);
+  if (run.to <= deadline || (run.drainAt !== undefined && run.drainAt <= deadline)) return [];
+  if (!life || (life.death && life.death.time <= deadline)) return []; // the failover rule's case
+  const tolerance = options.clockToleranceMs ?? 100;
+  const notBefore = run.initial ? (run.createdAt ?? -Infinity) - tolerance : run.from - tolerance;
+  const own = records.filter((record) => record.shard === run.shard);
+  if (own.some((record) => record.start >= notBefore && record.start <= deadline)) return [];
+  const later = own.find((record) => record.start > deadline);
+  const since = run.initial
+    ? `held it when first observed at ${clock(run.from)}`
+    : `got it at ${clock(run.from)}`;
+  return [
+    {
+      invariant: 1,
+      rule: 'reconcile',
+      object,
+      shards: [run.shard],
+      time: deadline,
+      message:
+        `${object} was not reconciled by ${run.shard}, which ${since}, by ${clock(deadline)} ` +
+        `(bound ${options.reconcileBoundMs} ms); ` +
+        (later
+          ? `its first later reconcile started at ${clock(later.start)}`
+          : 'it never reconciled it after'),
+    },
+  ];
+}
+
+// Invariant 3: an object whose shard died while holding it (or that was assigned to a dead shard) is
+// reconciled by another shard, or by a later process of the same shard, within the failover bound.
+function failoverOf(
+  object: string,
+  run: Run,
+  lives: Map<string, Life[]>,
+  records: Reconcile[],
+  deletions: number[],
+  options: CheckOptions,
+): Failover | undefined {
+  const ofShard = lives.get(run.shard) ?? [];
+  const life = lifeAt(ofShard, run.from);
+  let orphanedAt: number;
+  let cause: Failover['cause'];
+  if (life) {
+    if (!life.death || life.death.time >= run.to) return undefined;
+    orphanedAt = life.death.time;
+    cause = life.death.cause;
+  } else {
+    orphanedAt = run.from;
+    cause =
+      ofShard.filter((l) => l.death && l.death.time <= run.from).at(-1)?.death?.cause ?? 'never started';
+  }
+  const restart = ofShard.find((l) => l.start >= orphanedAt)?.start ?? Infinity;
+  const next = records
+    .filter((r) => (r.shard === run.shard ? r.start >= restart : r.start >= orphanedAt))
+    .sort((a, b) => a.start - b.start)[0];
+  const deadline = orphanedAt + options.failoverBoundMs;
+  const deletion = deletions.find((time) => time >= orphanedAt);
+  const failover: Failover = { object, shard: run.shard, cause, orphanedAt, outcome: 'missed' };
+  if (next) failover.reconciledAt = next.start;
+  if (next && next.start <= deadline && (deletion === undefined || next.start <= deletion)) {
+    failover.outcome = 'reconciled';
+  } else if (deletion !== undefined && deletion <= deadline) failover.outcome = 'deleted';
+  else if (options.end < deadline) failover.outcome = 'pending';
+  return failover;
+}
+
+function missedFailover(failover: Failover, records: Reconcile[], options: CheckOptions): Violation {
+  const { object, shard, cause, orphanedAt, reconciledAt } = failover;
+  const deadline = orphanedAt + options.failoverBoundMs;
+  const how =
+    cause === 'never started'
+      ? `was labelled at ${clock(orphanedAt)} for ${shard}, which the harness never started,`
+      : `lost its shard ${shard} (${cause} at ${clock(orphanedAt)})`;
+  const others = [...new Set(records.map((r) => r.shard).filter((s) => s !== shard))];
+  return {
+    invariant: 3,
+    rule: 'failover',
+    object,
+    shards: [shard, ...others],
+    time: deadline,
+    message:
+      `${object} ${how} and was not reconciled elsewhere by ${clock(deadline)} (bound ${options.failoverBoundMs} ms); ` +
+      (reconciledAt === undefined
+        ? 'no later reconcile at all'
+        : `next reconcile started at ${clock(reconciledAt)}`),
+  };
+}
+
+// Invariant 4: a shard loses an object while it runs only after the drain label was set on it.
+function undrained(object: string, move: Move, life: Life): Violation {
+  const to = move.to ?? 'no shard';
+  return {
+    invariant: 4,
+    rule: 'drain',
+    object,
+    shards: move.to ? [move.from, move.to] : [move.from],
+    time: move.time,
+    message:
+      `${object} moved from ${move.from} to ${to} at ${clock(move.time)} without a drain label while ` +
+      `${move.from} was alive (started ${clock(life.start)}` +
+      (life.death ? `, ${life.death.cause} ${clock(life.death.time)})` : ', still running)'),
+  };
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
+}
+
+function span(record: Reconcile): string {
+  const end = record.unfinished ? `${clock(record.end)}, no end record` : clock(record.end);
+  return `${clock(record.start)}–${end}`;
+}
+
+function clock(time: number): string {
+  return Number.isFinite(time) ? new Date(time).toISOString().slice(11, 23) : String(time);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

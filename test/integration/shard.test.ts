@@ -1,0 +1,171 @@
+// The shard library through the example controller, as real processes with a real sharder: shards keep their
+// Leases, reconcile only their own objects (and controlled objects land with their owner), acknowledge drains
+// instead of reconciling, and release their Lease on graceful shutdown.
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import { drainLabel, ringLabel, shardLabel } from '../../api/v1alpha1/index.ts';
+import type { RestClient } from '../../runtime/rest.ts';
+import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import { eventually } from '../support/eventually.ts';
+import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
+import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
+import { createNamespace, createRing, getRing, listObjects, type Labelled } from '../support/rings.ts';
+import {
+  startSharder,
+  webhookCertificates,
+  type SharderProcess,
+  type WebhookFiles,
+} from '../support/sharder.ts';
+
+const ring = 'configmap-digest';
+const namespace = 'apps';
+const shardNamespace = 'shards';
+let cluster: TestCluster | undefined;
+// Assigned first thing in beforeAll.
+let rest: RestClient;
+let files: WebhookFiles;
+let sharder: SharderProcess | undefined;
+const shards = new Map<string, ExampleShard>();
+
+async function startShard(name: string): Promise<ExampleShard> {
+  const shard = await startExampleShard({
+    kubeconfigPath: cluster?.controlPlane.kubeconfigPath ?? '',
+    ring,
+    name,
+    namespace: shardNamespace,
+    leaseDurationSeconds: 4,
+    dir: files.dir,
+  });
+  shards.set(name, shard);
+  return shard;
+}
+
+const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
+
+/** Every ConfigMap has its digest Secret, on the same shard, with the current digest. */
+async function allReconciled(): Promise<Labelled[]> {
+  const objects = await listObjects(rest, configMaps);
+  const secrets = new Map(
+    ((await listObjects(rest, `/api/v1/namespaces/${namespace}/secrets`)) as ISecret[]).map((s) => [
+      s.metadata?.name,
+      s,
+    ]),
+  );
+  for (const object of objects) {
+    const secret = secrets.get(digestSecretName(object.metadata.name ?? ''));
+    expect(secret?.data?.digest).toBe(btoa(digestOf(object as never)));
+    expect(secret?.metadata?.labels?.[shardLabel(ring)]).toBe(object.metadata.labels?.[shardLabel(ring)]);
+  }
+  return objects;
+}
+
+beforeAll(async () => {
+  cluster = await startTestCluster();
+  rest = cluster.rest;
+  for (const name of ['sharder-system', shardNamespace]) await createNamespace(rest, name);
+  await createNamespace(rest, namespace, { sharded: 'true' });
+  files = await webhookCertificates();
+  sharder = await startSharder({
+    kubeconfigPath: cluster.controlPlane.kubeconfigPath,
+    namespace: 'sharder-system',
+    identity: 'sharder-0',
+    certificates: files,
+    args: ['--leader-elect=false', '--sync-period=30s'],
+  });
+  await createRing(rest, ring, {
+    resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+    namespaceSelector: { matchLabels: { sharded: 'true' } },
+  });
+  for (const name of ['shard-0', 'shard-1']) await startShard(name);
+  await eventually(async () => {
+    expect((await getRing(rest, ring))?.status?.availableShards).toBe(2);
+  });
+});
+
+afterAll(async () => {
+  await Promise.all([...shards.values()].map((shard) => shard.stop()));
+  await sharder?.stop();
+  await cluster?.stop();
+});
+
+describe('shard library', () => {
+  it('keeps a shard Lease labelled with the ring and held by the shard', async () => {
+    const lease = await rest.request<ILease>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${shardNamespace}/leases/shard-0`,
+    });
+    expect(lease.metadata?.labels?.[ringLabel]).toBe(ring);
+    expect(lease.spec?.holderIdentity).toBe('shard-0');
+    expect(lease.spec?.leaseDurationSeconds).toBe(4);
+  });
+
+  it('reconciles every object on its own shard only, controlled objects with their owner', async () => {
+    for (let i = 0; i < 20; i++) {
+      await rest.request({
+        method: 'POST',
+        path: configMaps,
+        body: { metadata: { name: `config-${i}` }, data: { i: String(i) } },
+      });
+    }
+    const objects = await eventually(allReconciled, { timeoutMs: 30_000 });
+    const shardOf = new Map(
+      objects.map((o) => [`${namespace}/${o.metadata.name ?? ''}`, o.metadata.labels?.[shardLabel(ring)]]),
+    );
+    for (const [name, shard] of shards) {
+      for (const record of await readRecords(shard.recordFile)) {
+        expect({ object: record.object, shard: shardOf.get(record.object) }).toEqual({
+          object: record.object,
+          shard: name,
+        });
+      }
+    }
+  });
+
+  it('acknowledges a drain instead of reconciling, and the object moves on', async () => {
+    const [object] = await listObjects(rest, configMaps);
+    const name = object?.metadata.name ?? '';
+    const key = `${namespace}/${name}`;
+    const owner = shards.get(object?.metadata.labels?.[shardLabel(ring)] ?? '');
+    const drained = await rest.request<Labelled>({
+      method: 'PATCH',
+      path: `${configMaps}/${name}`,
+      contentType: 'application/merge-patch+json',
+      // The drain label and a data change in one write: a shard that reconciled it would record this version.
+      body: { metadata: { labels: { [drainLabel(ring)]: 'true' } }, data: { changed: 'yes' } },
+    });
+    await eventually(async () => {
+      const log = await readFile(owner?.logPath ?? '', 'utf8');
+      expect(log).toMatch(new RegExp(`"object":"${key}"[^\\n]*"msg":"acknowledged drain`));
+    });
+    const reconciledDrainedVersion = (await readRecords(owner?.recordFile ?? '')).filter(
+      (r) => r.object === key && r.resourceVersion === drained.metadata.resourceVersion,
+    );
+    expect(reconciledDrainedVersion).toEqual([]);
+    // The acknowledgement removed both labels; the webhook assigned the object again (to the same shard, as
+    // membership did not change) and the change was reconciled there.
+    await eventually(async () => {
+      const current = await rest.request<Labelled>({ path: `${configMaps}/${name}` });
+      expect(current.metadata.labels?.[drainLabel(ring)]).toBeUndefined();
+      expect(current.metadata.labels?.[shardLabel(ring)]).toBe(owner?.name);
+      await allReconciled();
+    });
+  });
+
+  it('releases its Lease on graceful shutdown, and its objects move to the other shards', async () => {
+    const leaving = shards.get('shard-1');
+    expect(await leaving?.stop()).toBe(0);
+    shards.delete('shard-1');
+    const lease = await rest.request<ILease>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${shardNamespace}/leases/shard-1`,
+    });
+    expect(lease.spec?.holderIdentity ?? '').toBe('');
+    await eventually(
+      async () => {
+        const objects = await allReconciled();
+        expect(objects.every((o) => o.metadata.labels?.[shardLabel(ring)] === 'shard-0')).toBe(true);
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
+});
