@@ -90,12 +90,20 @@ export interface ShardOptions {
 
 type AnyController = ShardedController<KubeObject>;
 
+/** The cache of one controlled resource, indexed by the key of each object's controller. */
+interface ControlledCache {
+  info: ResourceInfo;
+  informer: Informer<KubeObject>;
+  byOwner: Map<string, Set<string>>;
+}
+
 /** One controller while the Lease is held: its resource, caches and logger. */
 interface Binding {
   controller: AnyController;
   info: ResourceInfo;
   objects: Informer<KubeObject>;
-  controlled: Map<string, Informer<KubeObject>>;
+  /** By `group/resource`. */
+  controlled: Map<string, ControlledCache>;
   logger: Logger;
   term: Term;
 }
@@ -105,6 +113,16 @@ interface Term {
   informers: Informer<KubeObject>[];
   controllers: Controller[];
   stopped: AbortController;
+}
+
+/** The store key of `object`'s controller if that is an object of `owner`'s resource. */
+function controllerKey(object: KubeObject, owner: ResourceInfo): string | undefined {
+  const reference = object.metadata?.ownerReferences?.find((candidate) => candidate.controller === true);
+  if (reference === undefined || reference.kind !== owner.kind) return undefined;
+  const group = reference.apiVersion.includes('/') ? reference.apiVersion.split('/')[0] : '';
+  if (group !== owner.group) return undefined;
+  const namespace = object.metadata?.namespace;
+  return namespace ? `${namespace}/${reference.name}` : reference.name;
 }
 
 export class Shard {
@@ -215,13 +233,14 @@ export class Shard {
   async #startController(controller: AnyController, term: Term): Promise<void> {
     const info = await this.#resolve(controller.resource);
     const objects = this.#informer(info, controller.namespace, term);
-    const controlled = new Map<string, Informer<KubeObject>>();
+    const controlled = new Map<string, ControlledCache>();
     for (const resource of controller.controlledResources ?? []) {
       const controlledInfo = await this.#resolve(resource);
-      controlled.set(
-        `${resource.group}/${resource.resource}`,
-        this.#informer(controlledInfo, controller.namespace, term),
-      );
+      controlled.set(`${resource.group}/${resource.resource}`, {
+        info: controlledInfo,
+        informer: this.#informer(controlledInfo, controller.namespace, term),
+        byOwner: new Map(),
+      });
     }
     const logger = this.#logger.child({ controller: controller.name });
     const binding: Binding = { controller, info, objects, controlled, logger, term };
@@ -236,24 +255,34 @@ export class Shard {
       // An object leaving this shard's selection arrives as a deletion: it is no longer ours, nothing to do.
       if (type !== 'deleted') runner.enqueue(objectKey(object));
     });
-    for (const informer of controlled.values()) {
-      informer.onEvent(({ object }) => {
-        const owner = object.metadata?.ownerReferences?.find((reference) => reference.controller === true);
-        const ownerGroup = owner?.apiVersion.includes('/') ? owner.apiVersion.split('/')[0] : '';
-        if (owner === undefined || owner.kind !== info.kind || ownerGroup !== info.group) return;
-        const namespace = object.metadata?.namespace;
-        runner.enqueue(namespace ? `${namespace}/${owner.name}` : owner.name);
+    for (const cache of controlled.values()) {
+      cache.informer.onEvent(({ type, object }) => {
+        const owner = controllerKey(object, info);
+        if (owner === undefined) return;
+        const key = objectKey(object);
+        const owned = cache.byOwner.get(owner) ?? new Set<string>();
+        if (type === 'deleted') owned.delete(key);
+        else owned.add(key);
+        if (owned.size === 0) cache.byOwner.delete(owner);
+        else cache.byOwner.set(owner, owned);
+        runner.enqueue(owner);
       });
     }
-    for (const informer of [objects, ...controlled.values()]) informer.start();
+    for (const informer of [objects, ...[...controlled.values()].map((cache) => cache.informer)])
+      informer.start();
     runner.start();
     term.controllers.push(runner);
   }
 
-  /** One work item: acknowledge a drain, or reconcile. Never both, and never for an object not ours. */
+  /**
+   * One work item: acknowledge drains, or reconcile. Never both, and never for an object not ours. Drains of
+   * controlled objects are acknowledged in their controller's work item: the sharder drains them once their
+   * controller has left this shard, when only that key still leads here.
+   */
   async #reconcile(binding: Binding, key: string): Promise<HandlerResult | undefined> {
     const { controller, objects, controlled, term } = binding;
     if (term.stopped.signal.aborted) return undefined;
+    await this.#acknowledgeControlledDrains(binding, key);
     const object = objects.get(key);
     // Gone from the cache: deleted, or moved to another shard. Either way not ours to act on.
     if (object?.metadata === undefined) return undefined;
@@ -272,7 +301,7 @@ export class Shard {
       controlled: (resource, namespace, objectName) =>
         controlled
           .get(`${resource.group}/${resource.resource}`)
-          ?.get(namespace ? `${namespace}/${objectName}` : objectName),
+          ?.informer.get(namespace ? `${namespace}/${objectName}` : objectName),
     };
     controller.observer?.started(key, object.metadata.resourceVersion);
     try {
@@ -282,6 +311,17 @@ export class Shard {
     } catch (error) {
       controller.observer?.finished(key, error);
       throw error;
+    }
+  }
+
+  async #acknowledgeControlledDrains(binding: Binding, owner: string): Promise<void> {
+    const drain = drainLabel(this.#options.ring);
+    for (const cache of binding.controlled.values()) {
+      for (const key of cache.byOwner.get(owner) ?? []) {
+        const metadata = cache.informer.get(key)?.metadata;
+        if (metadata?.labels?.[drain] !== drainValue) continue;
+        await this.#acknowledgeDrain(cache.info, metadata, binding.logger.child({ object: key, owner }));
+      }
     }
   }
 

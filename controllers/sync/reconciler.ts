@@ -147,6 +147,13 @@ export class SyncReconciler {
         sync.pending++;
         return;
       }
+      const current = object.metadata.labels?.[shardLabel(sync.name)];
+      if (action === 'move' && current !== undefined && this.#available(sync.name).includes(current)) {
+        // Its shard came back (e.g. restarted under the same name) since this sync began: it may be acting on
+        // the object again, so the object may only leave through a drain. The next sync sees the new membership.
+        sync.pending++;
+        return;
+      }
       const resourceVersion = object.metadata.resourceVersion ?? '';
       const body =
         action === 'move'

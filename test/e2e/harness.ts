@@ -9,6 +9,7 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
@@ -207,8 +208,8 @@ export class EndToEnd {
   }
 
   /**
-   * Waits until every object is on a running shard without drain label and its digest Secret is current and
-   * on the same shard: the system has converged.
+   * Waits until every object is on the shard the hash ring gives it among the running shards, without drain
+   * label, and its digest Secret is current and on the same shard: the system has converged.
    */
   async converged(timeoutMs = 60_000): Promise<void> {
     await eventually(
@@ -222,13 +223,14 @@ export class EndToEnd {
             (s) => [s.metadata?.name, s],
           ),
         );
+        const hashRing = new HashRing(this.shards.keys());
         const stale = objects.filter((object) => {
           const labels = object.metadata?.labels ?? {};
           const shard = labels[shardLabel(ring)];
+          const desired = hashRing.shardFor(`/ConfigMap/${namespace}/${object.metadata?.name ?? ''}`);
           const secret = secrets.get(digestSecretName(object.metadata?.name ?? ''));
           return (
-            shard === undefined ||
-            !this.shards.has(shard) ||
+            shard !== desired ||
             labels[drainLabel(ring)] !== undefined ||
             secret?.data?.digest !== btoa(digestOf(object)) ||
             secret.metadata?.labels?.[shardLabel(ring)] !== shard
@@ -242,6 +244,15 @@ export class EndToEnd {
       },
       { timeoutMs, intervalMs: 250 },
     );
+  }
+
+  /** Resolves once the test's watch has seen a drain label set after `since`: a rebalance is under way. */
+  async drainObserved(since: number): Promise<void> {
+    await eventually(() => {
+      if (!this.#labels.some((observation) => observation.time >= since && observation.drain)) {
+        throw new Error('no drain label observed yet');
+      }
+    });
   }
 
   /** Everything recorded so far, judged by the invariant checker. */

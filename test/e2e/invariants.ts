@@ -158,8 +158,11 @@ export function summarize(history: History, options: CheckOptions): Summary {
     }
     for (const move of timeline.moves) {
       const life = lifeAt(lives.get(move.from), move.time);
+      // A shard acts only while it holds its Lease: from 'ready' on. A restarted shard's old objects may still
+      // be moving when its new process starts. Reconciles that did overlap are the overlap rule's to catch.
+      const holding = life?.ready !== undefined && life.ready <= move.time;
       if (move.drained) moves.drained++;
-      else if (!life) moves.afterShardDeath++;
+      else if (!life || !holding) moves.afterShardDeath++;
       else {
         moves.undrainedWhileAlive++;
         violations.push(undrained(object, move, life));

@@ -1,7 +1,7 @@
 // The design's invariants 1-4 with real processes: the sharder (two replicas) and shards of the example
 // controller against a real API server, through the scenarios of a ring's life. One continuous history is
 // recorded and judged after every scenario, so each check covers everything that happened before it too.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EndToEnd, leaseDurationSeconds } from './harness.ts';
 import { formatSummary } from './invariants.ts';
 
@@ -13,6 +13,8 @@ const bounds = {
   failoverBoundMs: 2 * leaseDurationSeconds * 1000 + 5_000,
 };
 let e2e: EndToEnd | undefined;
+// Each scenario waits for the ring to converge, through Lease expiries when a shard is killed.
+jest.setTimeout(120_000);
 
 function environment(): EndToEnd {
   if (e2e === undefined) throw new Error('the end-to-end environment did not start');
@@ -85,10 +87,11 @@ describe('a ring of example shards', () => {
     const env = environment();
     await env.withChurn(objects, async () => {
       const leader = await env.sharderLeader();
-      const joining = env.startShard('shard-e');
+      const joinedAt = Date.now();
+      await env.startShard('shard-e');
+      await env.drainObserved(joinedAt);
       await env.sharders.get(leader)?.kill();
       env.sharders.delete(leader);
-      await joining;
       await env.startSharder(`${leader}-restarted`);
       await env.converged();
     });
