@@ -1,5 +1,6 @@
-# The README's quick start: `make test` installs what is missing and runs the whole suite.
-.PHONY: test install control-plane-binaries lint typecheck unit generate
+# The README's quick start: `make demo` shows the project at work on an embedded control plane; `make test`
+# installs what is missing and runs the whole suite.
+.PHONY: demo test install control-plane-binaries lint typecheck unit generate synth
 
 node_modules/.installed: package.json package-lock.json
 	npm ci
@@ -10,8 +11,14 @@ install: node_modules/.installed control-plane-binaries
 control-plane-binaries:
 	@bash hack/build-control-plane.sh >/dev/null
 
+demo: install
+	npm run demo
+
 generate: node_modules/.installed
 	npm run generate
+
+synth: node_modules/.installed
+	npm run synth
 
 lint: node_modules/.installed
 	npm run lint
