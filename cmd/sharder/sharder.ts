@@ -26,6 +26,7 @@ import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
 import type { Address, SharderConfig } from './config.ts';
+import { sharderMetrics } from './metrics.ts';
 
 /** How soon the sync looks again at objects waiting for their owner's drain or that kept conflicting. */
 const syncRetryAfterMs = 2_000;
@@ -49,6 +50,7 @@ export class Sharder {
   readonly #logger: Logger;
   readonly #rest: RestClient;
   readonly #metrics = new Metrics();
+  readonly #sharderMetrics = sharderMetrics(this.#metrics.registry);
   readonly #probes = new Probes();
   readonly #rings: Informer<ControllerRing>;
   readonly #leases: Informer<ILease>;
@@ -173,6 +175,7 @@ export class Sharder {
     const server = new WebhookServer({
       handler: new Assigner({ directory, logger }),
       tls: { certificate, privateKey },
+      metrics: this.#sharderMetrics.webhook,
       ...webhook.address,
       logger,
     });
@@ -232,6 +235,7 @@ export class Sharder {
       concurrency: this.#config.sync.concurrency,
       syncPeriodMs: this.#config.sync.periodMs,
       retryAfterMs: syncRetryAfterMs,
+      metrics: this.#sharderMetrics.sync,
       now,
       logger: logger.child({ controller: 'sync' }),
     });

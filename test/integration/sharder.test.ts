@@ -323,6 +323,25 @@ describe('rebalancing', () => {
   });
 });
 
+describe('metrics', () => {
+  it("count the webhook's assignments, the sync's drains and the controllers' reconciles", async () => {
+    const texts = await Promise.all(
+      sharders.map((sharder) =>
+        fetch(`http://127.0.0.1:${sharder.probePort}/metrics`).then((response) => response.text()),
+      ),
+    );
+    const all = texts.join('\n');
+    expect(all).toMatch(
+      /controller_rings_webhook_requests_total\{ring="assign",result="assigned",code="200"\} [1-9]/,
+    );
+    expect(all).toMatch(/controller_rings_sync_actions_total\{ring="rebalance",action="drain"\} [1-9]/);
+    expect(all).toMatch(
+      /controller_runtime_reconcile_total\{controller="controllerring",result="success"\} [1-9]/,
+    );
+    expect(all).toMatch(/workqueue_adds_total\{name="sync",controller="sync"\} [1-9]/);
+  });
+});
+
 describe('ring status and cleanup', () => {
   it('reports resources the API server does not serve', async () => {
     await createRing(rest, 'unknown-resource', {

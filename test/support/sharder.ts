@@ -89,7 +89,8 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
       `--webhook-key-file=${certificates.keyFile}`,
       `--webhook-ca-file=${certificates.caFile}`,
       `--health-probe-bind-address=127.0.0.1:${probePort}`,
-      '--metrics-bind-address=0',
+      // Metrics on the probe port: one server serves both.
+      `--metrics-bind-address=127.0.0.1:${probePort}`,
       '--log-format=json',
       '--log-level=debug',
       ...(options.args ?? []),
