@@ -19,6 +19,8 @@ export interface AdmissionRequest {
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
   /** The object as it will be stored; absent for DELETE and CONNECT. */
   object?: { metadata?: IObjectMeta };
+  /** The object as it was stored, for UPDATE. */
+  oldObject?: { metadata?: IObjectMeta };
 }
 
 export interface AdmissionResponse {

@@ -166,6 +166,41 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     ]);
   });
 
+  describe('an UPDATE that removed the shard label', () => {
+    const key = '/ConfigMap/shop/settings';
+    // A live shard that is not the hash ring's choice, so keeping it differs from assigning anew.
+    const other = shards.find((shard) => shard !== hashRing.shardFor(key)) ?? '';
+    const metadata = { name: 'settings', namespace: 'shop' };
+    const update = (oldLabels: Record<string, string>, available = shards): unknown => {
+      const { assigner: webhook } = assigner(directory(() => available));
+      const oldObject = { metadata: { ...metadata, labels: oldLabels } };
+      return patchOf(
+        responseOf(
+          call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE', oldObject })),
+        ),
+      );
+    };
+
+    it('keeps the object on its live shard when no drain was asked for (kubectl replace, a label edit)', () => {
+      expect(update({ [label]: other })).toEqual([
+        { op: 'add', path: '/metadata/labels', value: { [label]: other } },
+      ]);
+    });
+
+    it('assigns anew when the old shard is gone', () => {
+      const remaining = shards.filter((shard) => shard !== other);
+      expect(update({ [label]: other }, remaining)).toEqual([
+        { op: 'add', path: '/metadata/labels', value: { [label]: new HashRing(remaining).shardFor(key) } },
+      ]);
+    });
+
+    it('assigns anew after a drain acknowledgement (the old object carried the drain label)', () => {
+      expect(update({ [label]: other, 'drain.controller-rings.io/web': 'true' })).toEqual([
+        { op: 'add', path: '/metadata/labels', value: { [label]: hashRing.shardFor(key) } },
+      ]);
+    });
+  });
+
   it("takes the namespace from the request when the object's metadata has none", () => {
     const { assigner: webhook } = assigner();
     const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }, { namespace: 'other' }));

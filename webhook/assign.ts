@@ -3,7 +3,13 @@
 // other case admits the object unchanged: the webhook runs with failurePolicy Ignore and must never be the
 // reason a write fails, and the sharder's sync assigns whatever admission left alone.
 import type { IStatus } from '@kubernetes-models/apimachinery/apis/meta/v1/Status';
-import { shardLabel, type ControllerRing, type RingResource } from '../api/v1alpha1/index.ts';
+import {
+  drainLabel,
+  drainValue,
+  shardLabel,
+  type ControllerRing,
+  type RingResource,
+} from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { assignPatch } from '../sharding/patches.ts';
@@ -123,6 +129,16 @@ export class Assigner {
       const warnings = key.reason === 'NoName' ? [`ControllerRing "${ring}": ${key.message}`] : [];
       return unassigned(allow(uid, { warnings }));
     }
+    const kept = liveShardRemovedByUpdate(ring, request, this.#directory.availableShards(ring));
+    if (kept !== undefined) {
+      // Only a drain acknowledgement may take an object from a live shard, and it removes the drain label too:
+      // a write that just drops the shard label (kubectl replace, a label edit) must not skip the drain.
+      log.info(
+        { shard: kept },
+        'kept the object on its live shard: an update removed its shard label without a drain',
+      );
+      return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
+    }
     const shard = this.#hashRing(ring).shardFor(key.key);
     if (shard === undefined) {
       log.debug({ key: key.key }, 'no shard available');
@@ -141,6 +157,19 @@ export class Assigner {
     this.#hashRings.set(ring, { members, hashRing });
     return hashRing;
   }
+}
+
+/** The shard an UPDATE took the object from, if that shard is available and had not been asked to drain it. */
+function liveShardRemovedByUpdate(
+  ring: string,
+  request: AdmissionRequest,
+  available: readonly string[],
+): string | undefined {
+  if (request.operation !== 'UPDATE') return undefined;
+  const previous = request.oldObject?.metadata?.labels;
+  const shard = previous?.[shardLabel(ring)];
+  if (shard === undefined || previous?.[drainLabel(ring)] === drainValue) return undefined;
+  return available.includes(shard) ? shard : undefined;
 }
 
 function unassigned(response: AdmissionResponse): AdmissionDecision {
