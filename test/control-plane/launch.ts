@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createCertificateAuthority, createSigningKeyPair } from '../../runtime/certificates.ts';
 import type { Binaries } from './binaries.ts';
+import { freePort } from '../support/ports.ts';
 import { ManagedProcess } from './process.ts';
 
 export interface ControlPlaneEndpoints {
@@ -27,19 +27,6 @@ export interface RunningControlPlane extends ControlPlaneEndpoints {
 }
 
 const startTimeoutMs = 60_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
-  return address.port;
-}
 
 function httpOk(url: string): Promise<boolean> {
   return new Promise((resolve) => {
