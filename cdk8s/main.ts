@@ -1,15 +1,11 @@
-// npm run synth: rewrites config/ from the app in app.ts (config/ holds nothing else, so stale files go).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// npm run synth: rewrites every folder of generated manifests from its cdk8s app.
 import { fileURLToPath } from 'node:url';
-import { configDirectory, renderConfig } from './app.ts';
+import { configMapDigestDeploy } from '../examples/configmap-digest/manifests.ts';
+import { config } from './app.ts';
+import { writeGeneratedFiles } from './generated-files.ts';
 
-const files = renderConfig();
-const root = fileURLToPath(configDirectory);
-rmSync(root, { recursive: true, force: true });
-for (const [path, content] of files) {
-  const file = fileURLToPath(new URL(path, configDirectory));
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, content);
+for (const { directory, render } of [config, configMapDigestDeploy]) {
+  const files = render();
+  writeGeneratedFiles(directory, files);
+  console.log(`wrote ${files.size} files to ${fileURLToPath(directory)}`);
 }
-console.log(`wrote ${files.size} files to ${root}`);

@@ -171,7 +171,13 @@ export class Shard {
   /** Joins the ring: resolves once the Lease is held and the caches are synced. */
   async start(): Promise<void> {
     void this.#elector.run((signal) => this.#hold(signal));
-    await this.#ready.promise;
+    try {
+      await this.#ready.promise;
+    } catch (error) {
+      // A shard that cannot run its controllers must not keep a Lease: objects would be assigned to it in vain.
+      await this.stop();
+      throw error;
+    }
   }
 
   /** Leaves the ring gracefully: stops reconciling (in-flight reconciles finish), then releases the Lease. */
@@ -185,6 +191,7 @@ export class Shard {
   /** While the Lease is held: caches restricted to this shard's objects, and the controllers. */
   async #hold(signal: AbortSignal): Promise<void> {
     const term: Term = { informers: [], controllers: [], stopped: new AbortController() };
+    let failed = false;
     try {
       for (const controller of this.#controllers) await this.#startController(controller, term);
       await Promise.all(term.informers.map((informer) => informer.waitForSync(signal)));
@@ -196,13 +203,14 @@ export class Shard {
         });
       }
     } catch (error) {
-      // Typically a resource the API server does not serve: start() reports it.
-      if (!signal.aborted) this.#ready.reject(error);
+      // Typically a resource the API server does not serve: start() reports it and leaves the ring.
+      failed = !signal.aborted;
+      if (failed) this.#ready.reject(error);
     } finally {
       term.stopped.abort();
       await Promise.all(term.controllers.map((controller) => controller.stop()));
       await Promise.all(term.informers.map((informer) => informer.stop()));
-      if (!this.#stopping) {
+      if (!this.#stopping && !failed) {
         this.#logger.warn('lost the shard lease: reconciling stopped');
         for (const handler of this.#lostHandlers) handler();
       }

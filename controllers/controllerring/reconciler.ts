@@ -22,8 +22,11 @@ import {
 export const cleanupFinalizer = 'sharding.controller-rings.io/cleanup';
 export const fieldManager = 'controller-rings-sharder';
 
-/** The verbs the sharder needs on every resource of a ring: the sync lists and patches its objects. */
-const neededVerbs = ['list', 'patch'] as const;
+/**
+ * The verbs the sharder needs on every resource of a ring: the sync lists and patches its objects, and reads
+ * one again when its patch conflicted.
+ */
+const neededVerbs = ['get', 'list', 'patch'] as const;
 /** Problems such as a missing permission are fixed outside the ring: look again after this long. */
 const problemRecheckMs = 30_000;
 
@@ -38,6 +41,11 @@ export interface ControllerRingReconcilerOptions {
   cleanupConcurrency: number;
   now(): Date;
   logger: Logger;
+}
+
+/** 'a', 'a or b', 'a, b or c'. */
+function alternatives(words: readonly string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1) ?? ''}`;
 }
 
 function ringPath(name: string): string {
@@ -110,7 +118,7 @@ export class ControllerRingReconciler {
       if (missing.length > 0) {
         problems.push({
           reason: 'Forbidden',
-          message: `the sharder may not ${missing.join(' or ')} ${qualified}: grant its service account these verbs in a ClusterRole`,
+          message: `the sharder may not ${alternatives(missing)} ${qualified}: grant its service account these verbs in a ClusterRole`,
         });
       }
     }

@@ -61,11 +61,9 @@ const observer: ReconcileObserver | undefined =
   recordFile === undefined
     ? undefined
     : {
-        started: (object) => {
-          appendFileSync(
-            recordFile,
-            `${JSON.stringify({ event: 'start', object, shard: shardName, time: Date.now() })}\n`,
-          );
+        started: (object, resourceVersion) => {
+          const line = { event: 'start', object, resourceVersion, shard: shardName, time: Date.now() };
+          appendFileSync(recordFile, `${JSON.stringify(line)}\n`);
         },
         finished: (object, error) => {
           const failed =

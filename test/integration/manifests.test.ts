@@ -1,61 +1,22 @@
 // The generated manifests on a real API server: it accepts them as they are, and the sharder's service account
 // may do what the sharder does and nothing more; sharded resources only once a ShardedResourceAccess grants
 // them. (No Deployment runs here: there is no kubelet. cert-manager's objects are left out: no cert-manager.)
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
-import { parseAllDocuments } from 'yaml';
 import { ShardedResourceAccess } from '../../cdk8s/sharded-resource-access.ts';
-import { isNotFound, patchTypes, RestClient } from '../../runtime/rest.ts';
+import { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { testKubeConfig } from '../support/kube.ts';
-
-interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  [field: string]: unknown;
-}
+import { apply as applyTo, manifests, remove as removeFrom, type KubeObject } from '../support/manifests.ts';
 
 const rest = new RestClient(testKubeConfig());
+const apply = (object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject> =>
+  applyTo(rest, object, options);
+const remove = (object: KubeObject): Promise<void> => removeFrom(rest, object);
 const namespace = 'controller-rings-system';
 const user = `system:serviceaccount:${namespace}:controller-rings-sharder`;
 const groups = ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'];
 const shardNamespace = 'manifests-shards';
-
-function manifests(file: string): KubeObject[] {
-  const text = readFileSync(new URL(`../../config/${file}`, import.meta.url), 'utf8');
-  return parseAllDocuments(text).map((document) => document.toJS() as KubeObject);
-}
-
-/** The object's path; every kind here has the plural <kind>s. */
-function objectPath({ apiVersion, kind, metadata }: KubeObject): string {
-  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-  const scope = metadata.namespace === undefined ? '' : `/namespaces/${metadata.namespace}`;
-  return `${base}${scope}/${kind.toLowerCase()}s/${metadata.name}`;
-}
-
-function apply(object: KubeObject, options: { dryRun?: boolean } = {}): Promise<KubeObject> {
-  return rest.request({
-    method: 'PATCH',
-    path: objectPath(object),
-    query: {
-      fieldManager: 'manifests-test',
-      force: true,
-      dryRun: options.dryRun === true ? 'All' : undefined,
-    },
-    contentType: patchTypes.apply,
-    body: object,
-  });
-}
-
-async function remove(object: KubeObject): Promise<void> {
-  try {
-    await rest.request({ method: 'DELETE', path: objectPath(object) });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-}
 
 interface Attributes {
   verb: string;

@@ -1,0 +1,251 @@
+// The example controller's generated manifests (examples/configmap-digest/deploy/) on a real API server: it
+// accepts them, the shards' service account may do what a shard of the example does and no more, and a shard
+// holding nothing but that service account's token joins the ring, reconciles and acknowledges drains. No
+// sharder runs here (it would act on every ring of the shared control plane): the test labels objects as the
+// sharder would.
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import { drainLabel, drainValue, ringLabel, shardLabel } from '../../api/v1alpha1/index.ts';
+import { yamlDocuments } from '../../cdk8s/generated-files.ts';
+import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import {
+  namespace,
+  namespaceLabel,
+  ring,
+  serviceAccountName,
+} from '../../examples/configmap-digest/manifests.ts';
+import { ApiError, patchTypes, RestClient } from '../../runtime/rest.ts';
+import {
+  describeAttributes,
+  permitted,
+  serviceAccountSubject,
+  type Attributes,
+} from '../support/access-review.ts';
+import { eventually } from '../support/eventually.ts';
+import { startExampleShard, type ExampleShard } from '../support/example-shard.ts';
+import { testKubeConfig } from '../support/kube.ts';
+import { apply, remove, type KubeObject } from '../support/manifests.ts';
+import { createNamespace } from '../support/rings.ts';
+import { serviceAccountKubeconfig } from '../support/service-account.ts';
+
+const admin = testKubeConfig();
+const rest = new RestClient(admin);
+const subject = serviceAccountSubject(namespace, serviceAccountName);
+const appsNamespace = 'example-manifests-apps';
+const shardName = 'example-manifests-shard-0';
+
+const objects = yamlDocuments(
+  readFileSync(
+    new URL('../../examples/configmap-digest/deploy/configmap-digest.yaml', import.meta.url),
+    'utf8',
+  ),
+) as KubeObject[];
+const deployment = objects.find(({ kind }) => kind === 'Deployment');
+// The sharder's grant is only dry-run: applied, it would widen what test/integration/manifests.test.ts, on the
+// same control plane, finds the sharder's service account may do.
+const sharderGrant = objects.filter(({ metadata }) => metadata.name === `controller-rings-sharded-${ring}`);
+const applied = objects.filter((object) => object !== deployment && !sharderGrant.includes(object));
+
+let dir: string;
+let shard: ExampleShard | undefined;
+
+/** A shard's whole API use: caches, drain acknowledgements, the reconcile's apply, its Lease. */
+const needed: Attributes[] = [
+  ...['list', 'watch'].flatMap((verb) => [
+    { verb, resource: 'configmaps' },
+    { verb, resource: 'secrets' },
+  ]),
+  { verb: 'patch', resource: 'configmaps', namespace: appsNamespace },
+  { verb: 'update', resource: 'configmaps', subresource: 'finalizers', namespace: appsNamespace },
+  ...['create', 'patch'].map((verb) => ({ verb, resource: 'secrets', namespace: appsNamespace })),
+  ...['get', 'create', 'update'].map((verb) => ({
+    verb,
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    namespace,
+    name: verb === 'create' ? undefined : shardName,
+  })),
+];
+
+const forbidden: Attributes[] = [
+  ...['create', 'update', 'delete'].map((verb) => ({
+    verb,
+    resource: 'configmaps',
+    namespace: appsNamespace,
+  })),
+  ...['update', 'delete'].map((verb) => ({ verb, resource: 'secrets', namespace: appsNamespace })),
+  // Other Leases: node heartbeats, the sharder's, and listing or deleting those of other shards.
+  ...['create', 'update'].map((verb) => ({
+    verb,
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    namespace: 'kube-node-lease',
+  })),
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'controller-rings-system' },
+  ...['list', 'delete'].map((verb) => ({
+    verb,
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    namespace,
+  })),
+  { verb: 'patch', group: 'sharding.controller-rings.io', resource: 'controllerrings', name: ring },
+  { verb: 'list', resource: 'namespaces' },
+  { verb: 'create', resource: 'pods', namespace },
+  { verb: 'create', resource: 'events', namespace: appsNamespace },
+];
+
+function configMapPath(name: string): string {
+  return `/api/v1/namespaces/${appsNamespace}/configmaps/${name}`;
+}
+
+function secretPath(name: string): string {
+  return `/api/v1/namespaces/${appsNamespace}/secrets/${name}`;
+}
+
+/** Sets or removes (null) labels, as the sharder does. */
+function label(path: string, labels: Record<string, string | null>): Promise<unknown> {
+  return rest.request({
+    method: 'PATCH',
+    path,
+    contentType: patchTypes.merge,
+    body: { metadata: { labels } },
+  });
+}
+
+beforeAll(async () => {
+  for (const object of applied) await apply(rest, object);
+  await createNamespace(rest, appsNamespace, { [namespaceLabel.key]: namespaceLabel.value });
+  dir = await mkdtemp(join(tmpdir(), 'example-manifests-'));
+});
+
+afterAll(async () => {
+  await shard?.stop();
+  await rest.request({ method: 'DELETE', path: `/api/v1/namespaces/${appsNamespace}` });
+  for (const object of applied.toReversed()) await remove(rest, object);
+  rest.close();
+});
+
+describe('the example controller manifests', () => {
+  it('are accepted by the API server, the Deployment and the grant to the sharder too (dry run)', async () => {
+    expect(applied.map(({ kind }) => kind).sort()).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ControllerRing',
+      'Namespace',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+    ]);
+    expect(sharderGrant.map(({ kind }) => kind)).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+    if (deployment === undefined) throw new Error('deploy/ has no Deployment');
+    for (const object of [deployment, ...sharderGrant]) await apply(rest, object, { dryRun: true });
+  });
+
+  it("let the shards' service account do what a shard does, and not more", async () => {
+    await eventually(async () => {
+      expect(await permitted(rest, subject, needed)).toEqual(needed.map(describeAttributes));
+    });
+    expect(await permitted(rest, subject, forbidden)).toEqual([]);
+  });
+
+  it('need create for the Secrets: a server-side apply that creates an object is authorized as a create', async () => {
+    // A service account that may patch Secrets in the apps namespace, and nothing else.
+    const name = 'patch-secrets-only';
+    const rbac = { apiVersion: 'rbac.authorization.k8s.io/v1', metadata: { name, namespace: appsNamespace } };
+    for (const object of [
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: appsNamespace } },
+      { ...rbac, kind: 'Role', rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch'] }] },
+      {
+        ...rbac,
+        kind: 'RoleBinding',
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: appsNamespace }],
+      },
+    ]) {
+      await apply(rest, object);
+    }
+    const patchOnly = new KubeConfig();
+    patchOnly.loadFromFile(await serviceAccountKubeconfig(admin, { namespace: appsNamespace, name }, dir));
+    const client = new RestClient(patchOnly);
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: appsNamespace } };
+    const applySecret = (data: Record<string, string>) =>
+      apply(client, { ...secret, stringData: data } as KubeObject);
+    try {
+      await eventually(async () => {
+        const check = { verb: 'patch', resource: 'secrets', namespace: appsNamespace, name };
+        expect(await permitted(rest, serviceAccountSubject(appsNamespace, name), [check])).toHaveLength(1);
+      });
+      const refused = await applySecret({ step: 'create' }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ApiError);
+      expect(refused).toMatchObject({
+        code: 403,
+        message: expect.stringContaining('cannot create resource'),
+      });
+
+      await apply(rest, secret as KubeObject);
+      await expect(applySecret({ step: 'update' })).resolves.toMatchObject({ metadata: { name } });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('let a shard with nothing but these permissions join the ring, reconcile and acknowledge drains', async () => {
+    const kubeconfigPath = await serviceAccountKubeconfig(
+      admin,
+      { namespace, name: serviceAccountName },
+      dir,
+    );
+    shard = await startExampleShard({
+      kubeconfigPath,
+      ring,
+      name: shardName,
+      namespace,
+      leaseDurationSeconds: 10,
+      dir,
+    });
+    const lease = await rest.request<ILease>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${shardName}`,
+    });
+    expect(lease).toMatchObject({
+      metadata: { labels: { [ringLabel]: ring } },
+      spec: { holderIdentity: shardName },
+    });
+
+    // Assigned to the shard, as the sharder's webhook would: the reconcile applies the digest Secret.
+    const configMap = await rest.request<IConfigMap>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${appsNamespace}/configmaps`,
+      body: {
+        metadata: { name: 'settings', labels: { [shardLabel(ring)]: shardName } },
+        data: { color: 'blue' },
+      },
+    });
+    const secretName = digestSecretName('settings');
+    await eventually(async () => {
+      const secret = await rest.request<ISecret>({ path: secretPath(secretName) });
+      expect(secret.data?.digest).toBe(btoa(digestOf(configMap)));
+      expect(secret.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ name: 'settings', controller: true, blockOwnerDeletion: true }),
+      ]);
+    });
+
+    // Drains, of the controlled Secret and of the ConfigMap: the shard removes both labels.
+    const unlabelled = async (path: string): Promise<void> => {
+      const { metadata } = await rest.request<IConfigMap | ISecret>({ path });
+      expect(metadata?.labels ?? {}).not.toHaveProperty([shardLabel(ring)]);
+      expect(metadata?.labels ?? {}).not.toHaveProperty([drainLabel(ring)]);
+    };
+    const drain = { [shardLabel(ring)]: shardName, [drainLabel(ring)]: drainValue };
+    await label(secretPath(secretName), drain);
+    await eventually(() => unlabelled(secretPath(secretName)));
+    await label(configMapPath('settings'), drain);
+    await eventually(() => unlabelled(configMapPath('settings')));
+  });
+});
