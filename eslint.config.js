@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'config/', 'coverage/', 'api/**/*.generated.ts'] },
+  { ignores: ['node_modules/', 'config/', 'examples/**/deploy/', 'coverage/', 'api/**/*.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -29,6 +29,7 @@ export interface SharderConfig {
     certFile: string;
     keyFile: string;
     caFile: string;
+    reloadPeriodMs: number;
     /** Base URL the API server calls (e.g. https://127.0.0.1:9443), or else the Service in front of the sharder. */
     clientConfig: { url: string } | { service: { namespace: string; name: string; port: number } };
   };
@@ -84,6 +85,11 @@ const options = {
   'webhook-ca-file': {
     type: 'string',
     description: "PEM CA that signed the webhook's certificate (required)",
+  },
+  'webhook-certificate-reload-period': {
+    type: 'string',
+    default: '30s',
+    description: 'how often the certificate files are read for a renewal',
   },
   'webhook-url': { type: 'string', description: 'base URL the API server calls the webhook at' },
   'webhook-service': {
@@ -281,6 +287,11 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
       certFile: required('webhook-cert-file'),
       keyFile: required('webhook-key-file'),
       caFile: required('webhook-ca-file'),
+      reloadPeriodMs: duration(
+        'webhook-certificate-reload-period',
+        required('webhook-certificate-reload-period'),
+        100,
+      ),
       clientConfig:
         url !== undefined ? { url: url.replace(/\/$/, '') } : { service: serviceReference(service ?? '') },
     },

@@ -8,6 +8,7 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { availableShards, ringMembers } from '../../sharding/membership.ts';
+import type { KeyPair } from '../../runtime/certificates.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { Discovery } from '../../runtime/discovery.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
@@ -27,6 +28,11 @@ import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
 import type { Address, SharderConfig } from './config.ts';
 import { sharderMetrics } from './metrics.ts';
+
+/** The webhook's serving certificate and key (PEM), and the CA bundle written into webhook configurations. */
+interface Certificates extends KeyPair {
+  caBundle: string;
+}
 
 /** How soon the sync looks again at objects waiting for their owner's drain or that kept conflicting. */
 const syncRetryAfterMs = 2_000;
@@ -59,6 +65,8 @@ export class Sharder {
   readonly #informers: AnyInformer[];
   readonly #monitoring: MonitoringServer[] = [];
   #webhook: WebhookServer | undefined;
+  #certificates: Certificates | undefined;
+  #certificateReload: NodeJS.Timeout | undefined;
   #elector: LeaderElector | undefined;
   #leading: Leading | undefined;
   /** Without leader election: aborts the controllers, and the run that ends once they have stopped. */
@@ -102,7 +110,7 @@ export class Sharder {
     for (const informer of this.#informers) informer.start();
     await Promise.all(this.#informers.map((informer) => informer.waitForSync()));
     await this.#startWebhook();
-    const webhook = await this.#webhookConfigurationOptions();
+    const webhook = this.#webhookConfigurationOptions();
     if (config.leaderElection.enabled) {
       const { leaseName, leaseDurationSeconds, renewDeadlineMs, retryPeriodMs } = config.leaderElection;
       this.#elector = new LeaderElector(this.#rest, {
@@ -127,6 +135,7 @@ export class Sharder {
 
   /** Graceful shutdown: the controllers drain and the leader Lease is released, then the servers stop. */
   async stop(): Promise<void> {
+    clearInterval(this.#certificateReload);
     this.#unelected?.stop.abort();
     await Promise.all([this.#elector?.stop(), this.#unelected?.run]);
     await this.#webhook?.stop();
@@ -161,12 +170,18 @@ export class Sharder {
     for (const server of this.#monitoring) await server.start();
   }
 
-  async #startWebhook(): Promise<void> {
-    const { webhook } = this.#config;
-    const [certificate, privateKey] = await Promise.all([
-      readFile(webhook.certFile, 'utf8'),
-      readFile(webhook.keyFile, 'utf8'),
+  async #readCertificates(): Promise<Certificates> {
+    const { certFile, keyFile, caFile } = this.#config.webhook;
+    const [certificate, privateKey, ca] = await Promise.all([
+      readFile(certFile, 'utf8'),
+      readFile(keyFile, 'utf8'),
+      readFile(caFile),
     ]);
+    return { certificate, privateKey, caBundle: ca.toString('base64') };
+  }
+
+  async #startWebhook(): Promise<void> {
+    this.#certificates = await this.#readCertificates();
     const directory: RingDirectory = {
       ring: (name) => this.#rings.get(name),
       availableShards: (ring) => availableShards(ringMembers(this.#leases.list(), ring, new Date())),
@@ -174,24 +189,54 @@ export class Sharder {
     const logger = this.#logger.child({ component: 'webhook' });
     const server = new WebhookServer({
       handler: new Assigner({ directory, logger }),
-      tls: { certificate, privateKey },
+      tls: this.#certificates,
       metrics: this.#sharderMetrics.webhook,
-      ...webhook.address,
+      ...this.#config.webhook.address,
       logger,
     });
     await server.start();
     this.#webhook = server;
+    this.#certificateReload = setInterval(
+      () => void this.#reloadCertificates(),
+      this.#config.webhook.reloadPeriodMs,
+    );
   }
 
-  async #webhookConfigurationOptions(): Promise<WebhookConfigurationOptions> {
+  /**
+   * cert-manager renews the serving certificate (and may rotate the CA) in the mounted Secret: new connections
+   * get the new certificate, and every ring's webhook configuration the new CA bundle.
+   */
+  async #reloadCertificates(): Promise<void> {
+    try {
+      const current = await this.#readCertificates();
+      const previous = this.#certificates;
+      if (previous === undefined) return;
+      if (current.certificate !== previous.certificate || current.privateKey !== previous.privateKey) {
+        this.#webhook?.updateCertificate(current);
+        this.#logger.info('reloaded the webhook serving certificate');
+      }
+      this.#certificates = current;
+      if (current.caBundle !== previous.caBundle) {
+        for (const ring of this.#rings.list()) this.#leading?.rings.enqueue(objectKey(ring));
+        this.#logger.info('the webhook CA changed: updating the webhook configurations');
+      }
+    } catch (error) {
+      this.#logger.error(
+        { err: error },
+        'failed to reload the webhook certificates; keeping the current ones',
+      );
+    }
+  }
+
+  #webhookConfigurationOptions(): WebhookConfigurationOptions {
     const { webhook, namespace } = this.#config;
-    const caBundle = (await readFile(webhook.caFile)).toString('base64');
     const target = webhook.clientConfig;
+    const caBundle = (): string => this.#certificates?.caBundle ?? '';
     return {
       clientConfig: (ring) =>
         'url' in target
-          ? { url: `${target.url}${webhookPath(ring)}`, caBundle }
-          : { service: { ...target.service, path: webhookPath(ring) }, caBundle },
+          ? { url: `${target.url}${webhookPath(ring)}`, caBundle: caBundle() }
+          : { service: { ...target.service, path: webhookPath(ring) }, caBundle: caBundle() },
       excludedNamespaces: ['kube-system', namespace],
     };
   }

@@ -175,8 +175,7 @@ describe('the example controller manifests', () => {
     patchOnly.loadFromFile(await serviceAccountKubeconfig(admin, { namespace: appsNamespace, name }, dir));
     const client = new RestClient(patchOnly);
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: appsNamespace } };
-    const applySecret = (data: Record<string, string>) =>
-      apply(client, { ...secret, stringData: data } as KubeObject);
+    const applySecret = (data: Record<string, string>) => apply(client, { ...secret, stringData: data });
     try {
       await eventually(async () => {
         const check = { verb: 'patch', resource: 'secrets', namespace: appsNamespace, name };
@@ -189,7 +188,7 @@ describe('the example controller manifests', () => {
         message: expect.stringContaining('cannot create resource'),
       });
 
-      await apply(rest, secret as KubeObject);
+      await apply(rest, secret);
       await expect(applySecret({ step: 'update' })).resolves.toMatchObject({ metadata: { name } });
     } finally {
       client.close();

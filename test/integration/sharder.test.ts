@@ -1,17 +1,24 @@
 // The sharder as real processes (two replicas) against the real API server: assignment through its webhook,
 // shard Lease states, rebalancing with drain, ring status and cleanup. Shards are stood in for by Leases
 // the test keeps itself (FakeShard), so membership changes exactly when the test says.
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { drainLabel, shardLabel, stateLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
+import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
-import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
+import {
+  startSharder,
+  webhookCertificates,
+  type SharderProcess,
+  type WebhookFiles,
+} from '../support/sharder.ts';
 
 let cluster: TestCluster | undefined;
 // Assigned first thing in beforeAll.
@@ -19,6 +26,7 @@ let rest: RestClient;
 const sharderNamespace = 'sharder-system';
 const shardNamespace = 'shards';
 const sharders: SharderProcess[] = [];
+let certificates: WebhookFiles;
 const shards: FakeShard[] = [];
 
 async function joinShard(ring: string, name: string, durationSeconds = 10): Promise<FakeShard> {
@@ -66,13 +74,14 @@ beforeAll(async () => {
   rest = cluster.rest;
   await createNamespace(rest, sharderNamespace);
   await createNamespace(rest, shardNamespace);
-  const certificates = await webhookCertificates();
+  certificates = await webhookCertificates();
   const kubeconfigPath = cluster.controlPlane.kubeconfigPath;
   const args = [
     '--leader-election-lease-duration=4s',
     '--leader-election-renew-deadline=3s',
     '--leader-election-retry-period=500ms',
     '--sync-period=1m',
+    '--webhook-certificate-reload-period=500ms',
   ];
   for (const identity of ['sharder-0', 'sharder-1']) {
     sharders.push(
@@ -180,6 +189,39 @@ describe('assignment through the webhook', () => {
     expect(elsewhere.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
     const system = await createConfigMap(sharderNamespace, 'own-namespace');
     expect(system.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
+  });
+});
+
+describe('certificate rotation', () => {
+  it('serves a renewed certificate and writes the new CA into the webhook configurations', async () => {
+    const authority = await createCertificateAuthority('rotated-ca');
+    const serving = await authority.sign({
+      commonName: 'sharder',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    // As cert-manager renews a Secret: key and certificate first, the CA with them.
+    await writeFile(certificates.keyFile, serving.privateKey);
+    await writeFile(certificates.certFile, serving.certificate);
+    await writeFile(certificates.caFile, authority.certificate);
+    await eventually(async () => {
+      const configuration = await rest.request<IMutatingWebhookConfiguration>({
+        path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-assign',
+      });
+      expect(configuration.webhooks?.[0]?.clientConfig.caBundle).toBe(btoa(authority.certificate));
+    });
+    // The API server now trusts only the new CA, so a labelled object proves the new certificate is served.
+    const object = await eventually(async () => {
+      const created = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+        method: 'POST',
+        path: configMapsPath('assign-inside'),
+        query: { dryRun: 'All' },
+        body: { metadata: { name: 'after-rotation' } },
+      });
+      expect(created.metadata.labels?.[shardLabel('assign')]).toBeDefined();
+      return created;
+    });
+    expect(object.metadata.labels?.[shardLabel('assign')]).toMatch(/^assign-[abc]$/);
   });
 });
 
