@@ -38,6 +38,12 @@ export interface ReconcileContext {
   logger: Logger;
   /** Aborts when the shard stops or loses its Lease: stop working on the object as soon as possible. */
   signal: AbortSignal;
+  /**
+   * Labels to put on controlled objects this reconcile creates: they assign the object to this shard, the
+   * shard of its controller, at once. Without them the webhook assigns it by the hash ring, which during a
+   * drain of the controller already names the next shard, before the controller has moved.
+   */
+  shardLabels: Readonly<Record<string, string>>;
   /** Reads controlled objects of this shard from its cache (same shard as their controller). */
   controlled: (
     resource: GroupResource,
@@ -306,6 +312,7 @@ export class Shard {
       client: this.#rest,
       logger,
       signal: term.stopped.signal,
+      shardLabels: { [shardLabel(ring)]: name },
       controlled: (resource, namespace, objectName) =>
         controlled
           .get(`${resource.group}/${resource.resource}`)

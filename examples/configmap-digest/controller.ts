@@ -35,7 +35,7 @@ export function configMapDigestController(observer?: ReconcileObserver): Sharded
     controlledResources: [secrets],
     concurrency: 4,
     ...(observer === undefined ? {} : { observer }),
-    async reconcile(configMap, { client, controlled, logger }) {
+    async reconcile(configMap, { client, controlled, logger, shardLabels }) {
       const { name = '', namespace = '', uid = '' } = configMap.metadata ?? {};
       const digest = digestOf(configMap);
       const secretName = digestSecretName(name);
@@ -53,6 +53,7 @@ export function configMapDigestController(observer?: ReconcileObserver): Sharded
           metadata: {
             name: secretName,
             namespace,
+            labels: shardLabels,
             ownerReferences: [
               { apiVersion: 'v1', kind: 'ConfigMap', name, uid, controller: true, blockOwnerDeletion: true },
             ],

@@ -174,7 +174,8 @@ function defineDeployment(scope: Construct): void {
                 periodSeconds: 5,
                 failureThreshold: 2,
               },
-              resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+              // Measured: about 160 MiB resident with an empty cache (Node.js 24 and the project's modules).
+              resources: { requests: { cpu: '50m', memory: '192Mi' }, limits: { memory: '384Mi' } },
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
