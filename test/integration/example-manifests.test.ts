@@ -230,21 +230,22 @@ describe('the example controller manifests', () => {
     await eventually(async () => {
       const secret = await rest.request<ISecret>({ path: secretPath(secretName) });
       expect(secret.data?.digest).toBe(btoa(digestOf(configMap)));
+      expect(secret.metadata?.labels?.[shardLabel(ring)]).toBe(shardName);
       expect(secret.metadata?.ownerReferences).toEqual([
         expect.objectContaining({ name: 'settings', controller: true, blockOwnerDeletion: true }),
       ]);
     });
 
-    // Drains, of the controlled Secret and of the ConfigMap: the shard removes both labels.
+    // Drains in the sharder's order: the ConfigMap, then its Secret, once the ConfigMap has left the shard. The
+    // shard acknowledges each by removing both labels.
     const unlabelled = async (path: string): Promise<void> => {
       const { metadata } = await rest.request<IConfigMap | ISecret>({ path });
       expect(metadata?.labels ?? {}).not.toHaveProperty([shardLabel(ring)]);
       expect(metadata?.labels ?? {}).not.toHaveProperty([drainLabel(ring)]);
     };
-    const drain = { [shardLabel(ring)]: shardName, [drainLabel(ring)]: drainValue };
-    await label(secretPath(secretName), drain);
-    await eventually(() => unlabelled(secretPath(secretName)));
-    await label(configMapPath('settings'), drain);
-    await eventually(() => unlabelled(configMapPath('settings')));
+    for (const path of [configMapPath('settings'), secretPath(secretName)]) {
+      await label(path, { [drainLabel(ring)]: drainValue });
+      await eventually(() => unlabelled(path));
+    }
   });
 });
