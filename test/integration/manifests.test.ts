@@ -6,6 +6,12 @@ import { App, Chart } from 'cdk8s';
 import { ShardedResourceAccess } from '../../cdk8s/sharded-resource-access.ts';
 import { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
+import {
+  describeAttributes,
+  permitted as permittedFor,
+  serviceAccountSubject,
+  type Attributes,
+} from '../support/access-review.ts';
 import { testKubeConfig } from '../support/kube.ts';
 import { apply as applyTo, manifests, remove as removeFrom, type KubeObject } from '../support/manifests.ts';
 
@@ -14,42 +20,11 @@ const apply = (object: KubeObject, options?: { dryRun?: boolean }): Promise<Kube
   applyTo(rest, object, options);
 const remove = (object: KubeObject): Promise<void> => removeFrom(rest, object);
 const namespace = 'controller-rings-system';
-const user = `system:serviceaccount:${namespace}:controller-rings-sharder`;
-const groups = ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'];
+const sharderAccount = serviceAccountSubject(namespace, 'controller-rings-sharder');
 const shardNamespace = 'manifests-shards';
 
-interface Attributes {
-  verb: string;
-  group?: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-}
-
-function describeAttributes({ verb, group, resource, subresource, namespace, name }: Attributes): string {
-  const what = `${resource}${subresource === undefined ? '' : `/${subresource}`}${group ? `.${group}` : ''}`;
-  return `${verb} ${what}${name === undefined ? '' : ` ${name}`} in ${namespace ?? 'all namespaces'}`;
-}
-
-/** Asks the API server (SubjectAccessReview) whether the sharder's service account may do each of these. */
-async function permitted(checks: Attributes[]): Promise<string[]> {
-  const answers = await Promise.all(
-    checks.map(async (resourceAttributes) => {
-      const review = await rest.request<{ status?: { allowed?: boolean } }>({
-        method: 'POST',
-        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: { user, groups, resourceAttributes },
-        },
-      });
-      return review.status?.allowed === true ? [describeAttributes(resourceAttributes)] : [];
-    }),
-  );
-  return answers.flat();
-}
+/** The checks the sharder's service account passes. */
+const permitted = (checks: Attributes[]): Promise<string[]> => permittedFor(rest, sharderAccount, checks);
 
 const all = (checks: Attributes[]): string[] => checks.map(describeAttributes);
 

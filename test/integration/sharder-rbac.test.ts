@@ -1,8 +1,6 @@
 // The sharder with nothing but the permissions of its generated manifests (config/sharder/): it works as its
 // own service account, and a ring whose resources it may not list and patch is reported Forbidden until a
 // ShardedResourceAccess grants them.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
@@ -13,6 +11,7 @@ import { FakeShard } from '../support/fake-shard.ts';
 import { apply, manifests, type KubeObject } from '../support/manifests.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing } from '../support/rings.ts';
+import { serviceAccountKubeconfig } from '../support/service-account.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
 
 const namespace = 'controller-rings-system';
@@ -23,29 +22,6 @@ let cluster: TestCluster | undefined;
 let rest: RestClient;
 let sharder: SharderProcess | undefined;
 let shard: FakeShard | undefined;
-
-/** A kubeconfig that authenticates as the sharder's service account, with a token from the TokenRequest API. */
-async function serviceAccountKubeconfig(dir: string): Promise<string> {
-  const request = await rest.request<{ status: { token: string } }>({
-    method: 'POST',
-    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  const server = cluster?.kubeConfig.getCurrentCluster();
-  const path = join(dir, 'sharder.kubeconfig');
-  const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      { name: 'test', cluster: { server: server?.server, 'certificate-authority-data': server?.caData } },
-    ],
-    users: [{ name: 'sharder', user: { token: request.status.token } }],
-    contexts: [{ name: 'sharder', context: { cluster: 'test', user: 'sharder' } }],
-    'current-context': 'sharder',
-  };
-  await writeFile(path, JSON.stringify(kubeconfig), { mode: 0o600 });
-  return path;
-}
 
 beforeAll(async () => {
   cluster = await startTestCluster();
@@ -59,7 +35,11 @@ beforeAll(async () => {
   await createNamespace(rest, 'objects');
   const certificates = await webhookCertificates();
   sharder = await startSharder({
-    kubeconfigPath: await serviceAccountKubeconfig(certificates.dir),
+    kubeconfigPath: await serviceAccountKubeconfig(
+      cluster.kubeConfig,
+      { namespace, name: serviceAccount },
+      certificates.dir,
+    ),
     namespace,
     identity: 'sharder-0',
     certificates,
