@@ -12,6 +12,7 @@ import { define } from './api-object.ts';
 import { defaultNamespace, sharderLabels, sharderName, sharderSelector } from './names.ts';
 import { SharderRbac } from './sharder-rbac.ts';
 import { WebhookCertificate } from './webhook-certificate.ts';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security-context.ts';
 
 export interface SharderProps {
   /** The sharder's namespace, which is never sharded; default controller-rings-system. */
@@ -184,14 +185,7 @@ export class Sharder extends Construct {
           metadata: { labels },
           spec: {
             serviceAccountName: this.serviceAccountName,
-            securityContext: {
-              runAsNonRoot: true,
-              // Numeric, so the kubelet can verify runAsNonRoot whatever user name the image declares.
-              runAsUser: 65532,
-              runAsGroup: 65532,
-              fsGroup: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedPodSecurityContext,
             // Enough for the preStop pause, draining the controllers and releasing the leader Lease.
             terminationGracePeriodSeconds: 30,
             topologySpreadConstraints: [
@@ -226,11 +220,7 @@ export class Sharder extends Construct {
                 // The webhook keeps serving while the endpoint's removal reaches the API servers.
                 lifecycle: { preStop: { sleep: { seconds: 5 } } },
                 resources: props.resources ?? defaultResources,
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: restrictedContainerSecurityContext,
                 volumeMounts: [
                   { name: 'webhook-certificate', mountPath: certificateDirectory, readOnly: true },
                 ],

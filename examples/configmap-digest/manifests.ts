@@ -17,6 +17,10 @@ import { defaultImage } from '../../cdk8s/app.ts';
 import { yamlFile, type GeneratedDirectory } from '../../cdk8s/generated-files.ts';
 import { ShardedResourceAccess, type GroupResource } from '../../cdk8s/index.ts';
 import { configMapDigestController } from './controller.ts';
+import {
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from '../../cdk8s/security-context.ts';
 
 export const ring = 'configmap-digest';
 /** The shards' namespace, which holds their Leases; not sharded (it lacks the ring's namespace label). */
@@ -136,13 +140,7 @@ function defineDeployment(scope: Construct): void {
         metadata: { labels },
         spec: {
           serviceAccountName,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            runAsGroup: 65532,
-            fsGroup: 65532,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPodSecurityContext,
           // On SIGTERM the shard lets its reconciles in flight finish, then releases its Lease (waiting at most
           // 10 s with the default 15 s Lease), so that the sharder moves its objects at once instead of after
           // twice the Lease duration. The example's reconciles are short.
@@ -176,11 +174,7 @@ function defineDeployment(scope: Construct): void {
               },
               // Measured: about 160 MiB resident with an empty cache (Node.js 24 and the project's modules).
               resources: { requests: { cpu: '50m', memory: '192Mi' }, limits: { memory: '384Mi' } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: restrictedContainerSecurityContext,
             },
           ],
         },
