@@ -2,12 +2,15 @@
 // Leases, reconcile only their own objects (and controlled objects land with their owner), acknowledge drains
 // instead of reconciling, and release their Lease on graceful shutdown.
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, ringLabel, shardLabel } from '../../api/v1alpha1/index.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import { Shard } from '../../shard/shard.ts';
 import { eventually } from '../support/eventually.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
@@ -150,6 +153,30 @@ describe('shard library', () => {
       expect(current.metadata.labels?.[shardLabel(ring)]).toBe(owner?.name);
       await allReconciled();
     });
+  });
+
+  it('refuses to join with a resource the API server does not serve, and leaves no Lease held', async () => {
+    const shard = new Shard({
+      ring,
+      name: 'misconfigured',
+      namespace: shardNamespace,
+      kubeConfig: cluster?.kubeConfig ?? new KubeConfig(),
+      logger: pino({ level: 'silent' }),
+      leaseDurationSeconds: 4,
+    });
+    shard.addController({
+      name: 'widgets',
+      resource: { group: 'example.com', resource: 'widgets' },
+      reconcile: () => Promise.resolve(),
+    });
+    const lost = jest.fn();
+    shard.onLost(lost);
+    await expect(shard.start()).rejects.toThrow('the API server does not serve widgets.example.com');
+    const lease = await rest.request<ILease>({
+      path: `/apis/coordination.k8s.io/v1/namespaces/${shardNamespace}/leases/misconfigured`,
+    });
+    expect(lease.spec?.holderIdentity ?? '').toBe('');
+    expect(lost).not.toHaveBeenCalled();
   });
 
   it('releases its Lease on graceful shutdown, and its objects move to the other shards', async () => {
