@@ -12,7 +12,12 @@ import { define } from './api-object.ts';
 import { defaultNamespace, sharderLabels, sharderName, sharderSelector } from './names.ts';
 import { SharderRbac } from './sharder-rbac.ts';
 import { WebhookCertificate } from './webhook-certificate.ts';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security-context.ts';
+import {
+  healthProbes,
+  podIdentityEnv,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from './pod-conventions.ts';
 
 export interface SharderProps {
   /** The sharder's namespace, which is never sharded; default controller-rings-system. */
@@ -173,7 +178,6 @@ export class Sharder extends Construct {
       labelSelector: { matchLabels: { ...sharderSelector } },
       matchLabelKeys: ['pod-template-hash'],
     });
-    const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
     define(this, 'deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -199,24 +203,15 @@ export class Sharder extends Construct {
                 ...(props.imagePullPolicy === undefined ? {} : { imagePullPolicy: props.imagePullPolicy }),
                 command: ['node', '/app/cmd/sharder/main.ts'],
                 args: [...this.args],
-                env: [fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_NAME', 'metadata.name')],
+                env: podIdentityEnv,
                 ports: [
                   { name: 'webhook', containerPort: ports.webhook, protocol: 'TCP' },
                   { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' },
                   { name: 'probes', containerPort: ports.probes, protocol: 'TCP' },
                 ],
-                livenessProbe: {
-                  httpGet: { path: '/healthz', port: 'probes' },
-                  periodSeconds: 10,
-                  failureThreshold: 3,
-                },
-                // Ready once its caches have synced and the webhook serves: only then does the Service send
-                // admission requests to it.
-                readinessProbe: {
-                  httpGet: { path: '/readyz', port: 'probes' },
-                  periodSeconds: 5,
-                  failureThreshold: 2,
-                },
+                // Ready once its caches have synced and the webhook serves: only then does the Service send admission
+                // requests to it.
+                ...healthProbes('probes'),
                 // The webhook keeps serving while the endpoint's removal reaches the API servers.
                 lifecycle: { preStop: { sleep: { seconds: 5 } } },
                 resources: props.resources ?? defaultResources,

@@ -104,8 +104,8 @@ describe('examples/configmap-digest/deploy/', () => {
           '--metrics-port=8080',
         ]),
         env: [
-          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
           { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
         ],
       }),
     ]);
