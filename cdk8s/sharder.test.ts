@@ -166,6 +166,7 @@ describe('Sharder', () => {
     expect(sharder.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=307' },
     ]);
     const deployment = find(objects, 'Deployment', 'controller-rings-sharder');
     expect(deployment.spec?.replicas).toBe(2);
@@ -278,9 +279,23 @@ describe('Sharder', () => {
       sync: { periodMs: 600_000 },
     });
     expect(container(synth()).resources).toEqual({
-      requests: { cpu: '100m', memory: '128Mi' },
-      limits: { memory: '256Mi' },
+      requests: { cpu: '100m', memory: '256Mi' },
+      limits: { memory: '512Mi' },
     });
+  });
+
+  it("tells V8 to collect within the container's memory limit", () => {
+    expect(container(synth()).env).toContainEqual({
+      name: 'NODE_OPTIONS',
+      value: '--max-old-space-size=307',
+    });
+    const custom = synth({ resources: { limits: { memory: '2Gi' } } });
+    expect(container(custom).env).toContainEqual({
+      name: 'NODE_OPTIONS',
+      value: '--max-old-space-size=1228',
+    });
+    const unlimited = synth({ resources: { requests: { memory: '1G' } } });
+    expect(container(unlimited).env?.map((variable) => variable.name)).toEqual(['POD_NAMESPACE', 'POD_NAME']);
   });
 
   it('rejects flags the sharder would reject, and flags the manifests depend on', () => {
