@@ -11,6 +11,6 @@ describe('logger', () => {
     const logger = createLogger({ level: 'warn', format: 'json', name: 'test' });
     expect(logger.level).toBe('warn');
     expect(logger.isLevelEnabled('info')).toBe(false);
-    expect(logger.child({ ring: 'r' }).bindings()).toEqual({ ring: 'r' });
+    expect(logger.child({ ring: 'r' }).bindings()).toEqual({ name: 'test', ring: 'r' });
   });
 });
