@@ -240,30 +240,41 @@ export class LeaderElector {
     });
   }
 
-  /** Clears the holder, so that another candidate takes over without waiting for the Lease to expire. */
+  /**
+   * Clears the holder, so that another candidate takes over without waiting for the Lease to expire. A renewal
+   * aborted by stop() may still have reached the API server after the Lease was read: a conflict means reading
+   * it again, not giving up.
+   */
   async #release(): Promise<void> {
     const { identity, renewDeadlineMs } = this.#options;
     const signal = AbortSignal.timeout(Math.ceil(renewDeadlineMs));
     try {
-      const lease = await this.#rest.request<ILease>({ path: this.#path, signal });
-      if (lease.spec?.holderIdentity !== identity) return;
-      const now = microTime(this.#options.now());
-      await this.#rest.request<ILease>({
-        method: 'PUT',
-        path: this.#path,
-        signal,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-          },
-        },
-      });
-      this.#logger.info('released the Lease');
+      for (;;) {
+        const lease = await this.#rest.request<ILease>({ path: this.#path, signal });
+        if (lease.spec?.holderIdentity !== identity) return;
+        const now = microTime(this.#options.now());
+        try {
+          await this.#rest.request<ILease>({
+            method: 'PUT',
+            path: this.#path,
+            signal,
+            body: {
+              ...lease,
+              spec: {
+                ...lease.spec,
+                holderIdentity: '',
+                leaseDurationSeconds: 1,
+                acquireTime: now,
+                renewTime: now,
+              },
+            },
+          });
+          this.#logger.info('released the Lease');
+          return;
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+        }
+      }
     } catch (error) {
       this.#logger.warn({ err: message(error) }, 'failed to release the Lease');
     }
