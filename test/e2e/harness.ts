@@ -21,6 +21,7 @@ import {
   type SharderProcess,
   type WebhookFiles,
 } from '../support/sharder.ts';
+import { startWebhookService, type WebhookService } from '../support/webhook-service.ts';
 import {
   pairReconcileEvents,
   summarize,
@@ -46,6 +47,7 @@ export class EndToEnd {
   readonly cluster: TestCluster;
   readonly rest: RestClient;
   readonly #files: WebhookFiles;
+  readonly #webhookService: WebhookService;
   readonly #dir: string;
   readonly sharders = new Map<string, SharderProcess>();
   readonly shards = new Map<string, ExampleShard>();
@@ -56,10 +58,16 @@ export class EndToEnd {
   readonly #watching = new AbortController();
   #watch: Promise<void> | undefined;
 
-  private constructor(cluster: TestCluster, files: WebhookFiles, dir: string) {
+  private constructor(
+    cluster: TestCluster,
+    files: WebhookFiles,
+    webhookService: WebhookService,
+    dir: string,
+  ) {
     this.cluster = cluster;
     this.rest = cluster.rest;
     this.#files = files;
+    this.#webhookService = webhookService;
     this.#dir = dir;
   }
 
@@ -68,6 +76,7 @@ export class EndToEnd {
     const environment = new EndToEnd(
       cluster,
       await webhookCertificates(),
+      await startWebhookService(),
       await mkdtemp(join(tmpdir(), 'e2e-')),
     );
     try {
@@ -112,6 +121,7 @@ export class EndToEnd {
       namespace: sharderNamespace,
       identity,
       certificates: this.#files,
+      webhookUrl: this.#webhookService.url,
       args: [
         '--leader-election-lease-duration=4s',
         '--leader-election-renew-deadline=3s',
@@ -120,6 +130,7 @@ export class EndToEnd {
       ],
     });
     this.sharders.set(identity, sharder);
+    this.#webhookService.ports.add(sharder.webhookPort);
     return sharder;
   }
 
@@ -277,6 +288,7 @@ export class EndToEnd {
     await this.#watch?.catch(() => undefined);
     await Promise.all([...this.shards.values()].map((shard) => shard.stop()));
     await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
+    await this.#webhookService.close();
     await this.cluster.stop();
   }
 }
