@@ -11,7 +11,12 @@ import type { RestClient } from '../../runtime/rest.ts';
 import { startExampleShard, type ExampleShard } from '../../test/support/example-shard.ts';
 import { startTestCluster, type TestCluster } from '../../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../../test/support/rings.ts';
-import { startSharder, webhookCertificates, type SharderProcess } from '../../test/support/sharder.ts';
+import {
+  startSharder,
+  quickLeaderElection,
+  webhookCertificates,
+  type SharderProcess,
+} from '../../test/support/sharder.ts';
 import { countAssignments, renderTable, type ShardRow, type Snapshot } from './view.ts';
 
 const { values } = parseArgs({
@@ -128,11 +133,7 @@ try {
         namespace: 'controller-rings-system',
         identity,
         certificates,
-        args: [
-          '--leader-election-lease-duration=4s',
-          '--leader-election-renew-deadline=3s',
-          '--leader-election-retry-period=500ms',
-        ],
+        args: quickLeaderElection,
       }),
     );
   }

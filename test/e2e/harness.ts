@@ -17,6 +17,7 @@ import { startTestCluster, type TestCluster } from '../support/own-control-plane
 import { createNamespace, createRing, listObjects } from '../support/rings.ts';
 import {
   startSharder,
+  quickLeaderElection,
   webhookCertificates,
   type SharderProcess,
   type WebhookFiles,
@@ -122,12 +123,7 @@ export class EndToEnd {
       identity,
       certificates: this.#files,
       webhookUrl: this.#webhookService.url,
-      args: [
-        '--leader-election-lease-duration=4s',
-        '--leader-election-renew-deadline=3s',
-        '--leader-election-retry-period=500ms',
-        '--sync-period=10s',
-      ],
+      args: [...quickLeaderElection, '--sync-period=10s'],
     });
     this.sharders.set(identity, sharder);
     this.#webhookService.ports.add(sharder.webhookPort);

@@ -12,7 +12,12 @@ import { apply, manifests, type KubeObject } from '../support/manifests.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing } from '../support/rings.ts';
 import { serviceAccountKubeconfig } from '../support/service-account.ts';
-import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
+import {
+  startSharder,
+  quickLeaderElection,
+  webhookCertificates,
+  type SharderProcess,
+} from '../support/sharder.ts';
 
 const namespace = 'controller-rings-system';
 const serviceAccount = 'controller-rings-sharder';
@@ -43,11 +48,7 @@ beforeAll(async () => {
     namespace,
     identity: 'sharder-0',
     certificates,
-    args: [
-      '--leader-election-lease-duration=4s',
-      '--leader-election-renew-deadline=3s',
-      '--leader-election-retry-period=500ms',
-    ],
+    args: quickLeaderElection,
   });
   shard = new FakeShard(rest, { ring, name: 'shard-0', namespace: 'shards', durationSeconds: 10 });
   await shard.join();

@@ -15,6 +15,7 @@ import { startTestCluster, type TestCluster } from '../support/own-control-plane
 import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
 import {
   startSharder,
+  quickLeaderElection,
   webhookCertificates,
   type SharderProcess,
   type WebhookFiles,
@@ -76,13 +77,7 @@ beforeAll(async () => {
   await createNamespace(rest, shardNamespace);
   certificates = await webhookCertificates();
   const kubeconfigPath = cluster.controlPlane.kubeconfigPath;
-  const args = [
-    '--leader-election-lease-duration=4s',
-    '--leader-election-renew-deadline=3s',
-    '--leader-election-retry-period=500ms',
-    '--sync-period=1m',
-    '--webhook-certificate-reload-period=500ms',
-  ];
+  const args = [...quickLeaderElection, '--sync-period=1m', '--webhook-certificate-reload-period=500ms'];
   for (const identity of ['sharder-0', 'sharder-1']) {
     sharders.push(
       await startSharder({ kubeconfigPath, namespace: sharderNamespace, identity, certificates, args }),
