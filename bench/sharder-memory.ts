@@ -48,7 +48,10 @@ try {
     durationSeconds: 30,
   });
   await shard.join();
-  await createRing(rest, 'bench', { resources: [{ resource: 'configmaps' }] });
+  await createRing(rest, 'bench', {
+    resources: [{ resource: 'configmaps' }],
+    shardLeaseNamespaces: ['objects'],
+  });
   let created = 0;
   for (const target of steps) {
     const names = Array.from({ length: target - created }, (_, i) => `object-${created + i}`);

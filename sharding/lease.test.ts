@@ -145,7 +145,7 @@ describe('acquireLease', () => {
 
   it('makes the sharder the holder, renewed now, one transition more', () => {
     expect(acquireLease(uncertain, 'sharder-0', at(30))).toEqual({
-      holderIdentity: 'sharder-0',
+      holderIdentity: 'sharder/sharder-0',
       acquireTime: at(30),
       renewTime: at(30),
       leaseDurationSeconds: 15,
@@ -170,7 +170,12 @@ describe('acquireLease', () => {
     expect(shardState(acquired, at(105))).toEqual({ state: 'orphaned' });
   });
 
-  it('refuses an identity equal to the Lease name, which would read as the shard renewing', () => {
-    expect(() => acquireLease(uncertain, 'shard-a', at(30))).toThrow('must differ');
+  it('leaves a dead Lease also when the sharder is named like the shard: its holder has a /', () => {
+    const acquired = {
+      ...uncertain,
+      spec: { ...uncertain.spec, ...acquireLease(uncertain, 'shard-a', at(30)) },
+    };
+    expect(acquired.spec.holderIdentity).toBe('sharder/shard-a');
+    expect(shardState(acquired, at(30)).state).toBe('dead');
   });
 });

@@ -86,17 +86,22 @@ export interface AcquiredLeaseSpec {
 }
 
 /**
+ * The holder the sharder writes when it acquires a shard's Lease: `sharder/<identity>`. A Lease's name is a DNS
+ * subdomain and has no '/', so an acquired Lease can never read as held by its shard (ready again, and never
+ * fenced), whatever the sharder's replicas and the shards are named.
+ */
+export function acquisitionHolder(sharderIdentity: string): string {
+  return `sharder/${sharderIdentity}`;
+}
+
+/**
  * What the sharder writes (as an update with the Lease's resourceVersion) to take an uncertain shard's Lease.
  * If that write succeeds, the shard did not renew in between: it is gone, and the Lease now reads as dead.
  */
-export function acquireLease(lease: ShardLease, identity: string, now: Date): AcquiredLeaseSpec {
-  if (identity === lease.metadata?.name) {
-    // The acquired Lease would read as held by its shard: ready, and never fenced.
-    throw new Error(`sharder identity "${identity}" must differ from the shard Lease's name`);
-  }
+export function acquireLease(lease: ShardLease, sharderIdentity: string, now: Date): AcquiredLeaseSpec {
   const seconds = lease.spec?.leaseDurationSeconds;
   return {
-    holderIdentity: identity,
+    holderIdentity: acquisitionHolder(sharderIdentity),
     acquireTime: now,
     renewTime: now,
     leaseDurationSeconds: seconds !== undefined && seconds > 0 ? seconds : defaultLeaseDurationSeconds,

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import { pino } from 'pino';
 import type { ControllerRing } from '../api/v1alpha1/index.ts';
+import type { RingLease } from '../sharding/membership.ts';
 import { HashRing } from '../sharding/ring.ts';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
 import { Assigner, type RingDirectory, type WebhookReply } from './assign.ts';
@@ -10,6 +11,7 @@ const ringName = 'web';
 const label = 'shard.controller-rings.io/web';
 const shards = ['a', 'b', 'c'];
 const hashRing = new HashRing(shards);
+const now = new Date('2026-11-26T10:00:00Z');
 
 const ring: ControllerRing = {
   metadata: { name: ringName },
@@ -22,13 +24,26 @@ const ring: ControllerRing = {
         controlledResources: [{ group: 'apps', resource: 'replicasets' }],
       },
     ],
+    shardLeaseNamespaces: ['shards'],
   },
 };
 
-function directory(available: () => readonly string[] = () => shards): RingDirectory {
+/** A shard Lease of `ring`, renewed now. */
+function shardLease(name: string, namespace = 'shards', leaseRing = ringName): RingLease {
+  return {
+    metadata: { name, namespace, labels: { 'controller-rings.io/ring': leaseRing } },
+    spec: { holderIdentity: name, renewTime: now.toISOString(), leaseDurationSeconds: 10 },
+  };
+}
+
+/** The ring, its live shards `available` (in the order the cache lists them), and other Leases. */
+function directory(
+  available: () => readonly string[] = () => shards,
+  others: readonly RingLease[] = [],
+): RingDirectory {
   return {
     ring: (name) => (name === ringName ? ring : undefined),
-    availableShards: (name) => (name === ringName ? available() : []),
+    leases: () => [...available().map((name) => shardLease(name)), ...others],
   };
 }
 
@@ -38,7 +53,7 @@ function assigner(ringDirectory = directory()): { assigner: Assigner; logs: Reco
     { level: 'debug' },
     { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
-  return { assigner: new Assigner({ directory: ringDirectory, logger }), logs };
+  return { assigner: new Assigner({ directory: ringDirectory, logger, now: () => now }), logs };
 }
 
 type Kind = AdmissionRequest['kind'];
@@ -266,6 +281,39 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
   });
 });
 
+describe("Assigner assigns only to the ring's members", () => {
+  const objects = Array.from({ length: 50 }, (_, i) => `object-${i}`);
+  const shardsOf = (ringDirectory: RingDirectory): unknown[] => {
+    const { assigner: webhook } = assigner(ringDirectory);
+    return objects.map((name) => {
+      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+      return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
+    });
+  };
+  const byHashRing = objects.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`));
+
+  it('never to a Lease whose name is not a valid label value: the API server would reject the object', () => {
+    // Before, such a name won its share of the objects, and every create of them failed.
+    const long = shardLease('l'.repeat(64));
+    expect(shardsOf(directory(() => shards, [long]))).toEqual(byHashRing);
+  });
+
+  it('never to a Lease in a namespace the ring does not trust, whatever its name', () => {
+    const intruders = [shardLease('intruder', 'elsewhere'), shardLease('a', 'elsewhere')];
+    expect(shardsOf(directory(() => shards, intruders))).toEqual(byHashRing);
+  });
+
+  it('to neither of two Leases of one name in trusted namespaces', () => {
+    const trusting: ControllerRing = {
+      ...ring,
+      spec: { ...ring.spec, shardLeaseNamespaces: ['shards', 'more'] },
+    };
+    const ringDirectory = directory(() => [...shards, 'd'], [shardLease('d', 'more')]);
+    const ringOf = (name: string): ControllerRing | undefined => (name === ringName ? trusting : undefined);
+    expect(shardsOf({ ...ringDirectory, ring: ringOf })).toEqual(byHashRing);
+  });
+});
+
 describe('Assigner admits objects unchanged', () => {
   it('when no shard is available', () => {
     const { assigner: webhook } = assigner(directory(() => []));
@@ -322,7 +370,7 @@ describe('Assigner admits objects unchanged', () => {
   it('with a warning and an error log when something unexpected fails', () => {
     const failing: RingDirectory = {
       ring: () => ring,
-      availableShards: () => {
+      leases: () => {
         throw new Error('cache not synced');
       },
     };

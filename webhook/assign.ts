@@ -12,6 +12,7 @@ import {
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
+import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
 import { assignPatch } from '../sharding/patches.ts';
 import { HashRing } from '../sharding/ring.ts';
 import {
@@ -29,8 +30,8 @@ import {
 export interface RingDirectory {
   /** The ControllerRing, or undefined if unknown. */
   ring(name: string): ControllerRing | undefined;
-  /** Names of the ring's available shards now (ready, expired or uncertain Leases). */
-  availableShards(ring: string): readonly string[];
+  /** All shard Leases known (of every ring, in every namespace): the ring's membership decides which count. */
+  leases(): Iterable<RingLease>;
 }
 
 /**
@@ -49,6 +50,8 @@ export interface WebhookReply {
 export interface AssignerOptions {
   directory: RingDirectory;
   logger: Logger;
+  /** The clock shard states are computed at; default the system clock. */
+  now?: () => Date;
 }
 
 /** What the webhook answers to one admission request, and how that counts in metrics. */
@@ -60,12 +63,14 @@ export interface AdmissionDecision {
 export class Assigner {
   readonly #directory: RingDirectory;
   readonly #logger: Logger;
+  readonly #now: () => Date;
   /** Per ring, the HashRing of its last seen membership: most calls find the membership unchanged. */
   readonly #hashRings = new Map<string, { members: string; hashRing: HashRing }>();
 
-  constructor({ directory, logger }: AssignerOptions) {
+  constructor({ directory, logger, now = () => new Date() }: AssignerOptions) {
     this.#directory = directory;
     this.#logger = logger;
+    this.#now = now;
   }
 
   /**
@@ -129,7 +134,12 @@ export class Assigner {
       const warnings = key.reason === 'NoName' ? [`ControllerRing "${ring}": ${key.message}`] : [];
       return unassigned(allow(uid, { warnings }));
     }
-    const kept = liveShardRemovedByUpdate(ring, request, this.#directory.availableShards(ring));
+    // Only the ring's members: a Lease it does not trust, or whose name cannot be a label value (the API server
+    // would reject the object with that label, failurePolicy Ignore notwithstanding), is never assigned to.
+    const available = availableShards(
+      ringMembership(this.#directory.leases(), controllerRing, this.#now()).members,
+    );
+    const kept = liveShardRemovedByUpdate(ring, request, available);
     if (kept !== undefined) {
       // Only a drain acknowledgement may take an object from a live shard, and it removes the drain label too:
       // a write that just drops the shard label (kubectl replace, a label edit) must not skip the drain.
@@ -139,7 +149,7 @@ export class Assigner {
       );
       return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
     }
-    const shard = this.#hashRing(ring).shardFor(key.key);
+    const shard = this.#hashRing(ring, available).shardFor(key.key);
     if (shard === undefined) {
       log.debug({ key: key.key }, 'no shard available');
       return unassigned(allow(uid));
@@ -148,9 +158,8 @@ export class Assigner {
     return { response: allow(uid, { patch: assignPatch(ring, shard, labels) }), result: 'assigned' };
   }
 
-  #hashRing(ring: string): HashRing {
-    const shards = this.#directory.availableShards(ring);
-    const members = [...shards].sort().join('\n');
+  #hashRing(ring: string, shards: readonly string[]): HashRing {
+    const members = shards.join('\n');
     const cached = this.#hashRings.get(ring);
     if (cached?.members === members) return cached.hashRing;
     const hashRing = new HashRing(shards);

@@ -26,3 +26,9 @@ export const drainValue = 'true';
 
 /** Lease duration a shard uses unless configured otherwise, and the one assumed when a Lease has none. */
 export const defaultLeaseDurationSeconds = 15;
+
+/**
+ * The namespaces a ring trusts for its shard Leases when spec.shardLeaseNamespaces is not set: the CRD's
+ * default, which the API server fills in; for rings built in code.
+ */
+export const defaultShardLeaseNamespaces: readonly string[] = ['default'];

@@ -22,6 +22,13 @@ export interface ControllerRingSpec {
    * @maxItems 16
    */
   resources: RingResource[];
+  /**
+   * The namespaces whose shard Leases the ring trusts: a Lease labelled controller-rings.io/ring=<ring> in any other namespace is ignored, so that whoever may create a Lease there cannot attract the ring's objects. List the namespaces your shards run in. Default: [default].
+   *
+   * @minItems 1
+   * @maxItems 16
+   */
+  shardLeaseNamespaces?: string[];
   namespaceSelector?: NamespaceSelector;
 }
 /**
@@ -88,7 +95,7 @@ export interface ControllerRingStatus {
    */
   observedGeneration?: number;
   /**
-   * The number of shards of the ring that have a Lease, whatever their state.
+   * The number of shards of the ring, whatever their state: Leases in a trusted namespace whose names are valid label values and unique in the ring.
    */
   shards?: number;
   /**

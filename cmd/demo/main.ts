@@ -40,6 +40,8 @@ if (
 
 const ring = 'configmap-digest';
 const namespace = 'demo';
+/** Where the shards keep their Leases: the one namespace the ring trusts for them. */
+const shardNamespace = 'shards';
 const interactive = process.stdout.isTTY;
 const events: string[] = [];
 const shardRows = new Map<string, ShardRow>();
@@ -91,7 +93,7 @@ async function startShard(name: string): Promise<void> {
     kubeconfigPath: cluster?.controlPlane.kubeconfigPath ?? '',
     ring,
     name,
-    namespace: 'shards',
+    namespace: shardNamespace,
     leaseDurationSeconds,
     dir: logDir,
   });
@@ -124,7 +126,7 @@ try {
   const { rest } = cluster;
   const certificates = await webhookCertificates();
   logDir = await mkdtemp(join(tmpdir(), 'controller-rings-demo-'));
-  for (const name of ['controller-rings-system', 'shards']) await createNamespace(rest, name);
+  for (const name of ['controller-rings-system', shardNamespace]) await createNamespace(rest, name);
   await createNamespace(rest, namespace, { 'controller-rings.io/demo': 'true' });
   for (const identity of ['sharder-0', 'sharder-1']) {
     sharders.push(
@@ -141,6 +143,7 @@ try {
   await createRing(rest, ring, {
     resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
     namespaceSelector: { matchLabels: { 'controller-rings.io/demo': 'true' } },
+    shardLeaseNamespaces: [shardNamespace],
   });
   say(`ControllerRing ${ring}: ConfigMaps, each with a controlled Secret holding its digest`);
   for (const name of ['shard-0', 'shard-1', 'shard-2']) await startShard(name);

@@ -7,7 +7,6 @@ import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionr
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
-import { availableShards, ringMembers } from '../../sharding/membership.ts';
 import type { KeyPair } from '../../runtime/certificates.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { Discovery } from '../../runtime/discovery.ts';
@@ -184,7 +183,7 @@ export class Sharder {
     this.#certificates = await this.#readCertificates();
     const directory: RingDirectory = {
       ring: (name) => this.#rings.get(name),
-      availableShards: (ring) => availableShards(ringMembers(this.#leases.list(), ring, new Date())),
+      leases: () => this.#leases.list(),
     };
     const logger = this.#logger.child({ component: 'webhook' });
     const server = new WebhookServer({
@@ -286,6 +285,8 @@ export class Sharder {
     });
     const shardLeaseReconciler = new ShardLeaseReconciler({
       lease: (key) => this.#leases.get(key),
+      leases: () => this.#leases.list(),
+      ring: (name) => this.#rings.get(name),
       rest,
       identity: this.#config.identity,
       now,
@@ -322,6 +323,10 @@ export class Sharder {
       const specChanged = previous?.metadata?.generation !== object.metadata?.generation;
       if (type !== 'updated' || specChanged || object.metadata?.deletionTimestamp !== undefined) {
         leading.sync.enqueue(name);
+        // The ring may trust other namespaces now: its Leases may have joined or left it.
+        for (const lease of this.#leases.list()) {
+          if (lease.metadata?.labels?.[ringLabel] === name) leading.shardLeases.enqueue(objectKey(lease));
+        }
       }
     });
     this.#leases.onEvent(({ object }) => {
@@ -330,6 +335,13 @@ export class Sharder {
       leading.shardLeases.enqueue(objectKey(object));
       const ring = object.metadata?.labels?.[ringLabel];
       if (ring === undefined) return;
+      // A Lease of the same name in another namespace may have become a duplicate, or stopped being one.
+      for (const namesake of this.#leases.list()) {
+        const { name, labels } = namesake.metadata ?? {};
+        if (name === object.metadata?.name && labels?.[ringLabel] === ring) {
+          leading.shardLeases.enqueue(objectKey(namesake));
+        }
+      }
       leading.rings.enqueue(ring);
       if (leading.syncReconciler.membershipChanged(ring)) leading.sync.enqueue(ring);
     });

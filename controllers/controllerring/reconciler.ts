@@ -3,7 +3,7 @@
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { group, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
-import { ringMembers } from '../../sharding/membership.ts';
+import { ringMembership } from '../../sharding/membership.ts';
 import { containsFields } from '../../runtime/contains.ts';
 import type { Discovery } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -11,6 +11,7 @@ import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
+import { LeftOutLeaseLog } from './left-out-leases.ts';
 import { desiredStatus, type RingProblem } from './status.ts';
 import {
   desiredWebhookConfiguration,
@@ -54,16 +55,22 @@ function ringPath(name: string): string {
 
 export class ControllerRingReconciler {
   readonly #options: ControllerRingReconcilerOptions;
+  readonly #leftOut: LeftOutLeaseLog;
 
   constructor(options: ControllerRingReconcilerOptions) {
     this.#options = options;
+    this.#leftOut = new LeftOutLeaseLog(options.logger);
   }
 
   async reconcile(name: string): Promise<HandlerResult | undefined> {
     const ring = this.#options.ring(name);
-    if (ring === undefined) return undefined;
+    if (ring === undefined) {
+      this.#leftOut.forget(name);
+      return undefined;
+    }
     const finalizers = ring.metadata?.finalizers ?? [];
     if (ring.metadata?.deletionTimestamp !== undefined) {
+      this.#leftOut.forget(name);
       if (finalizers.includes(cleanupFinalizer)) await this.#cleanUp(ring);
       return undefined;
     }
@@ -72,8 +79,9 @@ export class ControllerRingReconciler {
     }
     await this.#applyWebhookConfiguration(ring);
     const problems = await this.#problems(ring);
-    const members = ringMembers(this.#options.leases(), name, this.#options.now());
-    const status = desiredStatus(ring, members, problems, this.#options.now());
+    const membership = ringMembership(this.#options.leases(), ring, this.#options.now());
+    this.#leftOut.report(name, membership.leftOut);
+    const status = desiredStatus(ring, membership, problems, this.#options.now());
     if (!containsFields(ring.status, status)) {
       await this.#options.rest.request({
         method: 'PATCH',

@@ -1,18 +1,37 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ControllerRing } from '../../api/v1alpha1/index.ts';
-import type { ShardMember } from '../../sharding/membership.ts';
+import type { LeftOutLease, LeftOutReason, RingMembership, ShardMember } from '../../sharding/membership.ts';
 import { desiredStatus } from './status.ts';
 
 const now = new Date('2026-11-26T10:00:00.123Z');
 const ring: ControllerRing = {
   metadata: { name: 'r', generation: 3 },
-  spec: { resources: [{ resource: 'configmaps' }] },
+  spec: { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] },
 };
-const member = (name: string, state: ShardMember['state']): ShardMember => ({ name, state });
+const member = (name: string, state: ShardMember['state']): ShardMember => ({
+  name,
+  namespace: 'shards',
+  state,
+});
+const leftOut = (ref: string, reason: LeftOutReason): LeftOutLease => {
+  const [namespace = '', name = ''] = ref.split('/');
+  return { namespace, name, reason, message: `${ref}: ${reason}` };
+};
+const membership = (members: ShardMember[], out: LeftOutLease[] = []): RingMembership => ({
+  members,
+  leftOut: out,
+});
+const ready = member('a', 'ready');
+const long = 'l'.repeat(64);
+
+function readyOf(of: RingMembership, problems: { reason: string; message: string }[] = []) {
+  const [condition] = desiredStatus(ring, of, problems, now).conditions ?? [];
+  return condition;
+}
 
 describe('ring status', () => {
   it('is Ready with the counts when a shard is available', () => {
-    expect(desiredStatus(ring, [member('a', 'ready'), member('b', 'dead')], [], now)).toEqual({
+    expect(desiredStatus(ring, membership([ready, member('b', 'dead')]), [], now)).toEqual({
       observedGeneration: 3,
       shards: 2,
       availableShards: 1,
@@ -29,16 +48,68 @@ describe('ring status', () => {
     });
   });
 
-  it('is not Ready without shards, and says how to get one', () => {
-    const [condition] = desiredStatus(ring, [], [], now).conditions ?? [];
-    expect(condition).toMatchObject({ status: 'False', reason: 'NoAvailableShards' });
-    expect(condition?.message).toContain('start the sharded controller');
+  // Ready by the ring's members and the Leases left out of it (design.md, "Shard states").
+  it.each<[string, ShardMember[], LeftOutLease[], 'True' | 'False', string, string[]]>([
+    ['no shard', [], [], 'False', 'NoAvailableShards', ['no shard has joined ring r', 'shards']],
+    ['all shards gone', [member('a', 'dead')], [], 'False', 'NoAvailableShards', ['none of the 1 shards']],
+    [
+      'a Lease in an untrusted namespace, beside an available shard: no change',
+      [ready],
+      [leftOut('elsewhere/x', 'UntrustedNamespace')],
+      'True',
+      'ShardsAvailable',
+      ['1 of 1 shards are available'],
+    ],
+    [
+      'only Leases in untrusted namespaces: named, with how to trust them',
+      [],
+      [leftOut('elsewhere/x', 'UntrustedNamespace'), leftOut('other/y', 'UntrustedNamespace')],
+      'False',
+      'NoAvailableShards',
+      ['elsewhere/x and other/y', 'add their namespaces to spec.shardLeaseNamespaces'],
+    ],
+    [
+      'a name that is not a valid label value, beside an available shard',
+      [ready],
+      [leftOut(`shards/${long}`, 'InvalidName')],
+      'False',
+      'InvalidShardLease',
+      [`ignored: shards/${long}: give these shards shorter names`],
+    ],
+    [
+      'two Leases of one name',
+      [ready],
+      [leftOut('more/b', 'DuplicateName'), leftOut('shards/b', 'DuplicateName')],
+      'False',
+      'DuplicateShardLease',
+      ['ignored: more/b and shards/b: delete the stale Leases or give the shards unique names'],
+    ],
+    [
+      'an invalid name and nothing else: both problems told',
+      [],
+      [leftOut(`shards/${long}`, 'InvalidName')],
+      'False',
+      'InvalidShardLease',
+      [`shards/${long}`, 'no shard has joined ring r'],
+    ],
+    [
+      'many Leases left out: a few named, the rest counted',
+      [ready],
+      ['a', 'b', 'c', 'd', 'e'].map((name) => leftOut(`shards/${name}${long}`, 'InvalidName')),
+      'False',
+      'InvalidShardLease',
+      [`shards/a${long}, shards/b${long}, shards/c${long} and 2 more`],
+    ],
+  ])('%s', (_, members, out, status, reason, phrases) => {
+    const condition = readyOf(membership(members, out));
+    expect(condition).toMatchObject({ status, reason });
+    for (const phrase of phrases) expect(condition?.message).toContain(phrase);
+    expect(condition?.message).not.toContain(`shards/d${long}`);
   });
 
-  it('is not Ready when all shards are gone', () => {
-    const [condition] = desiredStatus(ring, [member('a', 'dead')], [], now).conditions ?? [];
-    expect(condition).toMatchObject({ status: 'False', reason: 'NoAvailableShards' });
-    expect(condition?.message).toContain('none of the 1 shards of ring r is available');
+  it('counts only members as shards', () => {
+    const status = desiredStatus(ring, membership([ready], [leftOut('x/b', 'UntrustedNamespace')]), [], now);
+    expect(status).toMatchObject({ shards: 1, availableShards: 1 });
   });
 
   it('reports problems first, with all their messages', () => {
@@ -46,20 +117,21 @@ describe('ring status', () => {
       { reason: 'ResourceNotFound', message: 'the API server does not serve widgets.example.com' },
       { reason: 'Forbidden', message: 'the sharder may not patch secrets' },
     ];
-    const [condition] = desiredStatus(ring, [member('a', 'ready')], problems, now).conditions ?? [];
-    expect(condition).toMatchObject({
+    expect(readyOf(membership([ready], [leftOut('shards/b', 'DuplicateName')]), problems)).toMatchObject({
       status: 'False',
       reason: 'ResourceNotFound',
-      message: 'the API server does not serve widgets.example.com; the sharder may not patch secrets',
+      message: expect.stringMatching(
+        /^the API server does not serve widgets.example.com; the sharder may not patch secrets; shard names must be unique/,
+      ) as unknown,
     });
   });
 
   it('keeps lastTransitionTime while the status stays, and moves it when it changes', () => {
-    const previous = desiredStatus(ring, [member('a', 'ready')], [], new Date('2026-11-26T09:00:00Z'));
+    const previous = desiredStatus(ring, membership([ready]), [], new Date('2026-11-26T09:00:00Z'));
     const observed = { ...ring, status: previous };
-    const same = desiredStatus(observed, [member('a', 'ready'), member('b', 'ready')], [], now);
+    const same = desiredStatus(observed, membership([ready, member('b', 'ready')]), [], now);
     expect(same.conditions?.[0]?.lastTransitionTime).toBe('2026-11-26T09:00:00Z');
-    const changed = desiredStatus(observed, [], [], now);
+    const changed = desiredStatus(observed, membership([]), [], now);
     expect(changed.conditions?.[0]?.lastTransitionTime).toBe('2026-11-26T10:00:00Z');
   });
 });

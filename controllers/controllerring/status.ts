@@ -1,7 +1,12 @@
 // The ring's status (Kubernetes API conventions): counts of shards and a Ready condition whose reason and
 // message say what is wrong and what to do.
 import type { Condition, ControllerRing, ControllerRingStatus } from '../../api/v1alpha1/index.ts';
-import { availableShards, type ShardMember } from '../../sharding/membership.ts';
+import {
+  availableShards,
+  trustedNamespaces,
+  type LeftOutLease,
+  type RingMembership,
+} from '../../sharding/membership.ts';
 
 /** Something that keeps the ring from working, e.g. a resource the API server does not serve. */
 export interface RingProblem {
@@ -12,43 +17,85 @@ export interface RingProblem {
 
 export const readyCondition = 'Ready';
 
-function readyState(ring: string, members: readonly ShardMember[], problems: readonly RingProblem[]) {
-  const first = problems[0];
+/** How many Leases a message names before it counts the rest: it stays short however many there are. */
+const namedLeases = 3;
+
+/** 'a/x, b/y and c/z', or 'a/x, b/y, c/z and 4 more'. */
+function leaseList(leases: readonly LeftOutLease[]): string {
+  const refs = leases.slice(0, namedLeases).map(({ namespace, name }) => `${namespace}/${name}`);
+  const rest = leases.length - refs.length;
+  if (rest > 0) return `${refs.join(', ')} and ${rest} more`;
+  return refs.length < 2 ? refs.join('') : `${refs.slice(0, -1).join(', ')} and ${refs.at(-1) ?? ''}`;
+}
+
+/**
+ * Leases in trusted namespaces that cannot be shards: someone configured a shard wrongly and must fix it.
+ * Leases in untrusted namespaces are no problem of the ring (anyone who may create a Lease somewhere must not
+ * be able to change the ring's health); they are only named when the ring has no shard (below).
+ */
+function leaseProblems(leftOut: readonly LeftOutLease[]): RingProblem[] {
+  const problems: RingProblem[] = [];
+  const invalid = leftOut.filter((lease) => lease.reason === 'InvalidName');
+  if (invalid.length > 0) {
+    problems.push({
+      reason: 'InvalidShardLease',
+      message: `shard Leases whose names are not valid label values (at most 63 characters) are ignored: ${leaseList(invalid)}: give these shards shorter names`,
+    });
+  }
+  const duplicates = leftOut.filter((lease) => lease.reason === 'DuplicateName');
+  if (duplicates.length > 0) {
+    problems.push({
+      reason: 'DuplicateShardLease',
+      message: `shard names must be unique in the ring, so shard Leases that share a name are all ignored: ${leaseList(duplicates)}: delete the stale Leases or give the shards unique names`,
+    });
+  }
+  return problems;
+}
+
+function noShardsProblem(ring: ControllerRing, membership: RingMembership): RingProblem {
+  const name = ring.metadata?.name ?? '';
+  const { members, leftOut } = membership;
+  const trusted = trustedNamespaces(ring).join(', ');
+  const untrusted = leftOut.filter((lease) => lease.reason === 'UntrustedNamespace');
+  const message =
+    members.length === 0
+      ? `no shard has joined ring ${name}: start the sharded controller (its shard Leases carry the label controller-rings.io/ring=${name} and must be in a namespace of spec.shardLeaseNamespaces: ${trusted})`
+      : `none of the ${members.length} shards of ring ${name} is available: check why the sharded controller stopped renewing its Leases`;
+  const ignored =
+    untrusted.length === 0
+      ? ''
+      : `; shard Leases in namespaces the ring does not trust are ignored: ${leaseList(untrusted)}: if they are the ring's shards, add their namespaces to spec.shardLeaseNamespaces`;
+  return { reason: 'NoAvailableShards', message: `${message}${ignored}` };
+}
+
+function readyState(ring: ControllerRing, membership: RingMembership, problems: readonly RingProblem[]) {
+  const all = [...problems, ...leaseProblems(membership.leftOut)];
+  const available = availableShards(membership.members).length;
+  if (available === 0) all.push(noShardsProblem(ring, membership));
+  const first = all[0];
   if (first !== undefined) {
     return {
       status: 'False' as const,
       reason: first.reason,
-      message: problems.map((p) => p.message).join('; '),
-    };
-  }
-  const available = availableShards(members).length;
-  if (available === 0) {
-    return {
-      status: 'False' as const,
-      reason: 'NoAvailableShards',
-      message:
-        members.length === 0
-          ? `no shard has joined ring ${ring}: start the sharded controller (its shard Leases carry the label controller-rings.io/ring=${ring})`
-          : `none of the ${members.length} shards of ring ${ring} is available: check why the sharded controller stopped renewing its Leases`,
+      message: all.map((p) => p.message).join('; '),
     };
   }
   return {
     status: 'True' as const,
     reason: 'ShardsAvailable',
-    message: `${available} of ${members.length} shards are available`,
+    message: `${available} of ${membership.members.length} shards are available`,
   };
 }
 
 /** The status the ring should have; lastTransitionTime moves only when the condition's status changes. */
 export function desiredStatus(
   ring: ControllerRing,
-  members: readonly ShardMember[],
+  membership: RingMembership,
   problems: readonly RingProblem[],
   now: Date,
 ): ControllerRingStatus {
-  const name = ring.metadata?.name ?? '';
   const generation = ring.metadata?.generation;
-  const ready = readyState(name, members, problems);
+  const ready = readyState(ring, membership, problems);
   const previous = ring.status?.conditions?.find((condition) => condition.type === readyCondition);
   const condition: Condition = {
     type: readyCondition,
@@ -62,8 +109,8 @@ export function desiredStatus(
   const others = (ring.status?.conditions ?? []).filter((c) => c.type !== readyCondition);
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
-    shards: members.length,
-    availableShards: availableShards(members).length,
+    shards: membership.members.length,
+    availableShards: availableShards(membership.members).length,
     conditions: [...others, condition],
   };
 }

@@ -1,9 +1,11 @@
 // The shard lease controller (design.md, "Shard states"): computes each shard Lease's state, writes it as a
 // label for people, acquires uncertain Leases (if that write succeeds, the shard is gone), deletes orphaned
-// ones, and asks to be called again when the state next changes.
+// ones, and asks to be called again when the state next changes. It acts only on the rings' members: a Lease a
+// ring does not trust, or that is not one of its shards, is never written, acquired or deleted.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
-import { stateLabel } from '../../api/v1alpha1/index.ts';
+import { ringLabel, stateLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { acquireLease, shardState } from '../../sharding/lease.ts';
+import { isMember, ringMembership } from '../../sharding/membership.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { microTime } from '../../runtime/micro-time.ts';
 import { isConflict, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
@@ -12,8 +14,11 @@ import type { HandlerResult } from '../../runtime/workqueue.ts';
 export interface ShardLeaseReconcilerOptions {
   /** Reads a shard Lease by key (namespace/name) from the sharder's cache. */
   lease(key: string): ILease | undefined;
+  /** All shard Leases in the sharder's cache, for the ring's membership. */
+  leases(): Iterable<ILease>;
+  ring(name: string): ControllerRing | undefined;
   rest: RestClient;
-  /** Written as holder of acquired Leases; must differ from every shard's name. */
+  /** The sharder replica's identity, which acquired Leases name as their holder (`sharder/<identity>`). */
   identity: string;
   now(): Date;
   logger: Logger;
@@ -37,6 +42,15 @@ export class ShardLeaseReconciler {
       return undefined;
     const path = `/apis/coordination.k8s.io/v1/namespaces/${metadata.namespace}/leases/${metadata.name}`;
     const now = this.#options.now();
+    const ring = this.#options.ring(metadata.labels?.[ringLabel] ?? '');
+    if (
+      ring === undefined ||
+      !isMember(ringMembership(this.#options.leases(), ring, now), metadata.namespace, metadata.name)
+    ) {
+      // The ring's status tells about Leases it leaves out; the ring controller logs them.
+      logger.debug({ lease: key }, 'not a shard of a ring: left alone');
+      return undefined;
+    }
     const { state, nextChange } = shardState(lease, now);
     const log = logger.child({ lease: key, state });
 

@@ -7,7 +7,7 @@ import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { syncAction } from '../../sharding/assignment.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
-import { availableShards, ringMembers } from '../../sharding/membership.ts';
+import { availableShards, ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
@@ -97,8 +97,11 @@ export class SyncReconciler {
     return { requeueAfter: sync.pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
   }
 
-  #available(ring: string): string[] {
-    return availableShards(ringMembers(this.#options.leases(), ring, this.#options.now()));
+  /** The ring's available members: never a Lease the ring does not trust or whose name is no label value. */
+  #available(name: string): string[] {
+    const ring = this.#options.ring(name);
+    if (ring === undefined) return [];
+    return availableShards(ringMembership(this.#options.leases(), ring, this.#options.now()).members);
   }
 
   async #syncResource(sync: RingSync, group: string, resource: string, controlled: boolean): Promise<void> {

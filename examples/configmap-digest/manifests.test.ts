@@ -61,6 +61,7 @@ describe('examples/configmap-digest/deploy/', () => {
     expect(find('ControllerRing', 'configmap-digest').spec).toEqual({
       resources: [{ ...controller.resource, controlledResources: controller.controlledResources }],
       namespaceSelector: { matchLabels: { 'controller-rings.io/configmap-digest': 'enabled' } },
+      shardLeaseNamespaces: ['configmap-digest'],
     });
     expect(find('ClusterRole', 'controller-rings-sharded-configmap-digest').rules).toEqual([
       { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'patch'] },

@@ -80,6 +80,8 @@ function defineRing(scope: Construct): void {
     spec: {
       resources: [{ ...controller.resource, controlledResources }],
       namespaceSelector: { matchLabels: { [namespaceLabel.key]: namespaceLabel.value } },
+      // The shards' Leases live in their own namespace.
+      shardLeaseNamespaces: [namespace],
     },
   } satisfies ControllerRing);
 }

@@ -96,6 +96,7 @@ export class EndToEnd {
     await createRing(this.rest, ring, {
       resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
       namespaceSelector: { matchLabels: { 'controller-rings.io/e2e': 'true' } },
+      shardLeaseNamespaces: [shardNamespace],
     });
     const collection = `/api/v1/namespaces/${namespace}/configmaps`;
     const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });

@@ -64,6 +64,8 @@ describe('ControllerRing CRD', () => {
     try {
       // The core group is the default: every stored resource names its group.
       expect(created.spec.resources).toEqual([{ ...configMaps, controlledResources: [secrets] }]);
+      // Shard Leases are trusted where a controller applied without a namespace runs.
+      expect(created.spec.shardLeaseNamespaces).toEqual(['default']);
       const status = {
         observedGeneration: created.metadata?.generation,
         shards: 3,
@@ -218,6 +220,36 @@ describe('ControllerRing CRD', () => {
         },
         'must be empty for operator Exists or DoesNotExist',
       ],
+      [
+        'an empty shardLeaseNamespaces, which would trust no shard',
+        'no-shard-namespaces',
+        { resources: [configMaps], shardLeaseNamespaces: [] },
+        'spec.shardLeaseNamespaces: Invalid value: 0: spec.shardLeaseNamespaces in body should have at least 1 items',
+      ],
+      [
+        'more than 16 shardLeaseNamespaces',
+        'many-shard-namespaces',
+        { resources: [configMaps], shardLeaseNamespaces: Array.from({ length: 17 }, (_, i) => `ns-${i}`) },
+        'must have at most 16 items',
+      ],
+      [
+        'a namespace twice in shardLeaseNamespaces',
+        'duplicate-shard-namespace',
+        { resources: [configMaps], shardLeaseNamespaces: ['shards', 'other', 'shards'] },
+        'each namespace may appear only once in shardLeaseNamespaces: remove the duplicate entries',
+      ],
+      [
+        'a shardLeaseNamespaces entry that is not a namespace name',
+        'bad-shard-namespace',
+        { resources: [configMaps], shardLeaseNamespaces: ['Shards'] },
+        'shardLeaseNamespaces must list namespace names: DNS-1123 labels',
+      ],
+      [
+        'a shardLeaseNamespaces entry longer than 63 characters',
+        'long-shard-namespace',
+        { resources: [configMaps], shardLeaseNamespaces: ['n'.repeat(64)] },
+        'may not be more than 63 bytes',
+      ],
     ];
 
     it.each(cases)('%s', async (_, name, spec, message) => {
@@ -242,6 +274,7 @@ describe('ControllerRing CRD', () => {
           { key: 'sharded', operator: 'Exists' },
         ],
       },
+      shardLeaseNamespaces: ['shards', 'n'.repeat(63), ...Array.from({ length: 14 }, (_, i) => `ns-${i}`)],
     });
     await expect(
       customObjects.createClusterCustomObject({ ...ringApi, body: valid, dryRun: 'All' }),

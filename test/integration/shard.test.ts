@@ -80,6 +80,7 @@ beforeAll(async () => {
   await createRing(rest, ring, {
     resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
     namespaceSelector: { matchLabels: { sharded: 'true' } },
+    shardLeaseNamespaces: [shardNamespace],
   });
   for (const name of ['shard-0', 'shard-1']) await startShard(name);
   await eventually(async () => {

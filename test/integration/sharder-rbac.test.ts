@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 it('reports a ring Forbidden until the sharder may list and patch its resources, then assigns its objects', async () => {
-  await createRing(rest, ring, { resources: [{ resource: 'configmaps' }] });
+  await createRing(rest, ring, { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] });
   await eventually(async () => {
     const condition = (await getRing(rest, ring))?.status?.conditions?.find((c) => c.type === 'Ready');
     expect(condition).toMatchObject({ status: 'False', reason: 'Forbidden' });

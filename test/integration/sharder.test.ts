@@ -104,6 +104,7 @@ describe('assignment through the webhook', () => {
     await createRing(rest, ring, {
       resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
       namespaceSelector: { matchLabels: { team: 'assign' } },
+      shardLeaseNamespaces: [shardNamespace],
     });
     for (const name of ['a', 'b', 'c']) await joinShard(ring, `${ring}-${name}`);
     await readyRing(ring, 3);
@@ -230,6 +231,7 @@ describe('shard leases', () => {
     await createRing(rest, ring, {
       resources: [{ resource: 'configmaps' }],
       namespaceSelector: { matchLabels: { team: ring } },
+      shardLeaseNamespaces: [shardNamespace],
     });
   });
 
@@ -245,7 +247,7 @@ describe('shard leases', () => {
     // Uncertain lasts only until the sharder's acquisition succeeds, which makes the shard dead.
     const acquired = await eventually(async () => {
       const lease = await readLease(shard.name);
-      expect(lease.spec?.holderIdentity).toMatch(/^sharder-[01]$/);
+      expect(lease.spec?.holderIdentity).toMatch(/^sharder\/sharder-[01]$/);
       expect(lease.metadata?.labels?.[stateLabel]).toBe('dead');
       return lease;
     });
@@ -284,6 +286,7 @@ describe('rebalancing', () => {
     await createRing(rest, ring, {
       resources: [{ resource: 'configmaps' }],
       namespaceSelector: { matchLabels: { team: ring } },
+      shardLeaseNamespaces: [shardNamespace],
     });
     for (const name of names('a', 'b', 'c')) await joinShard(ring, name);
     await readyRing(ring, 3);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { pino } from 'pino';
-import { apiVersion, kind, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { apiVersion, kind, ringLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import { isNotFound, patchTypes, RestClient } from '../../runtime/rest.ts';
 import { HashRing } from '../../sharding/ring.ts';
@@ -35,7 +35,12 @@ const controllerRing: ControllerRing = {
 };
 const directory: RingDirectory = {
   ring: (name) => (name === ring ? controllerRing : undefined),
-  availableShards: (name) => (name === ring ? shards : []),
+  // Shards that renew their Leases, in the namespace the ring trusts by default.
+  leases: () =>
+    shards.map((name) => ({
+      metadata: { name, namespace: 'default', labels: { [ringLabel]: ring } },
+      spec: { holderIdentity: name, renewTime: new Date().toISOString(), leaseDurationSeconds: 60 },
+    })),
 };
 
 const rest = new RestClient(testKubeConfig());
