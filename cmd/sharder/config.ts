@@ -86,7 +86,7 @@ const options = {
   'leader-election-retry-period': {
     type: 'string',
     default: '2s',
-    description: `between attempts to acquire or renew; ${retryJitter} times it shorter than the renew deadline`,
+    description: `between attempts to acquire or renew; the renew deadline must exceed ${retryJitter} times it`,
     duration: { min: '100ms', max: longest },
   },
   'webhook-bind-address': {
