@@ -9,6 +9,8 @@ describe('parseDuration', () => {
     ['1h30m', 5_400_000],
     ['1.5s', 1500],
     ['1m30s', 90_000],
+    ['1.1s', 1100],
+    ['0.4ms', 0],
   ])('%s', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });

@@ -2,7 +2,10 @@
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const pattern = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
 
-/** Milliseconds of a duration like 1m30s; throws with the expected format on anything else. */
+/**
+ * Whole milliseconds of a duration like 1m30s (timers take no finer ones; rounding also undoes binary
+ * fractions: 1.1 × 1000 is 1100.0000000000002); throws with the expected format on anything else.
+ */
 export function parseDuration(text: string): number {
   if (!pattern.test(text)) {
     throw new Error(
@@ -13,5 +16,5 @@ export function parseDuration(text: string): number {
   for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
     total += Number(amount) * (units[unit ?? ''] ?? 0);
   }
-  return total;
+  return Math.round(total);
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { parseConfig, type SharderConfig } from './config.ts';
+import { parseConfig, usage, type SharderConfig } from './config.ts';
 
 const required = [
   '--namespace=sharding-system',
@@ -72,13 +72,114 @@ describe('sharder config', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--log-level=loud'], /--log-level: "loud" is not one of trace, debug/],
     [['--sync-period=5'], /--sync-period: invalid duration "5": use a number with a unit/],
-    [['--sync-concurrency=0'], /--sync-concurrency: "0" is not a positive integer/],
     [['--health-probe-bind-address=8081'], /--health-probe-bind-address: "8081" is not an address/],
     [['--webhook-url=http://x'], /--webhook-url: "http:\/\/x" must be an https:\/\/ URL/],
     [['--webhook-service=sharder'], /give exactly one of --webhook-url and --webhook-service/],
-    [['--leader-election-renew-deadline=20s'], /renew-deadline: must be shorter than the lease duration/],
   ])('rejects %p with a message naming the option', (extra, message) => {
     expect(() => parseConfig([...required, ...extra], {})).toThrow(message);
+  });
+
+  // Node runs a timer of more than 2^31-1 ms after 1 ms: 600h would sync all the time.
+  it.each([
+    ['sync-period', '600h', '1s to 24h'],
+    ['sync-period', '24h1ms', '1s to 24h'],
+    ['sync-period', '999s', undefined],
+    ['sync-period', '0s', '1s to 24h'],
+    ['webhook-certificate-reload-period', '0ms', '100ms to 24h'],
+    ['webhook-certificate-reload-period', '25h', '100ms to 24h'],
+    ['leader-election-lease-duration', '0s', '1s to 24h'],
+    ['leader-election-lease-duration', '600h', '1s to 24h'],
+    ['leader-election-renew-deadline', '50ms', '100ms to 24h'],
+    ['leader-election-retry-period', '0s', '100ms to 24h'],
+  ])('bounds --%s: %s', (option, value, range) => {
+    const parse = (): unknown => parseConfig([...required, `--${option}=${value}`], {});
+    if (range === undefined) expect(parse).not.toThrow();
+    else expect(parse).toThrow(`--${option}: "${value}" is out of range: use ${range}`);
+  });
+
+  it('takes durations as whole milliseconds', () => {
+    expect(parse([...required, '--sync-period=1.0004s']).sync.periodMs).toBe(1000);
+  });
+
+  it('relates the leader-election durations as client-go does', () => {
+    const election = (lease: string, renew: string, retry: string): unknown =>
+      parseConfig(
+        [
+          ...required,
+          `--leader-election-lease-duration=${lease}`,
+          `--leader-election-renew-deadline=${renew}`,
+          `--leader-election-retry-period=${retry}`,
+        ],
+        {},
+      );
+    expect(election('4s', '3s', '500ms')).toMatchObject({
+      leaderElection: { leaseDurationSeconds: 4, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+    });
+    expect(() => election('1500ms', '1s', '500ms')).toThrow(
+      '--leader-election-lease-duration: "1500ms" is not whole seconds',
+    );
+    expect(() => election('15s', '15s', '2s')).toThrow(
+      '--leader-election-renew-deadline: "15s" must be shorter than --leader-election-lease-duration (15s)',
+    );
+    // Retries are jittered by up to 20 %: 2.5 s may become 3 s, the whole renew deadline.
+    expect(() => election('15s', '3s', '2.5s')).toThrow(
+      '--leader-election-retry-period: "2.5s" times 1.2 (its jitter) must be shorter than ' +
+        '--leader-election-renew-deadline (3s)',
+    );
+    expect(() => election('15s', '3s', '2490ms')).not.toThrow();
+  });
+
+  it.each(['0', '201', '100000000', '1e1', '0x10', '1.0', '+5', ' 5', '-1'])(
+    'takes --sync-concurrency=%p only as decimal digits from 1 to 200',
+    (value) => {
+      expect(() => parseConfig([...required, `--sync-concurrency=${value}`], {})).toThrow(
+        `--sync-concurrency: "${value}" is not an integer from 1 to 200 (decimal digits only)`,
+      );
+    },
+  );
+
+  it.each([
+    ['webhook-bind-address', ':99999'],
+    ['webhook-bind-address', ':0'],
+    ['webhook-bind-address', '[nonsense]:9443'],
+    ['health-probe-bind-address', '127.0.0.1:65536'],
+    ['metrics-bind-address', ':1e3'],
+  ])('rejects --%s=%s, with the allowed ports', (option, value) => {
+    expect(() => parseConfig([...required, `--${option}=${value}`], {})).toThrow(
+      `--${option}: "${value}" is not an address: use host:port or :port, port 1 to 65535`,
+    );
+  });
+
+  it('takes IPv6 and host names in addresses', () => {
+    expect(
+      parse([...required, '--webhook-bind-address=[::1]:65535', '--health-probe-bind-address=localhost:1']),
+    ).toMatchObject({
+      webhook: { address: { host: '::1', port: 65535 } },
+      healthProbeAddress: { host: 'localhost', port: 1 },
+    });
+  });
+
+  it.each(['system/sharder:99999', 'system/sharder:0', 'System/sharder:443', 'system/-sharder:443'])(
+    'rejects --webhook-service=%s, with the form and the allowed ports',
+    (value) => {
+      const args = [...required.filter((a) => !a.startsWith('--webhook-url')), `--webhook-service=${value}`];
+      expect(() => parseConfig(args, {})).toThrow(
+        `--webhook-service: "${value}" must be namespace/name:port, port 1 to 65535`,
+      );
+    },
+  );
+
+  it.each([
+    'https://127.0.0.1:99999',
+    'https://127.0.0.1:0',
+    'https://user@sharder:9443',
+    'https://sharder:9443/?q',
+    'https://sharder/#top',
+    'https://',
+  ])('rejects --webhook-url=%s as the API server would', (value) => {
+    expect(() => parseConfig([...required, `--webhook-url=${value}`], {})).toThrow(
+      `--webhook-url: "${value}" must be an https:// URL without user, query or fragment, port 1 to 65535`,
+    );
   });
 
   it('names missing required options', () => {
@@ -104,7 +205,21 @@ describe('sharder config', () => {
       /option "leader-elect" must be a boolean/,
     );
     expect(() => parseConfig([...required, '--config=/nonexistent.yaml'], {})).toThrow(
-      /--config: cannot read/,
+      '--config: /nonexistent.yaml does not exist',
+    );
+  });
+
+  it('reads the config file as text, as the flags, so YAML numbers are no integers', () => {
+    for (const value of ['1e3', '0x10', '0o10', '.inf']) {
+      expect(() =>
+        parseConfig([...required, `--config=${configFile(`sync-concurrency: ${value}\n`)}`], {}),
+      ).toThrow(`--sync-concurrency: "${value}" is not an integer from 1 to 200`);
+    }
+    expect(() => parseConfig([...required, `--config=${configFile('sync-period: 600h\n')}`], {})).toThrow(
+      '--sync-period: "600h" is out of range',
+    );
+    expect(() => parseConfig([...required, `--config=${configFile('sync-period: [1m]\n')}`], {})).toThrow(
+      'option "sync-period" must be a string',
     );
   });
 
@@ -114,7 +229,12 @@ describe('sharder config', () => {
     expect(parse([...required, '--leader-elect']).leaderElection.enabled).toBe(true);
   });
 
-  it('answers --help', () => {
+  it('answers --help, with the allowed ranges', () => {
     expect(parseConfig(['--help'], {})).toBe('help');
+    expect(usage()).toMatch(
+      /--sync-period +how often every ring is synced in full; 1s to 24h \(default 5m\)/,
+    );
+    expect(usage()).toMatch(/--sync-concurrency +object patches at once per ring; 1 to 200 \(default 10\)/);
+    expect(usage()).toMatch(/--leader-election-retry-period +.*; 100ms to 24h \(default 2s\)/);
   });
 });

@@ -1,6 +1,7 @@
 // The sharder's flags and optional config file (the same keys, in YAML), validated at start-up: a bad value
 // stops the program with a message that names the option and says what is expected.
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -38,11 +39,17 @@ export interface SharderConfig {
   sync: { periodMs: number; concurrency: number };
 }
 
+/** Node fires a timer of more than 2^31-1 ms (24.8 days) after 1 ms instead; no duration here needs a day. */
+const longest = '24h';
+const maxPort = 65535;
+/** The leader elector waits up to 1.2 retry periods between attempts (runtime/leader-election.ts), as client-go. */
+const retryJitter = 1.2;
+
 const options = {
   config: { type: 'string', description: 'YAML file with any of these options (flags win over the file)' },
   kubeconfig: {
     type: 'string',
-    description: 'kubeconfig file; default: KUBECONFIG, in-cluster, ~/.kube/config',
+    description: 'kubeconfig file; default: KUBECONFIG, ~/.kube/config, in-cluster',
   },
   namespace: {
     type: 'string',
@@ -64,52 +71,88 @@ const options = {
     default: 'controller-rings-sharder',
     description: 'Lease name',
   },
-  'leader-election-lease-duration': { type: 'string', default: '15s', description: 'leader Lease duration' },
+  'leader-election-lease-duration': {
+    type: 'string',
+    default: '15s',
+    description: 'leader Lease duration, whole seconds',
+    duration: { min: '1s', max: longest },
+  },
   'leader-election-renew-deadline': {
     type: 'string',
     default: '10s',
-    description: 'give up leading after failing to renew this long',
+    description: 'give up leading after failing to renew this long; shorter than the lease duration',
+    duration: { min: '100ms', max: longest },
   },
   'leader-election-retry-period': {
     type: 'string',
     default: '2s',
-    description: 'between attempts to acquire or renew',
+    description: `between attempts to acquire or renew; the renew deadline must exceed ${retryJitter} times it`,
+    duration: { min: '100ms', max: longest },
   },
   'webhook-bind-address': {
     type: 'string',
     default: ':9443',
-    description: 'HTTPS address of the admission webhook',
+    description: `HTTPS address of the admission webhook, host:port or :port, port 1 to ${maxPort}`,
   },
   'webhook-cert-file': { type: 'string', description: 'PEM serving certificate of the webhook (required)' },
-  'webhook-key-file': { type: 'string', description: 'PEM private key of the webhook (required)' },
+  'webhook-key-file': {
+    type: 'string',
+    description: "PEM private key of the webhook's certificate (required)",
+  },
   'webhook-ca-file': {
     type: 'string',
-    description: "PEM CA that signed the webhook's certificate (required)",
+    description: "PEM CA certificates, one of which signed the webhook's certificate (required)",
   },
   'webhook-certificate-reload-period': {
     type: 'string',
     default: '30s',
     description: 'how often the certificate files are read for a renewal',
+    duration: { min: '100ms', max: longest },
   },
-  'webhook-url': { type: 'string', description: 'base URL the API server calls the webhook at' },
+  'webhook-url': { type: 'string', description: 'base https:// URL the API server calls the webhook at' },
   'webhook-service': {
     type: 'string',
-    description: 'namespace/name:port of the Service in front of the webhook',
+    description: `namespace/name:port of the Service in front of the webhook, port 1 to ${maxPort}`,
   },
-  'health-probe-bind-address': { type: 'string', default: ':8081', description: '/healthz and /readyz' },
-  'metrics-bind-address': { type: 'string', default: ':8080', description: '/metrics; 0 disables' },
-  'sync-period': { type: 'string', default: '5m', description: 'how often every ring is synced in full' },
-  'sync-concurrency': { type: 'string', default: '10', description: 'object patches at once per ring' },
+  'health-probe-bind-address': {
+    type: 'string',
+    default: ':8081',
+    description: `/healthz and /readyz, host:port or :port, port 1 to ${maxPort}`,
+  },
+  'metrics-bind-address': {
+    type: 'string',
+    default: ':8080',
+    description: `/metrics, host:port or :port, port 1 to ${maxPort}; 0 disables`,
+  },
+  'sync-period': {
+    type: 'string',
+    default: '5m',
+    description: 'how often every ring is synced in full',
+    duration: { min: '1s', max: longest },
+  },
+  'sync-concurrency': {
+    type: 'string',
+    default: '10',
+    description: 'object patches at once per ring',
+    // Beyond that the API server queues or refuses them: by default it serves 200 mutating requests at once
+    // (--max-mutating-requests-inflight), shared by all its clients.
+    integer: { min: 1, max: 200 },
+  },
   help: { type: 'boolean', short: 'h', description: 'print this help' },
 } as const;
 
 type OptionName = keyof typeof options;
 type Values = Partial<Record<OptionName, string | boolean>>;
+type OptionWith<Key extends string> = {
+  [Name in OptionName]: (typeof options)[Name] extends Record<Key, unknown> ? Name : never;
+}[OptionName];
 
 export function usage(): string {
   const lines = Object.entries(options).map(([name, option]) => {
+    const range = 'duration' in option ? option.duration : 'integer' in option ? option.integer : undefined;
+    const allowed = range === undefined ? '' : `; ${range.min} to ${range.max}`;
     const fallback = 'default' in option ? ` (default ${String(option.default)})` : '';
-    return `  --${name.padEnd(34)} ${option.description}${fallback}`;
+    return `  --${name.padEnd(34)} ${option.description}${allowed}${fallback}`;
   });
   return `usage: sharder [options]\n${lines.join('\n')}`;
 }
@@ -122,12 +165,27 @@ function fail(option: string, message: string): never {
   throw new ConfigError(`--${option}: ${message}`);
 }
 
+/** What is wrong with a file an option names, from the error of reading it. */
+export function unreadable(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${path} does not exist`;
+  if (code === 'EISDIR') return `${path} is a directory, not a file`;
+  return `cannot read ${path}: ${(error as Error).message}`;
+}
+
 function readConfigFile(path: string): Values {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    fail('config', unreadable(path, error));
+  }
   let content: unknown;
   try {
-    content = parse(readFileSync(path, 'utf8'));
+    // Every value as text, read as the same flag would be: no YAML numbers (1e3, 0x10) or other types.
+    content = parse(text, { schema: 'failsafe', logLevel: 'error' });
   } catch (error) {
-    fail('config', `cannot read ${path}: ${(error as Error).message}`);
+    fail('config', `cannot parse ${path}: ${(error as Error).message}`);
   }
   if (content === null || content === undefined) return {};
   if (typeof content !== 'object' || Array.isArray(content))
@@ -138,47 +196,88 @@ function readConfigFile(path: string): Values {
       fail('config', `${path}: unknown option "${key}" (the file takes the flags' names, e.g. sync-period)`);
     }
     const option = options[key as OptionName];
-    const expected = option.type === 'boolean' ? 'boolean' : ['string', 'number'];
-    if (!(Array.isArray(expected) ? expected.includes(typeof value) : typeof value === expected)) {
-      fail('config', `${path}: option "${key}" must be a ${option.type}`);
+    if (option.type === 'boolean') {
+      if (value !== 'true' && value !== 'false') fail('config', `${path}: option "${key}" must be a boolean`);
+      values[key as OptionName] = value === 'true';
+    } else {
+      if (typeof value !== 'string') fail('config', `${path}: option "${key}" must be a string`);
+      values[key as OptionName] = value;
     }
-    values[key as OptionName] = typeof value === 'number' ? String(value) : (value as string | boolean);
   }
   return values;
 }
 
-function address(option: OptionName, text: string): Address {
-  const match = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(text);
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) fail(option, `"${text}" is not an address: use host:port or :port, e.g. :8080`);
-  return { host: (match[1] ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+/** A port: decimal digits, 1 to 65535 (no 0: each port here must be known to the probes and Services). */
+function port(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text !== undefined && /^\d+$/.test(text) && value >= 1 && value <= maxPort ? value : undefined;
 }
 
-function duration(option: OptionName, text: string, minimumMs = 1): number {
+function address(option: OptionName, text: string): Address {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d+)$/.exec(text);
+  const host = match?.[1] ?? match?.[2] ?? '';
+  const number = port(match?.[3]);
+  if (number === undefined || (match?.[1] !== undefined && !isIPv6(host))) {
+    fail(option, `"${text}" is not an address: use host:port or :port, port 1 to ${maxPort}, e.g. :8080`);
+  }
+  return { host: host || '0.0.0.0', port: number };
+}
+
+function duration(option: OptionWith<'duration'>, text: string): number {
+  const { min, max } = options[option].duration;
   let ms: number;
   try {
     ms = parseDuration(text);
   } catch (error) {
-    fail(option, (error as Error).message);
+    fail(option, `${(error as Error).message} (${min} to ${max})`);
   }
-  if (ms < minimumMs) fail(option, `must be at least ${minimumMs} ms`);
+  if (ms < parseDuration(min) || ms > parseDuration(max))
+    fail(option, `"${text}" is out of range: use ${min} to ${max}`);
   return ms;
 }
 
-function positiveInteger(option: OptionName, text: string): number {
+function integer(option: OptionWith<'integer'>, text: string): number {
+  const { min, max } = options[option].integer;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) fail(option, `"${text}" is not a positive integer`);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    fail(option, `"${text}" is not an integer from ${min} to ${max} (decimal digits only)`);
   return value;
 }
 
+function webhookUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // Reported below, with the form expected.
+  }
+  // What the API server accepts in a webhook's clientConfig.url.
+  if (
+    url?.protocol !== 'https:' ||
+    url.port === '0' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    /[?#]/.test(text)
+  ) {
+    fail(
+      'webhook-url',
+      `"${text}" must be an https:// URL without user, query or fragment, port 1 to ${maxPort}, ` +
+        'e.g. https://sharder.example.com:9443',
+    );
+  }
+  return text.replace(/\/$/, '');
+}
+
 function serviceReference(text: string): { namespace: string; name: string; port: number } {
-  const match = /^([a-z0-9-]+)\/([a-z0-9-]+):(\d+)$/.exec(text);
-  if (!match)
+  const label = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
+  const match = new RegExp(`^(${label})/(${label}):(\\d+)$`).exec(text);
+  const number = port(match?.[3]);
+  if (!match || number === undefined)
     fail(
       'webhook-service',
-      `"${text}" must be namespace/name:port, e.g. controller-rings-system/sharder:443`,
+      `"${text}" must be namespace/name:port, port 1 to ${maxPort}, e.g. controller-rings-system/sharder:443`,
     );
-  return { namespace: match[1] ?? '', name: match[2] ?? '', port: Number(match[3]) };
+  return { namespace: match[1] ?? '', name: match[2] ?? '', port: number };
 }
 
 function namespaceFromServiceAccount(): string | undefined {
@@ -251,23 +350,28 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
       'give exactly one of --webhook-url and --webhook-service, so the API server can reach the webhook',
     );
   }
-  if (url !== undefined && !url.startsWith('https://'))
-    fail('webhook-url', `"${url}" must be an https:// URL`);
 
-  const leaseDurationMs = duration(
-    'leader-election-lease-duration',
-    required('leader-election-lease-duration'),
-    1000,
-  );
-  const renewDeadlineMs = duration(
-    'leader-election-renew-deadline',
-    required('leader-election-renew-deadline'),
-  );
-  const retryPeriodMs = duration('leader-election-retry-period', required('leader-election-retry-period'));
-  if (renewDeadlineMs >= leaseDurationMs)
-    fail('leader-election-renew-deadline', 'must be shorter than the lease duration');
-  if (retryPeriodMs >= renewDeadlineMs)
-    fail('leader-election-retry-period', 'must be shorter than the renew deadline');
+  const leaseDuration = required('leader-election-lease-duration');
+  const renewDeadline = required('leader-election-renew-deadline');
+  const retryPeriod = required('leader-election-retry-period');
+  const leaseDurationMs = duration('leader-election-lease-duration', leaseDuration);
+  const renewDeadlineMs = duration('leader-election-renew-deadline', renewDeadline);
+  const retryPeriodMs = duration('leader-election-retry-period', retryPeriod);
+  if (leaseDurationMs % 1000 !== 0)
+    fail('leader-election-lease-duration', `"${leaseDuration}" is not whole seconds (a Lease holds seconds)`);
+  if (renewDeadlineMs >= leaseDurationMs) {
+    fail(
+      'leader-election-renew-deadline',
+      `"${renewDeadline}" must be shorter than --leader-election-lease-duration (${leaseDuration})`,
+    );
+  }
+  if (retryPeriodMs * retryJitter >= renewDeadlineMs) {
+    fail(
+      'leader-election-retry-period',
+      `"${retryPeriod}" times ${retryJitter} (its jitter) must be shorter than ` +
+        `--leader-election-renew-deadline (${renewDeadline}), as client-go requires`,
+    );
+  }
 
   const metrics = required('metrics-bind-address');
   return {
@@ -278,7 +382,7 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     leaderElection: {
       enabled: values['leader-elect'] !== false,
       leaseName: required('leader-election-lease-name'),
-      leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+      leaseDurationSeconds: leaseDurationMs / 1000,
       renewDeadlineMs,
       retryPeriodMs,
     },
@@ -290,16 +394,15 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
       reloadPeriodMs: duration(
         'webhook-certificate-reload-period',
         required('webhook-certificate-reload-period'),
-        100,
       ),
       clientConfig:
-        url !== undefined ? { url: url.replace(/\/$/, '') } : { service: serviceReference(service ?? '') },
+        url !== undefined ? { url: webhookUrl(url) } : { service: serviceReference(service ?? '') },
     },
     healthProbeAddress: address('health-probe-bind-address', required('health-probe-bind-address')),
     metricsAddress: metrics === '0' ? undefined : address('metrics-bind-address', metrics),
     sync: {
-      periodMs: duration('sync-period', required('sync-period'), 1000),
-      concurrency: positiveInteger('sync-concurrency', required('sync-concurrency')),
+      periodMs: duration('sync-period', required('sync-period')),
+      concurrency: integer('sync-concurrency', required('sync-concurrency')),
     },
   };
 }

@@ -1,27 +1,30 @@
 // The sharder: node cmd/sharder/main.ts --help
-import { KubeConfig } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.ts';
 import { ConfigError, parseConfig, usage } from './config.ts';
+import { loadKubeConfig } from './kubeconfig.ts';
 import { Sharder } from './sharder.ts';
+import { readWebhookCertificates } from './webhook-certificates.ts';
 
+// Everything the flags name is checked here, before anything starts: a bad value is one line on stderr.
 let config;
+let kubeConfig: KubeConfig;
 try {
   config = parseConfig(process.argv.slice(2));
+  if (config === 'help') {
+    console.log(usage());
+    process.exit(0);
+  }
+  kubeConfig = loadKubeConfig({ flag: config.kubeconfig, env: process.env, home: homedir() });
+  await readWebhookCertificates(config.webhook);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`sharder: ${error.message}`);
   process.exit(2);
 }
-if (config === 'help') {
-  console.log(usage());
-  process.exit(0);
-}
 
 const logger = createLogger({ ...config.log, name: 'sharder' });
-const kubeConfig = new KubeConfig();
-if (config.kubeconfig === undefined) kubeConfig.loadFromDefault();
-else kubeConfig.loadFromFile(config.kubeconfig);
-
 const sharder = new Sharder(config, kubeConfig, logger);
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

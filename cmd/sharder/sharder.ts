@@ -1,13 +1,11 @@
 // The sharder program's parts wired together: informers on rings, shard Leases, webhook configurations and
 // namespaces (never on the sharded objects), the admission webhook on every replica, and the controllers on
 // the elected leader only.
-import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
-import type { KeyPair } from '../../runtime/certificates.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { Discovery } from '../../runtime/discovery.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
@@ -27,11 +25,7 @@ import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
 import type { Address, SharderConfig } from './config.ts';
 import { sharderMetrics } from './metrics.ts';
-
-/** The webhook's serving certificate and key (PEM), and the CA bundle written into webhook configurations. */
-interface Certificates extends KeyPair {
-  caBundle: string;
-}
+import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
 
 /** How soon the sync looks again at objects waiting for their owner's drain or that kept conflicting. */
 const syncRetryAfterMs = 2_000;
@@ -64,7 +58,7 @@ export class Sharder {
   readonly #informers: AnyInformer[];
   readonly #monitoring: MonitoringServer[] = [];
   #webhook: WebhookServer | undefined;
-  #certificates: Certificates | undefined;
+  #certificates: WebhookCertificates | undefined;
   #certificateReload: NodeJS.Timeout | undefined;
   #elector: LeaderElector | undefined;
   #leading: Leading | undefined;
@@ -169,14 +163,9 @@ export class Sharder {
     for (const server of this.#monitoring) await server.start();
   }
 
-  async #readCertificates(): Promise<Certificates> {
-    const { certFile, keyFile, caFile } = this.#config.webhook;
-    const [certificate, privateKey, ca] = await Promise.all([
-      readFile(certFile, 'utf8'),
-      readFile(keyFile, 'utf8'),
-      readFile(caFile),
-    ]);
-    return { certificate, privateKey, caBundle: ca.toString('base64') };
+  /** Checked as at start-up: a reload keeps the current certificates rather than take bad files. */
+  async #readCertificates(): Promise<WebhookCertificates> {
+    return readWebhookCertificates(this.#config.webhook);
   }
 
   async #startWebhook(): Promise<void> {

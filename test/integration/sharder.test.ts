@@ -1,7 +1,7 @@
 // The sharder as real processes (two replicas) against the real API server: assignment through its webhook,
 // shard Lease states, rebalancing with drain, ring status and cleanup. Shards are stood in for by Leases
 // the test keeps itself (FakeShard), so membership changes exactly when the test says.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
@@ -218,6 +218,36 @@ describe('certificate rotation', () => {
       return created;
     });
     expect(object.metadata.labels?.[shardLabel('assign')]).toMatch(/^assign-[abc]$/);
+  });
+
+  it('keeps the current certificates when the files turn invalid, and logs which option and file', async () => {
+    const [key, ca] = await Promise.all([
+      readFile(certificates.keyFile, 'utf8'),
+      readFile(certificates.caFile, 'utf8'),
+    ]);
+    const loggedByAll = (text: string): Promise<void> =>
+      eventually(async () => {
+        for (const sharder of sharders) expect(await readFile(sharder.logPath, 'utf8')).toContain(text);
+      });
+    const stranger = await createCertificateAuthority('stranger-ca');
+    const strangerServing = await stranger.sign({ commonName: 'sharder', usage: 'server' });
+    try {
+      // Not PEM: today's caBundle must not become its base64.
+      await writeFile(certificates.caFile, 'not a certificate\n');
+      await loggedByAll(`--webhook-ca-file: ${certificates.caFile} holds no PEM certificate`);
+      // A key that is not the certificate's, as when a reload falls between the writes of a renewal.
+      await writeFile(certificates.keyFile, strangerServing.privateKey);
+      await loggedByAll(`--webhook-key-file: ${certificates.keyFile} is not the key of the certificate`);
+      const configuration = await rest.request<IMutatingWebhookConfiguration>({
+        path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-assign',
+      });
+      expect(configuration.webhooks?.[0]?.clientConfig.caBundle).toBe(btoa(ca));
+      // The webhook still serves the certificate that CA signed.
+      await webhookEffective('assign', 'assign-inside');
+    } finally {
+      await writeFile(certificates.keyFile, key);
+      await writeFile(certificates.caFile, ca);
+    }
   });
 });
 
