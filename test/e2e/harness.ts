@@ -11,7 +11,7 @@ import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts'
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
-import { isGone, type RestClient } from '../../runtime/rest.ts';
+import { isGone, metadataListAccept, type RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
@@ -58,6 +58,10 @@ export interface EndToEndOptions {
    * as its Deployment would. Without this, it stays down and the ring does not converge on it.
    */
   restartExitedShards?: boolean;
+  /** The shards' Lease duration; default leaseDurationSeconds. */
+  leaseDurationSeconds?: number;
+  /** The sharders' leader-election flags; default quickLeaderElection. */
+  leaderElection?: string[];
 }
 
 export class EndToEnd {
@@ -186,7 +190,7 @@ export class EndToEnd {
       identity,
       certificates: this.#files,
       webhookUrl: this.#webhookService.url,
-      args: [...quickLeaderElection, '--sync-period=10s'],
+      args: [...(this.#options.leaderElection ?? quickLeaderElection), '--sync-period=10s'],
     });
     this.#recordSharder(identity, 'ready');
     this.sharders.set(identity, sharder);
@@ -266,7 +270,7 @@ export class EndToEnd {
         ring,
         name,
         namespace: shardNamespace,
-        leaseDurationSeconds,
+        leaseDurationSeconds: this.#options.leaseDurationSeconds ?? leaseDurationSeconds,
         dir: this.#dir,
       });
     } catch (error) {
@@ -385,12 +389,9 @@ export class EndToEnd {
   async converged(timeoutMs = 60_000): Promise<void> {
     await this.shardsRestarted();
     const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
-    const versions = async () =>
-      new Map(
-        (await listObjects(this.rest, configMaps)).map((o) => [o.metadata.name, o.metadata.resourceVersion]),
-      );
     await eventually(
       async () => {
+        const started = Date.now();
         const objects = (await listObjects(this.rest, configMaps)) as IConfigMap[];
         const secrets = new Map(
           ((await listObjects(this.rest, `/api/v1/namespaces/${namespace}/secrets`)) as ISecret[]).map(
@@ -399,14 +400,18 @@ export class EndToEnd {
         );
         // A ConfigMap that changed while the Secrets were listed (the churn) may be a moment ahead of its
         // Secret: its digest is judged in a later round, or once the churn has stopped.
-        const later = await versions();
+        const later = await this.rest.request<{ items: Watched[] }>({
+          path: configMaps,
+          accept: metadataListAccept,
+        });
+        const versions = new Map(later.items.map((o) => [o.metadata.name, o.metadata.resourceVersion]));
         const hashRing = new HashRing(this.shards.keys());
         const stale = objects.filter((object) => {
           const labels = object.metadata?.labels ?? {};
           const shard = labels[shardLabel(ring)];
           const desired = hashRing.shardFor(`/ConfigMap/${namespace}/${object.metadata?.name ?? ''}`);
           const secret = secrets.get(digestSecretName(object.metadata?.name ?? ''));
-          const changing = later.get(object.metadata?.name) !== object.metadata?.resourceVersion;
+          const changing = versions.get(object.metadata?.name ?? '') !== object.metadata?.resourceVersion;
           return (
             shard !== desired ||
             labels[drainLabel(ring)] !== undefined ||
@@ -416,6 +421,8 @@ export class EndToEnd {
           );
         });
         if (stale.length > 0) {
+          // These lists load the API server the ring needs: with thousands of objects, wait as long again.
+          await new Promise((resolve) => setTimeout(resolve, Date.now() - started));
           throw new Error(
             `${stale.length} objects not converged, e.g. ${JSON.stringify(stale[0]?.metadata)}`,
           );
