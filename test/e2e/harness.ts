@@ -1,6 +1,7 @@
 // The end-to-end environment: a control plane of its own, two sharder replicas, shards of the example
-// controller as real processes, a watch recording every label change of the ring's objects, and the shards'
-// life events, so that a scenario can hand a complete history to the invariant checker.
+// controller as real processes, a watch recording every label change of the ring's objects, the shards' and
+// sharders' life events and the API server's outages, so that a scenario can hand a complete history to the
+// invariant checker. Faults are the scenario's: the harness kills, stops, restarts and cuts off on request.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
