@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureBinaries } from './binaries.ts';
-import type { ControlPlaneEndpoints } from './launch.ts';
+import type { ControlPlaneEndpoints, ControlPlaneOptions } from './launch.ts';
 import type { ApiServerRestart } from './supervisor.ts';
 
 export interface ControlPlane extends ControlPlaneEndpoints {
@@ -49,10 +49,14 @@ export async function stopSupervisor(pid: number): Promise<void> {
  * it keeps running until stop() or stopSupervisor(pid).
  */
 export async function startControlPlane(
-  options: { detached?: boolean; logPath?: string } = {},
+  options: { detached?: boolean; logPath?: string } & ControlPlaneOptions = {},
 ): Promise<ControlPlane> {
   const detached = options.detached ?? false;
-  const args = [supervisor, ...(detached ? [] : ['--stop-on-stdin-close'])];
+  const args = [
+    supervisor,
+    ...(detached ? [] : ['--stop-on-stdin-close']),
+    ...(options.apiServerArgs ?? []).map((arg) => `--apiserver-arg=${arg}`),
+  ];
   let stderr: 'inherit' | number = 'inherit';
   if (detached) {
     // A detached supervisor must not hold the caller's stderr open (a pipe reader would wait for it): the

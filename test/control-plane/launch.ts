@@ -18,6 +18,13 @@ export interface ControlPlaneEndpoints {
   kubeconfigPath: string;
   /** PEM of the CA that signed the API server's certificate. */
   caCertificatePath: string;
+  /** etcd's client URL, http://127.0.0.1:<port>, for tests that act on etcd itself (e.g. compact it). */
+  etcdUrl: string;
+}
+
+export interface ControlPlaneOptions {
+  /** Extra kube-apiserver flags, after the defaults (a later flag wins), kept across restarts. */
+  apiServerArgs?: string[];
 }
 
 export interface RunningControlPlane extends ControlPlaneEndpoints {
@@ -67,7 +74,11 @@ function kubeconfig(server: string, ca: string, token: string): string {
 }
 
 /** Launches the control plane in `workDir` (which the caller owns and removes after stop()). */
-export async function launchControlPlane(binaries: Binaries, workDir: string): Promise<RunningControlPlane> {
+export async function launchControlPlane(
+  binaries: Binaries,
+  workDir: string,
+  options: ControlPlaneOptions = {},
+): Promise<RunningControlPlane> {
   const pki = join(workDir, 'pki');
   const logs = join(workDir, 'logs');
   await Promise.all([mkdir(pki, { recursive: true }), mkdir(logs, { recursive: true })]);
@@ -80,6 +91,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     freePort(),
   ]);
   const server = `https://127.0.0.1:${apiserverPort}`;
+  const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
   const authority = await createCertificateAuthority('controller-rings-control-plane');
   const serving = await authority.sign({
     commonName: 'kube-apiserver',
@@ -113,7 +125,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     for (const process of started.toReversed()) await process.stop();
   };
   const apiserverArgs = [
-    `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+    `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
     `--secure-port=${apiserverPort}`,
@@ -133,6 +145,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     // killed; with one it ends them, so that clients re-watch, as in a rolling restart.
     '--shutdown-watch-termination-grace-period=5s',
     '--v=1',
+    ...(options.apiServerArgs ?? []),
   ];
   const startApiServer = async (): Promise<ManagedProcess> => {
     const apiserver = new ManagedProcess(
@@ -165,8 +178,8 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
       binaries.etcd,
       [
         `--data-dir=${join(workDir, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
         `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
         `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
         `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
@@ -176,7 +189,7 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
       join(logs, 'etcd.log'),
     );
     started.push(etcd);
-    await etcd.waitUntil(() => httpOk(`http://127.0.0.1:${etcdClientPort}/health`), startTimeoutMs);
+    await etcd.waitUntil(() => httpOk(`${etcdUrl}/health`), startTimeoutMs);
     started.push(await startApiServer());
 
     const controllerManager = new ManagedProcess(
@@ -203,7 +216,14 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
       () => httpsOk(`https://127.0.0.1:${controllerManagerPort}/healthz`, authority.certificate),
       startTimeoutMs,
     );
-    return { server, kubeconfigPath, caCertificatePath: file('ca.crt'), restartApiServer, stop };
+    return {
+      server,
+      kubeconfigPath,
+      caCertificatePath: file('ca.crt'),
+      etcdUrl,
+      restartApiServer,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

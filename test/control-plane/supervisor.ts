@@ -1,5 +1,5 @@
 // The process that owns a running control plane. It prints one JSON line with the endpoints once the control
-// plane is ready, and stops it and removes its work directory on SIGTERM/SIGINT or, with --stop-on-stdin-close,
+// plane is ready (each --apiserver-arg=<flag> is passed on to kube-apiserver), and stops it and removes its work directory on SIGTERM/SIGINT or, with --stop-on-stdin-close,
 // when its parent goes away (the parent's end of stdin closes even when the parent is killed).
 // On SIGUSR2 it restarts kube-apiserver alone and prints one JSON line when that is done (see ApiServerRestart);
 // SIGUSR1 would be the natural signal, but Node reserves it for starting the inspector.
@@ -16,6 +16,10 @@ export interface ApiServerRestart {
 }
 
 const stopOnStdinClose = process.argv.includes('--stop-on-stdin-close');
+const apiServerArgPrefix = '--apiserver-arg=';
+const apiServerArgs = process.argv
+  .filter((arg) => arg.startsWith(apiServerArgPrefix))
+  .map((arg) => arg.slice(apiServerArgPrefix.length));
 const workDir = await mkdtemp(join(tmpdir(), 'controller-rings-control-plane-'));
 let controlPlane: RunningControlPlane | undefined;
 let stopping: Promise<void> | undefined;
@@ -60,9 +64,11 @@ if (stopOnStdinClose) {
 }
 
 try {
-  controlPlane = await launchControlPlane(await ensureBinaries(), workDir);
-  const { server, kubeconfigPath, caCertificatePath } = controlPlane;
-  process.stdout.write(`${JSON.stringify({ server, kubeconfigPath, caCertificatePath, workDir })}\n`);
+  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, { apiServerArgs });
+  const { server, kubeconfigPath, caCertificatePath, etcdUrl } = controlPlane;
+  process.stdout.write(
+    `${JSON.stringify({ server, kubeconfigPath, caCertificatePath, etcdUrl, workDir })}\n`,
+  );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await shutdownAndExit(1);

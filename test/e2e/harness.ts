@@ -1,7 +1,8 @@
 // The end-to-end environment: a control plane of its own, two sharder replicas, shards of the example
-// controller as real processes, a watch recording every label change of the ring's objects, and the shards'
-// life events, so that a scenario can hand a complete history to the invariant checker.
-import { mkdtemp } from 'node:fs/promises';
+// controller as real processes, a watch recording every label change of the ring's objects, the shards' and
+// sharders' life events and the API server's outages, so that a scenario can hand a complete history to the
+// invariant checker. Faults are the scenario's: the harness kills, stops, restarts and cuts off on request.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -10,7 +11,8 @@ import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { HashRing } from '../../sharding/ring.ts';
-import type { RestClient } from '../../runtime/rest.ts';
+import { forEachConcurrently } from '../../runtime/concurrency.ts';
+import { isGone, metadataListAccept, type RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
@@ -22,14 +24,17 @@ import {
   type SharderProcess,
   type WebhookFiles,
 } from '../support/sharder.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { startWebhookService, type WebhookService } from '../support/webhook-service.ts';
 import {
   pairReconcileEvents,
   summarize,
   type CheckOptions,
   type History,
+  type Interval,
   type LabelObservation,
   type ObjectCreation,
+  type SharderEvent,
   type ShardEvent,
   type Summary,
 } from './invariants.ts';
@@ -41,7 +46,23 @@ const shardNamespace = 'shards';
 export const leaseDurationSeconds = 3;
 
 interface Watched {
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
+}
+
+export interface EndToEndOptions {
+  /** Flags of this environment's kube-apiserver (e.g. --watch-cache=false). */
+  apiServerArgs?: string[];
+  /** Sharders and shards reach the API server through a TCP proxy that cutConnections() cuts. */
+  proxy?: boolean;
+  /**
+   * A shard process that exits on its own (the example shard does when it loses its Lease) is started again,
+   * as its Deployment would. Without this, it stays down and the ring does not converge on it.
+   */
+  restartExitedShards?: boolean;
+  /** The shards' Lease duration; default leaseDurationSeconds. */
+  leaseDurationSeconds?: number;
+  /** The sharders' leader-election flags; default quickLeaderElection. */
+  leaderElection?: string[];
 }
 
 export class EndToEnd {
@@ -56,37 +77,60 @@ export class EndToEnd {
   readonly #labels: LabelObservation[] = [];
   readonly #shardEvents: ShardEvent[] = [];
   readonly #objects: ObjectCreation[] = [];
+  readonly #sharderEvents: SharderEvent[] = [];
+  readonly #outages: Interval[] = [];
   readonly #watching = new AbortController();
+  readonly #options: EndToEndOptions;
+  /** Shards the harness itself is stopping or killing: their exit is expected. */
+  readonly #leaving = new Set<ExampleShard>();
+  readonly #restarts = new Set<Promise<void>>();
+  #shardExits = 0;
   #watch: Promise<void> | undefined;
+  #watchFailure: Error | undefined;
+  #proxy: TcpProxy | undefined;
+  #cutAt: number | undefined;
+  /** The kubeconfig sharders and shards use: the control plane's, or the proxy's. */
+  #processKubeconfig: string;
 
   private constructor(
     cluster: TestCluster,
     files: WebhookFiles,
     webhookService: WebhookService,
     dir: string,
+    options: EndToEndOptions,
   ) {
     this.cluster = cluster;
     this.rest = cluster.rest;
     this.#files = files;
     this.#webhookService = webhookService;
     this.#dir = dir;
+    this.#options = options;
+    this.#processKubeconfig = cluster.controlPlane.kubeconfigPath;
   }
 
-  static async start(): Promise<EndToEnd> {
-    const cluster = await startTestCluster();
+  static async start(options: EndToEndOptions = {}): Promise<EndToEnd> {
+    const cluster = await startTestCluster({ apiServerArgs: options.apiServerArgs ?? [] });
     const environment = new EndToEnd(
       cluster,
       await webhookCertificates(),
       await startWebhookService(),
       await mkdtemp(join(tmpdir(), 'e2e-')),
+      options,
     );
     try {
+      if (options.proxy === true) await environment.#startProxy();
       await environment.#setUp();
     } catch (error) {
       await environment.stop();
       throw error;
     }
     return environment;
+  }
+
+  async #startProxy(): Promise<void> {
+    this.#proxy = await startTcpProxy(this.cluster.kubeConfig);
+    this.#processKubeconfig = join(this.#dir, 'proxied-kubeconfig');
+    await writeFile(this.#processKubeconfig, this.#proxy.kubeConfig.exportConfig(), { mode: 0o600 });
   }
 
   async #setUp(): Promise<void> {
@@ -100,35 +144,111 @@ export class EndToEnd {
     });
     const collection = `/api/v1/namespaces/${namespace}/configmaps`;
     const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });
-    this.#watch = this.rest.watch<Watched>(
-      collection,
-      { resourceVersion: listed.metadata.resourceVersion },
-      ({ type, object }) => {
-        const labels = object.metadata.labels ?? {};
-        this.#labels.push({
-          object: `${namespace}/${object.metadata.name}`,
-          time: Date.now(),
-          shard: labels[shardLabel(ring)],
-          drain: labels[drainLabel(ring)] === drainValue,
-          ...(type === 'DELETED' ? { deleted: true } : {}),
-        });
-      },
-      this.#watching.signal,
-    );
+    this.#watch = this.#recordLabels(collection, listed.metadata.resourceVersion);
+  }
+
+  /**
+   * Records every label change, re-watching from the last event when a watch ends or fails (the API server
+   * restarting). The history must have no gap: a watch that cannot resume (410 Gone) fails the check.
+   */
+  async #recordLabels(collection: string, listedVersion: string): Promise<void> {
+    const signal = this.#watching.signal;
+    let resourceVersion = listedVersion;
+    while (!signal.aborted && this.#watchFailure === undefined) {
+      try {
+        await this.rest.watch<Watched>(
+          collection,
+          { resourceVersion },
+          ({ type, object }) => {
+            if (type === 'ERROR') {
+              this.#watchFailure = new Error(`the label watch failed: ${JSON.stringify(object)}`);
+              return;
+            }
+            if (this.#watchFailure !== undefined) return;
+            resourceVersion = object.metadata.resourceVersion ?? resourceVersion;
+            const labels = object.metadata.labels ?? {};
+            this.#labels.push({
+              object: `${namespace}/${object.metadata.name}`,
+              time: Date.now(),
+              shard: labels[shardLabel(ring)],
+              drain: labels[drainLabel(ring)] === drainValue,
+              ...(type === 'DELETED' ? { deleted: true } : {}),
+            });
+          },
+          signal,
+        );
+      } catch (error) {
+        if (isGone(error)) this.#watchFailure = new Error('the label watch expired', { cause: error });
+        else await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   async startSharder(identity: string): Promise<SharderProcess> {
+    this.#recordSharder(identity, 'started');
     const sharder = await startSharder({
-      kubeconfigPath: this.cluster.controlPlane.kubeconfigPath,
+      kubeconfigPath: this.#processKubeconfig,
       namespace: sharderNamespace,
       identity,
       certificates: this.#files,
       webhookUrl: this.#webhookService.url,
-      args: [...quickLeaderElection, '--sync-period=10s'],
+      args: [...(this.#options.leaderElection ?? quickLeaderElection), '--sync-period=10s'],
     });
+    this.#recordSharder(identity, 'ready');
     this.sharders.set(identity, sharder);
     this.#webhookService.ports.add(sharder.webhookPort);
     return sharder;
+  }
+
+  /** SIGKILL of a sharder replica; its webhook port leaves the service first, as its endpoint would. */
+  async killSharder(identity: string): Promise<void> {
+    const sharder = this.sharders.get(identity);
+    if (sharder === undefined) throw new Error(`no sharder ${identity}`);
+    this.#webhookService.ports.delete(sharder.webhookPort);
+    this.#recordSharder(identity, 'killed');
+    await sharder.kill();
+    this.sharders.delete(identity);
+  }
+
+  #recordSharder(replica: string, type: SharderEvent['type']): void {
+    this.#sharderEvents.push({ replica, time: Date.now(), type });
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again (etcd keeps running); the time it is away is an outage for the
+   * invariant checks.
+   */
+  async restartApiServer(): Promise<void> {
+    const from = Date.now();
+    try {
+      await this.cluster.controlPlane.restartApiServer();
+    } finally {
+      this.#outages.push({ from, to: Date.now() });
+    }
+  }
+
+  /** Resets every connection of the sharders and shards to the API server and refuses new ones (proxy only). */
+  cutConnections(): void {
+    if (this.#proxy === undefined) throw new Error('the environment was started without a proxy');
+    this.#cutAt ??= Date.now();
+    this.#proxy.cut();
+  }
+
+  resumeConnections(): void {
+    if (this.#proxy === undefined || this.#cutAt === undefined) return;
+    this.#proxy.resume();
+    this.#outages.push({ from: this.#cutAt, to: Date.now() });
+    this.#cutAt = undefined;
+  }
+
+  /** The log lines (JSON) a sharder or shard process wrote since `since`. */
+  async logLines(process: { logPath: string }, since: number): Promise<Record<string, unknown>[]> {
+    const text = await readFile(process.logPath, 'utf8');
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => typeof line.time === 'number' && line.time >= since);
   }
 
   /** The replica holding the sharder's leader Lease. */
@@ -145,24 +265,67 @@ export class EndToEnd {
 
   async startShard(name: string): Promise<ExampleShard> {
     this.#record(name, 'started');
-    const shard = await startExampleShard({
-      kubeconfigPath: this.cluster.controlPlane.kubeconfigPath,
-      ring,
-      name,
-      namespace: shardNamespace,
-      leaseDurationSeconds,
-      dir: this.#dir,
-    });
+    let shard: ExampleShard;
+    try {
+      shard = await startExampleShard({
+        kubeconfigPath: this.#processKubeconfig,
+        ring,
+        name,
+        namespace: shardNamespace,
+        leaseDurationSeconds: this.#options.leaseDurationSeconds ?? leaseDurationSeconds,
+        dir: this.#dir,
+      });
+    } catch (error) {
+      // startExampleShard has killed it, or it exited.
+      this.#record(name, 'stopped');
+      throw error;
+    }
     // Ready means it holds its Lease: the earliest the sharder may assign objects to it.
     this.#record(name, 'ready');
     this.shards.set(name, shard);
     this.#recordFiles.add(shard.recordFile);
+    void shard.exited.then(() => {
+      this.#exited(name, shard);
+    });
     return shard;
+  }
+
+  /** A shard process ended without the harness asking: recorded, and started again if the options say so. */
+  #exited(name: string, shard: ExampleShard): void {
+    if (this.#leaving.has(shard)) return;
+    this.#shardExits++;
+    this.#record(name, 'stopped');
+    if (this.shards.get(name) === shard) this.shards.delete(name);
+    if (this.#options.restartExitedShards !== true || this.#watching.signal.aborted) return;
+    const restart = (async () => {
+      while (!this.#watching.signal.aborted) {
+        try {
+          await this.startShard(name);
+          return;
+        } catch {
+          // E.g. the API server is still away and its readiness wait gave up. Again after a while, as a kubelet.
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+    })();
+    this.#restarts.add(restart);
+    void restart.finally(() => this.#restarts.delete(restart));
+  }
+
+  /** Resolves once every shard that exited on its own runs again (see restartExitedShards). */
+  async shardsRestarted(): Promise<void> {
+    while (this.#restarts.size > 0) await Promise.all(this.#restarts);
+  }
+
+  /** How many times a shard process exited without the harness asking. */
+  get shardExits(): number {
+    return this.#shardExits;
   }
 
   async stopShard(name: string): Promise<void> {
     const shard = this.shards.get(name);
     if (shard === undefined) throw new Error(`no shard ${name}`);
+    this.#leaving.add(shard);
     this.#record(name, 'stopping');
     const code = await shard.stop();
     this.#record(name, 'stopped');
@@ -173,20 +336,26 @@ export class EndToEnd {
   async killShard(name: string): Promise<void> {
     const shard = this.shards.get(name);
     if (shard === undefined) throw new Error(`no shard ${name}`);
+    this.#leaving.add(shard);
     this.#record(name, 'killed');
     await shard.kill();
     this.shards.delete(name);
   }
 
-  async createObjects(names: string[]): Promise<void> {
-    for (const name of names) {
+  /** Creates the objects, `concurrency` requests at a time; resolves with what the API server returned. */
+  async createObjects(names: string[], concurrency = 1): Promise<Watched[]> {
+    const created: Watched[] = [];
+    await forEachConcurrently(names, concurrency, async (name) => {
       this.#objects.push({ object: `${namespace}/${name}`, created: Date.now() });
-      await this.rest.request({
-        method: 'POST',
-        path: `/api/v1/namespaces/${namespace}/configmaps`,
-        body: { metadata: { name }, data: { value: name } },
-      });
-    }
+      created.push(
+        await this.rest.request<Watched>({
+          method: 'POST',
+          path: `/api/v1/namespaces/${namespace}/configmaps`,
+          body: { metadata: { name }, data: { value: name } },
+        }),
+      );
+    });
+    return created;
   }
 
   /** Changes objects' data now and then while `during` runs, so that shards keep reconciling. */
@@ -220,31 +389,42 @@ export class EndToEnd {
    * label, and its digest Secret is current and on the same shard: the system has converged.
    */
   async converged(timeoutMs = 60_000): Promise<void> {
+    await this.shardsRestarted();
+    const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
     await eventually(
       async () => {
-        const objects = (await listObjects(
-          this.rest,
-          `/api/v1/namespaces/${namespace}/configmaps`,
-        )) as IConfigMap[];
+        const started = Date.now();
+        const objects = (await listObjects(this.rest, configMaps)) as IConfigMap[];
         const secrets = new Map(
           ((await listObjects(this.rest, `/api/v1/namespaces/${namespace}/secrets`)) as ISecret[]).map(
             (s) => [s.metadata?.name, s],
           ),
         );
+        // A ConfigMap that changed while the Secrets were listed (the churn) may be a moment ahead of its
+        // Secret: its digest is judged in a later round, or once the churn has stopped.
+        const later = await this.rest.request<{ items: Watched[] }>({
+          path: configMaps,
+          accept: metadataListAccept,
+        });
+        const versions = new Map(later.items.map((o) => [o.metadata.name, o.metadata.resourceVersion]));
         const hashRing = new HashRing(this.shards.keys());
         const stale = objects.filter((object) => {
           const labels = object.metadata?.labels ?? {};
           const shard = labels[shardLabel(ring)];
           const desired = hashRing.shardFor(`/ConfigMap/${namespace}/${object.metadata?.name ?? ''}`);
           const secret = secrets.get(digestSecretName(object.metadata?.name ?? ''));
+          const changing = versions.get(object.metadata?.name ?? '') !== object.metadata?.resourceVersion;
           return (
             shard !== desired ||
             labels[drainLabel(ring)] !== undefined ||
-            secret?.data?.digest !== btoa(digestOf(object)) ||
+            secret === undefined ||
+            (!changing && secret.data?.digest !== btoa(digestOf(object))) ||
             secret.metadata?.labels?.[shardLabel(ring)] !== shard
           );
         });
         if (stale.length > 0) {
+          // These lists load the API server the ring needs: with thousands of objects, wait as long again.
+          await new Promise((resolve) => setTimeout(resolve, Date.now() - started));
           throw new Error(
             `${stale.length} objects not converged, e.g. ${JSON.stringify(stale[0]?.metadata)}`,
           );
@@ -263,8 +443,20 @@ export class EndToEnd {
     });
   }
 
+  /** How many objects the test's watch saw get a drain label at or after `since`. */
+  drainsObservedSince(since: number): number {
+    const draining = new Map<string, boolean>();
+    let count = 0;
+    for (const { object, time, drain } of this.#labels) {
+      if (drain && draining.get(object) !== true && time >= since) count++;
+      draining.set(object, drain);
+    }
+    return count;
+  }
+
   /** Everything recorded so far, judged by the invariant checker. */
   async check(options: Omit<CheckOptions, 'end'>): Promise<Summary> {
+    if (this.#watchFailure !== undefined) throw this.#watchFailure;
     const events = [];
     for (const file of this.#recordFiles) {
       for (const line of await readRecords(file)) {
@@ -276,16 +468,22 @@ export class EndToEnd {
       labels: [...this.#labels],
       shards: [...this.#shardEvents],
       objects: [...this.#objects],
+      sharders: [...this.#sharderEvents],
+      outages: [...this.#outages],
     };
     return summarize(history, { ...options, end: Date.now() });
   }
 
   async stop(): Promise<void> {
     this.#watching.abort();
+    this.#proxy?.resume();
     await this.#watch?.catch(() => undefined);
+    await this.shardsRestarted();
+    for (const shard of this.shards.values()) this.#leaving.add(shard);
     await Promise.all([...this.shards.values()].map((shard) => shard.stop()));
     await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
     await this.#webhookService.close();
+    await this.#proxy?.close();
     await this.cluster.stop();
   }
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import type { CheckOptions, History, LabelObservation, ReconcileRecord, ShardEvent } from './invariants.ts';
+import type {
+  CheckOptions,
+  History,
+  LabelObservation,
+  ReconcileRecord,
+  SharderEvent,
+  ShardEvent,
+} from './invariants.ts';
 import { checkInvariants, formatSummary, pairReconcileEvents, summarize } from './invariants.ts';
 
 const t0 = Date.parse('2026-11-26T10:00:00.000Z');
@@ -344,6 +351,77 @@ describe('invariant 4: an object leaves a live shard only through a drain', () =
     expect(
       rules(history({ shards, labels: [label(0, 'shard-a'), label(5_000, 'shard-b')], reconciles })),
     ).toEqual(['drain']);
+  });
+});
+
+describe('faults around the shards: no bound counts API server outages, nor sharder-less time where it needs one', () => {
+  const created = { objects: [{ object: cm, created: at(0) }] };
+  // cm-1 is created at 0 and assigned at 5 s (bound 1 s); shard-a reconciles it at once.
+  const assignedAt = (time: number) => ({
+    ...created,
+    labels: [label(3, undefined), label(time, 'shard-a')],
+    reconciles: [reconcile('shard-a', time + 10, time + 20)],
+  });
+  const sharder = (replica: string, ready: number, ...deaths: [SharderEvent['type'], number][]) => [
+    { replica, time: at(ready - 10), type: 'started' as const },
+    { replica, time: at(ready), type: 'ready' as const },
+    ...deaths.map(([type, time]) => ({ replica, time: at(time), type })),
+  ];
+  // Both replicas killed before cm-1 is created; one is back at 4.5 s.
+  const sharderless = [
+    ...sharder('sharder-0', -2_000, ['killed', -500]),
+    ...sharder('sharder-1', -2_000, ['killed', -400]),
+    ...sharder('sharder-2', 4_500),
+  ];
+
+  it('counts the assignment bound from the moment a sharder replica is ready again', () => {
+    expect(rules(history({ ...assignedAt(5_000), sharders: sharderless }))).toEqual([]);
+    const late = checkInvariants(history({ ...assignedAt(6_000), sharders: sharderless }), options);
+    expect(late.map((v) => v.rule)).toEqual(['assignment']);
+    expect(late[0]?.message).toContain('1500 ms of it while shard-a, shard-b could take it');
+    // Without sharder lives recorded, a sharder counts as ready throughout.
+    expect(rules(history(assignedAt(5_000)))).toEqual(['assignment']);
+  });
+
+  it('counts a replica from ready, not from its start, and none after its death', () => {
+    // sharder-2 starts at 0, when cm-1 is created, but only serves from 4.5 s.
+    const slowStart = sharderless.map((event) =>
+      event.replica === 'sharder-2' && event.type === 'started' ? { ...event, time: at(0) } : event,
+    );
+    expect(rules(history({ ...assignedAt(5_000), sharders: slowStart }))).toEqual([]);
+    const oneLeft = [...sharder('sharder-0', -2_000), ...sharder('sharder-1', -2_000, ['stopped', 100])];
+    expect(rules(history({ ...assignedAt(5_000), sharders: oneLeft }))).toEqual(['assignment']);
+  });
+
+  it('does not count an API server outage towards the assignment bound', () => {
+    const outages = [{ from: at(-100), to: at(4_500) }];
+    expect(rules(history({ ...assignedAt(5_000), outages }))).toEqual([]);
+    expect(rules(history({ ...assignedAt(6_000), outages }))).toEqual(['assignment']);
+  });
+
+  it('extends the reconcile bound by the outages within it', () => {
+    // Assigned at 0 to shard-a (bound 2 s), the API server down from 0.5 s to 3.5 s.
+    const reconciledAt = (start: number) =>
+      history({ labels: [label(0, 'shard-a')], reconciles: [reconcile('shard-a', start, start + 10)] });
+    const outages = [{ from: at(500), to: at(3_500) }];
+    expect(rules({ ...reconciledAt(4_900), outages })).toEqual([]);
+    expect(rules({ ...reconciledAt(5_100), outages })).toEqual(['reconcile']);
+    expect(rules(reconciledAt(4_900))).toEqual(['reconcile']);
+  });
+
+  it('extends the failover bound by outages and by time without a ready sharder replica', () => {
+    // shard-b killed at 10 s holding cm-1 (bound 35 s): shard-a reconciles it at 50 s, 40 s later.
+    const shards = [...life('shard-a', -1_000), ...life('shard-b', -1_000, ['killed', 10_000])];
+    const failover = history({
+      shards,
+      labels: [label(0, 'shard-b'), label(50_000, 'shard-a')],
+      reconciles: [reconcile('shard-b', 10, 20), reconcile('shard-a', 50_050, 50_060)],
+    });
+    expect(rules(failover)).toEqual(['failover']);
+    expect(rules({ ...failover, outages: [{ from: at(20_000), to: at(26_000) }] })).toEqual([]);
+    const away = [...sharder('sharder-0', -2_000, ['killed', 20_000]), ...sharder('sharder-1', 26_000)];
+    expect(rules({ ...failover, sharders: away })).toEqual([]);
+    expect(rules({ ...failover, outages: [{ from: at(20_000), to: at(24_000) }] })).toEqual(['failover']);
   });
 });
 

@@ -14,6 +14,12 @@
 //   cannot act for others after them: a move observed after a shard's death time is judged as after it.
 // Moves and reconciles caused by a shard's death come from the sharder, which reacts only after the
 // shard's Lease is released or expires, far later than any of these skews.
+//
+// Faults of the system around the shards. While the processes cannot reach the API server (`outages`: its
+// restart, a cut network) nothing can be assigned, reconciled or failed over: no bound counts that time. While
+// no sharder replica is ready (`sharders`, when recorded), neither webhook nor sync can assign an object, nor
+// move a dead shard's objects: the assignment and failover bounds do not count that time either, so an
+// object created meanwhile must be assigned within the bound once a replica is back.
 
 /** One reconcile of one object by one shard; `end` is missing when the process died during it. */
 export interface ReconcileRecord {
@@ -51,6 +57,19 @@ export interface ShardEvent {
   type: 'started' | 'ready' | 'stopping' | 'stopped' | 'killed';
 }
 
+/** A sharder replica's life, as for shards: ready means it serves the webhook (it may not lead yet). */
+export interface SharderEvent {
+  replica: string;
+  time: number;
+  type: ShardEvent['type'];
+}
+
+/** A time span, closed: [from, to]. */
+export interface Interval {
+  from: number;
+  to: number;
+}
+
 export interface ObjectCreation {
   object: string;
   created: number; // taken before the create request
@@ -61,6 +80,10 @@ export interface History {
   labels: LabelObservation[];
   shards: ShardEvent[];
   objects?: ObjectCreation[];
+  /** Sharder replicas' lives; without them a sharder is assumed to be ready throughout. */
+  sharders?: SharderEvent[];
+  /** When the shards and sharders could not reach the API server. */
+  outages?: Interval[];
 }
 
 export interface CheckOptions {
@@ -145,16 +168,25 @@ export function summarize(history: History, options: CheckOptions): Summary {
   const moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
 
   for (const [object, records] of reconcilesByObject) violations.push(...overlaps(object, records));
-  const available = availability(lives, options.end);
+  const outages = merge(history.outages ?? []);
+  // Without a ready sharder replica nothing is assigned or moved: time the assignment and failover bounds skip.
+  const sharderless =
+    history.sharders === undefined
+      ? []
+      : complement(availability(sharderLives(history.sharders, options.end), options.end), options.end);
+  const stalled = merge([...outages, ...sharderless]);
+  const available = subtract(availability(lives, options.end), stalled);
   for (const [object, timeline] of timelines) {
     const ofObject = reconcilesByObject.get(object) ?? [];
     for (const gap of timeline.gaps) violations.push(...unassigned(object, gap, available, options));
     for (const run of timeline.runs) {
-      violations.push(...unreconciled(object, run, lives, ofObject, options));
-      const failover = failoverOf(object, run, lives, ofObject, timeline.deletions, options);
+      violations.push(...unreconciled(object, run, lives, ofObject, outages, options));
+      const failover = failoverOf(object, run, lives, ofObject, timeline.deletions, stalled, options);
       if (!failover) continue;
-      failovers.push(failover);
-      if (failover.outcome === 'missed') violations.push(missedFailover(failover, ofObject, options));
+      failovers.push(failover.failover);
+      if (failover.failover.outcome === 'missed') {
+        violations.push(missedFailover(failover.failover, failover.deadline, ofObject, options));
+      }
     }
     for (const move of timeline.moves) {
       const life = lifeAt(lives.get(move.from), move.time);
@@ -213,11 +245,6 @@ interface Life {
   death?: { time: number; cause: 'killed' | 'stopped' };
 }
 
-interface Interval {
-  from: number;
-  to: number;
-}
-
 interface Run extends Interval {
   shard: string;
   initial: boolean; // the state the watch found, so the assignment may predate it
@@ -258,6 +285,13 @@ function shardLives(events: ShardEvent[], end: number): Map<string, Life[]> {
     }
   }
   return lives;
+}
+
+function sharderLives(events: SharderEvent[], end: number): Map<string, Life[]> {
+  return shardLives(
+    events.map(({ replica, time, type }) => ({ shard: replica, time, type })),
+    end,
+  );
 }
 
 function lifeAt(lives: Life[] | undefined, time: number): Life | undefined {
@@ -408,6 +442,59 @@ function availability(lives: Map<string, Life[]>, end: number): (Interval & { sh
   return merged;
 }
 
+/** Sorted, overlapping or touching intervals joined. */
+function merge(intervals: Interval[]): Interval[] {
+  const merged: Interval[] = [];
+  for (const { from, to } of [...intervals].sort((a, b) => a.from - b.from)) {
+    const last = merged.at(-1);
+    if (last && from <= last.to) last.to = Math.max(last.to, to);
+    else merged.push({ from, to });
+  }
+  return merged;
+}
+
+/** The times up to `end` not covered by `intervals` (merged). */
+function complement(intervals: Interval[], end: number): Interval[] {
+  const gaps: Interval[] = [];
+  let from = -Infinity;
+  for (const interval of intervals) {
+    if (interval.from > from) gaps.push({ from, to: interval.from });
+    from = Math.max(from, interval.to);
+  }
+  if (from < end) gaps.push({ from, to: end });
+  return gaps;
+}
+
+/** `windows` without the times in `excluded` (merged); a window may fall apart into several. */
+function subtract<W extends Interval>(windows: W[], excluded: Interval[]): W[] {
+  return windows.flatMap((window) => {
+    const parts: W[] = [];
+    let from = window.from;
+    for (const cut of excluded) {
+      if (cut.to <= from || cut.from >= window.to) continue;
+      if (cut.from > from) parts.push({ ...window, from, to: cut.from });
+      from = Math.max(from, cut.to);
+    }
+    if (from < window.to) parts.push({ ...window, from, to: window.to });
+    return parts;
+  });
+}
+
+/** The moment `bound` ms after `from` when the time in `excluded` (merged) does not count. */
+function deadlineAfter(from: number, bound: number, excluded: Interval[]): number {
+  let time = from;
+  let left = bound;
+  for (const cut of excluded) {
+    if (cut.to <= time) continue;
+    if (cut.from > time) {
+      if (cut.from - time >= left) break;
+      left -= cut.from - time;
+    }
+    time = cut.to;
+  }
+  return time + left;
+}
+
 // Invariant 1: an existing object without shard while some shard is ready is assigned within the bound.
 function unassigned(
   object: string,
@@ -442,9 +529,10 @@ function unreconciled(
   run: Run,
   lives: Map<string, Life[]>,
   records: Reconcile[],
+  outages: Interval[],
   options: CheckOptions,
 ): Violation[] {
-  const deadline = run.from + options.reconcileBoundMs;
+  const deadline = deadlineAfter(run.from, options.reconcileBoundMs, outages);
   const life = lifeAt(lives.get(run.shard), run.from);
   if (run.to <= deadline || (run.drainAt !== undefined && run.drainAt <= deadline)) return [];
   if (!life || (life.death && life.death.time <= deadline)) return []; // the failover rule's case
@@ -481,8 +569,9 @@ function failoverOf(
   lives: Map<string, Life[]>,
   records: Reconcile[],
   deletions: number[],
+  stalled: Interval[],
   options: CheckOptions,
-): Failover | undefined {
+): { failover: Failover; deadline: number } | undefined {
   const ofShard = lives.get(run.shard) ?? [];
   const life = lifeAt(ofShard, run.from);
   let orphanedAt: number;
@@ -500,7 +589,7 @@ function failoverOf(
   const next = records
     .filter((r) => (r.shard === run.shard ? r.start >= restart : r.start >= orphanedAt))
     .sort((a, b) => a.start - b.start)[0];
-  const deadline = orphanedAt + options.failoverBoundMs;
+  const deadline = deadlineAfter(orphanedAt, options.failoverBoundMs, stalled);
   const deletion = deletions.find((time) => time >= orphanedAt);
   const failover: Failover = { object, shard: run.shard, cause, orphanedAt, outcome: 'missed' };
   if (next) failover.reconciledAt = next.start;
@@ -508,12 +597,16 @@ function failoverOf(
     failover.outcome = 'reconciled';
   } else if (deletion !== undefined && deletion <= deadline) failover.outcome = 'deleted';
   else if (options.end < deadline) failover.outcome = 'pending';
-  return failover;
+  return { failover, deadline };
 }
 
-function missedFailover(failover: Failover, records: Reconcile[], options: CheckOptions): Violation {
+function missedFailover(
+  failover: Failover,
+  deadline: number,
+  records: Reconcile[],
+  options: CheckOptions,
+): Violation {
   const { object, shard, cause, orphanedAt, reconciledAt } = failover;
-  const deadline = orphanedAt + options.failoverBoundMs;
   const how =
     cause === 'never started'
       ? `was labelled at ${clock(orphanedAt)} for ${shard}, which the harness never started,`

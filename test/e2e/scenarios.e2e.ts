@@ -90,8 +90,7 @@ describe('a ring of example shards', () => {
       const joinedAt = Date.now();
       await env.startShard('shard-e');
       await env.drainObserved(joinedAt);
-      await env.sharders.get(leader)?.kill();
-      env.sharders.delete(leader);
+      await env.killSharder(leader);
       await env.startSharder(`${leader}-restarted`);
       await env.converged();
     });

@@ -3,6 +3,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { RestClient } from '../../runtime/rest.ts';
 import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import type { ControlPlaneOptions } from '../control-plane/launch.ts';
 import { installCrds } from './crds.ts';
 
 export interface TestCluster {
@@ -12,8 +13,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(): Promise<TestCluster> {
-  const controlPlane = await startControlPlane();
+export async function startTestCluster(options: ControlPlaneOptions = {}): Promise<TestCluster> {
+  const controlPlane = await startControlPlane(options);
   try {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
