@@ -109,10 +109,9 @@ export class RestClient {
 
   /** Sends one request and returns the parsed JSON answer; a non-2xx answer throws an ApiError. */
   async request<T>(spec: RequestSpec): Promise<T> {
-    const { code, text } = await this.#transport(spec, async () => {
-      const response = await this.#send(spec, bodyTimeoutMs);
-      return { code: response.statusCode, text: await response.body.text() };
-    });
+    const response = await this.#send(spec, bodyTimeoutMs);
+    const text = await this.#transport(spec, () => response.body.text());
+    const code = response.statusCode;
     if (code < 200 || code >= 300) throw apiError(code, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
@@ -130,10 +129,9 @@ export class RestClient {
     options: { accept?: string } = {},
   ): Promise<void> {
     const spec: RequestSpec = { path, query: { ...query, watch: true }, signal, accept: options.accept };
-    const response = await this.#transport(spec, () => this.#send(spec, 0));
+    const response = await this.#send(spec, 0);
     if (response.statusCode !== 200) {
-      const text = await this.#transport(spec, () => response.body.text());
-      throw apiError(response.statusCode, text);
+      throw apiError(response.statusCode, await this.#transport(spec, () => response.body.text()));
     }
     try {
       // Events are newline-delimited JSON.
@@ -160,7 +158,7 @@ export class RestClient {
     try {
       return await step();
     } catch (error) {
-      if (spec.signal?.aborted || error instanceof ApiError) throw error;
+      if (spec.signal?.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw new ApiError(0, `${spec.method ?? 'GET'} ${spec.path}: ${message}`);
     }
@@ -168,7 +166,7 @@ export class RestClient {
 
   async #send(spec: RequestSpec, bodyTimeout: number): Promise<Dispatcher.ResponseData> {
     const cluster = this.#kubeConfig.getCurrentCluster();
-    if (cluster === null) throw new ApiError(0, 'the kubeconfig has no current cluster');
+    if (cluster === null) throw new Error('the kubeconfig has no current cluster');
     // Credentials (e.g. a token from an exec plugin or a refreshed file) are applied anew for every request.
     const options: RequestOptions = {};
     await this.#kubeConfig.applyToHTTPSOptions(options);
@@ -198,14 +196,17 @@ export class RestClient {
       headersTimeout: headersTimeoutMs,
       keepAliveTimeout: keepAliveTimeoutMs,
     });
-    return this.#agent.request({
-      origin: cluster.server,
-      path: pathWithQuery(spec.path, spec.query),
-      method: spec.method ?? 'GET',
-      headers,
-      body,
-      signal: spec.signal,
-      bodyTimeout,
-    });
+    const agent = this.#agent;
+    return this.#transport(spec, () =>
+      agent.request({
+        origin: cluster.server,
+        path: pathWithQuery(spec.path, spec.query),
+        method: spec.method ?? 'GET',
+        headers,
+        body,
+        signal: spec.signal,
+        bodyTimeout,
+      }),
+    );
   }
 }

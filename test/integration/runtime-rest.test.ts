@@ -78,7 +78,8 @@ describe('RestClient on a real API server', () => {
           client.request({
             method: 'DELETE',
             path: `${configMaps}/${name}`,
-            body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: preconditions(created) },
+            // Without apiVersion and kind, as the shard Lease reconciler sends it: the server defaults them.
+            body: { preconditions: preconditions(created) },
           }),
         );
         expect(error).toBeInstanceOf(ApiError);
@@ -104,8 +105,6 @@ describe('RestClient on a real API server', () => {
         method: 'DELETE',
         path: `${configMaps}/precondition-holds`,
         body: {
-          apiVersion: 'v1',
-          kind: 'DeleteOptions',
           preconditions: { uid: created.metadata?.uid, resourceVersion: created.metadata?.resourceVersion },
         },
       });
