@@ -1,10 +1,11 @@
 // A small REST client for the Kubernetes API that speaks raw JSON. client-node's typed serializer drops
 // fields outside its camelCase models and turns times into Dates; raw JSON keeps objects exactly as the API
-// server sends them, typed with kubernetes-models' interfaces. KubeConfig still provides auth and TLS.
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+// server sends them, typed with kubernetes-models' interfaces. KubeConfig provides auth and TLS; undici (which
+// client-node uses too) does HTTP: connection pooling, message framing (lengths), timeouts, HTTP/2 and TLS.
+import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Agent, type Dispatcher } from 'undici';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -66,19 +67,25 @@ export interface WatchEvent<T> {
   object: T;
 }
 
-function toUrl(server: string, path: string, query: Query = {}): URL {
-  const url = new URL(path, server);
-  for (const [name, value] of Object.entries(query)) {
-    if (value !== undefined) url.searchParams.set(name, String(value));
-  }
-  return url;
-}
+// A connection attempt (TCP and TLS) that takes longer has failed: undici's default.
+const connectTimeoutMs = 10_000;
+// The API server answers an ordinary request within its --request-timeout (60 s by default), with a Status
+// if it has to give up; waiting a little longer lets that Status arrive instead of a bare client timeout.
+const headersTimeoutMs = 70_000;
+// The longest pause between two chunks of an ordinary answer. Watches have none: they are quiet for as long
+// as nothing changes, and the server (timeoutSeconds) or the informer's own timer ends them.
+const bodyTimeoutMs = 70_000;
+// Idle connections are kept this long (undici's default is 4 s, less than the leader election's renewal
+// interval): below the API server's idle timeout of 90 s, so that the client, not the server, closes them.
+const keepAliveTimeoutMs = 60_000;
 
-async function readBody(response: IncomingMessage): Promise<string> {
-  let text = '';
-  response.setEncoding('utf8');
-  for await (const chunk of response) text += chunk as string;
-  return text;
+function pathWithQuery(path: string, query: Query = {}): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) search.set(name, String(value));
+  }
+  const encoded = search.toString();
+  return encoded === '' ? path : `${path}?${encoded}`;
 }
 
 function apiError(code: number, text: string): ApiError {
@@ -102,9 +109,9 @@ export class RestClient {
 
   /** Sends one request and returns the parsed JSON answer; a non-2xx answer throws an ApiError. */
   async request<T>(spec: RequestSpec): Promise<T> {
-    const response = await this.#send(spec);
-    const text = await readBody(response);
-    const code = response.statusCode ?? 0;
+    const response = await this.#send(spec, bodyTimeoutMs);
+    const text = await this.#transport(spec, () => response.body.text());
+    const code = response.statusCode;
     if (code < 200 || code >= 300) throw apiError(code, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
@@ -121,66 +128,85 @@ export class RestClient {
     signal: AbortSignal,
     options: { accept?: string } = {},
   ): Promise<void> {
-    const response = await this.#send({
-      path,
-      query: { ...query, watch: true },
-      signal,
-      accept: options.accept,
-    });
-    const code = response.statusCode ?? 0;
-    if (code !== 200) throw apiError(code, await readBody(response));
+    const spec: RequestSpec = { path, query: { ...query, watch: true }, signal, accept: options.accept };
+    const response = await this.#send(spec, 0);
+    if (response.statusCode !== 200) {
+      throw apiError(response.statusCode, await this.#transport(spec, () => response.body.text()));
+    }
     try {
-      for await (const line of createInterface({ input: response, crlfDelay: Infinity })) {
+      // Events are newline-delimited JSON.
+      for await (const line of createInterface({ input: response.body, crlfDelay: Infinity })) {
         if (line.trim() !== '') onEvent(JSON.parse(line) as WatchEvent<T>);
       }
     } catch (error) {
       if (!signal.aborted) throw error;
+    } finally {
+      // A handler that threw leaves the stream open: end it, which frees the connection.
+      response.body.destroy();
     }
   }
 
-  /** Closes idle kept-alive connections. */
+  /** Closes the connections, ending requests and watches still in flight. */
   close(): void {
-    this.#agent?.destroy();
+    // destroy() only rejects when the agent was destroyed before, which is what was asked.
+    this.#agent?.destroy().catch(() => undefined);
     this.#agent = undefined;
   }
 
-  async #send(spec: RequestSpec): Promise<IncomingMessage> {
+  /** Runs `step`; a transport failure (not an abort) becomes an ApiError with code 0. */
+  async #transport<R>(spec: RequestSpec, step: () => Promise<R>): Promise<R> {
+    try {
+      return await step();
+    } catch (error) {
+      if (spec.signal?.aborted) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new ApiError(0, `${spec.method ?? 'GET'} ${spec.path}: ${message}`);
+    }
+  }
+
+  async #send(spec: RequestSpec, bodyTimeout: number): Promise<Dispatcher.ResponseData> {
     const cluster = this.#kubeConfig.getCurrentCluster();
     if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-    const url = toUrl(cluster.server, spec.path, spec.query);
-    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const options: RequestOptions = {
-      method: spec.method ?? 'GET',
-      headers: {
-        accept: spec.accept ?? 'application/json',
-        'user-agent': this.#userAgent,
-        ...(body === undefined ? {} : { 'content-type': spec.contentType ?? 'application/json' }),
-      },
-      signal: spec.signal,
-    };
+    // Credentials (e.g. a token from an exec plugin or a refreshed file) are applied anew for every request.
+    const options: RequestOptions = {};
     await this.#kubeConfig.applyToHTTPSOptions(options);
-    // KubeConfig makes a new agent for every request, i.e. a TLS handshake per request; the sync patches
-    // thousands of objects, so connections are kept alive. Credentials in headers are still refreshed above.
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const headers: Record<string, string> = {
+      ...(options.headers as Record<string, string> | undefined),
+      accept: spec.accept ?? 'application/json',
+      'user-agent': this.#userAgent,
+      ...(body === undefined ? {} : { 'content-type': spec.contentType ?? 'application/json' }),
+      ...(options.auth === undefined || options.auth === null
+        ? {}
+        : { authorization: `Basic ${Buffer.from(options.auth).toString('base64')}` }),
+    };
+    // KubeConfig's own agent is not used: one undici Agent per client keeps connections alive (the sync
+    // patches thousands of objects) and sets every request's length itself.
     this.#agent ??= new Agent({
-      keepAlive: true,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
-      servername: options.servername,
-      ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
+      connect: {
+        timeout: connectTimeoutMs,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        servername: options.servername,
+        ...(options.rejectUnauthorized === undefined
+          ? {}
+          : { rejectUnauthorized: options.rejectUnauthorized }),
+      },
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
     });
-    options.agent = this.#agent;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const request = send(url, options, resolve);
-      request.on('error', (error) => {
-        reject(
-          spec.signal?.aborted
-            ? error
-            : new ApiError(0, `${options.method ?? 'GET'} ${url.pathname}: ${error.message}`),
-        );
-      });
-      request.end(body);
-    });
+    const agent = this.#agent;
+    return this.#transport(spec, () =>
+      agent.request({
+        origin: cluster.server,
+        path: pathWithQuery(spec.path, spec.query),
+        method: spec.method ?? 'GET',
+        headers,
+        body,
+        signal: spec.signal,
+        bodyTimeout,
+      }),
+    );
   }
 }
