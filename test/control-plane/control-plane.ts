@@ -46,13 +46,18 @@ export async function stopSupervisor(pid: number): Promise<void> {
 
 /**
  * Starts a control plane. Attached (the default), it stops when the caller exits, even when killed; detached,
- * it keeps running until stop() or stopSupervisor(pid).
+ * it keeps running until stop() or stopSupervisor(pid). With `auditLog` the API server writes an audit log of
+ * write requests (ControlPlaneEndpoints.auditLogPath).
  */
 export async function startControlPlane(
-  options: { detached?: boolean; logPath?: string } = {},
+  options: { detached?: boolean; logPath?: string; auditLog?: boolean } = {},
 ): Promise<ControlPlane> {
   const detached = options.detached ?? false;
-  const args = [supervisor, ...(detached ? [] : ['--stop-on-stdin-close'])];
+  const args = [
+    supervisor,
+    ...(detached ? [] : ['--stop-on-stdin-close']),
+    ...(options.auditLog === true ? ['--audit-log'] : []),
+  ];
   let stderr: 'inherit' | number = 'inherit';
   if (detached) {
     // A detached supervisor must not hold the caller's stderr open (a pipe reader would wait for it): the

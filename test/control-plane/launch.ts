@@ -18,7 +18,28 @@ export interface ControlPlaneEndpoints {
   kubeconfigPath: string;
   /** PEM of the CA that signed the API server's certificate. */
   caCertificatePath: string;
+  /** With LaunchOptions.auditLog: the API server's audit log, one JSON event per line. */
+  auditLogPath?: string;
 }
+
+export interface LaunchOptions {
+  /**
+   * Writes the API server's audit log: every write request (not reads, not watches) at Metadata level, i.e.
+   * who (user agent), what (verb, object), when it was received, and the answer's code. The end-to-end tests
+   * tell from it which process wrote when (invariant 6).
+   */
+  auditLog?: boolean;
+}
+
+// Writes only, at Metadata level, one event per request once it completed (its RequestReceived stage omitted).
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
 
 export interface RunningControlPlane extends ControlPlaneEndpoints {
   /** Stops kube-apiserver and starts it again on the same port; resolves once the new one is ready. */
@@ -67,7 +88,11 @@ function kubeconfig(server: string, ca: string, token: string): string {
 }
 
 /** Launches the control plane in `workDir` (which the caller owns and removes after stop()). */
-export async function launchControlPlane(binaries: Binaries, workDir: string): Promise<RunningControlPlane> {
+export async function launchControlPlane(
+  binaries: Binaries,
+  workDir: string,
+  options: LaunchOptions = {},
+): Promise<RunningControlPlane> {
   const pki = join(workDir, 'pki');
   const logs = join(workDir, 'logs');
   await Promise.all([mkdir(pki, { recursive: true }), mkdir(logs, { recursive: true })]);
@@ -95,7 +120,9 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
   const serviceAccountKeys = await createSigningKeyPair();
   const adminToken = randomBytes(24).toString('hex');
   const kubeconfigPath = join(workDir, 'kubeconfig');
+  const auditLogPath = options.auditLog === true ? join(logs, 'audit.jsonl') : undefined;
   await Promise.all([
+    ...(auditLogPath === undefined ? [] : [writeFile(file('audit-policy.yaml'), auditPolicy)]),
     writeFile(file('ca.crt'), authority.certificate),
     writeFile(file('apiserver.crt'), serving.certificate),
     writeFile(file('apiserver.key'), serving.privateKey, { mode: 0o600 }),
@@ -132,6 +159,15 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
     // Without a grace period a stopping kube-apiserver leaves open watches alone and waits for them until it is
     // killed; with one it ends them, so that clients re-watch, as in a rolling restart.
     '--shutdown-watch-termination-grace-period=5s',
+    ...(auditLogPath === undefined
+      ? []
+      : [
+          `--audit-log-path=${auditLogPath}`,
+          `--audit-policy-file=${file('audit-policy.yaml')}`,
+          '--audit-log-format=json',
+          // Written before the answer is sent: whoever reads the log after a response finds its event there.
+          '--audit-log-mode=blocking',
+        ]),
     '--v=1',
   ];
   const startApiServer = async (): Promise<ManagedProcess> => {
@@ -203,7 +239,14 @@ export async function launchControlPlane(binaries: Binaries, workDir: string): P
       () => httpsOk(`https://127.0.0.1:${controllerManagerPort}/healthz`, authority.certificate),
       startTimeoutMs,
     );
-    return { server, kubeconfigPath, caCertificatePath: file('ca.crt'), restartApiServer, stop };
+    return {
+      server,
+      kubeconfigPath,
+      caCertificatePath: file('ca.crt'),
+      ...(auditLogPath === undefined ? {} : { auditLogPath }),
+      restartApiServer,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

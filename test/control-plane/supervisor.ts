@@ -16,6 +16,7 @@ export interface ApiServerRestart {
 }
 
 const stopOnStdinClose = process.argv.includes('--stop-on-stdin-close');
+const auditLog = process.argv.includes('--audit-log');
 const workDir = await mkdtemp(join(tmpdir(), 'controller-rings-control-plane-'));
 let controlPlane: RunningControlPlane | undefined;
 let stopping: Promise<void> | undefined;
@@ -60,9 +61,11 @@ if (stopOnStdinClose) {
 }
 
 try {
-  controlPlane = await launchControlPlane(await ensureBinaries(), workDir);
-  const { server, kubeconfigPath, caCertificatePath } = controlPlane;
-  process.stdout.write(`${JSON.stringify({ server, kubeconfigPath, caCertificatePath, workDir })}\n`);
+  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, { auditLog });
+  const { server, kubeconfigPath, caCertificatePath, auditLogPath } = controlPlane;
+  process.stdout.write(
+    `${JSON.stringify({ server, kubeconfigPath, caCertificatePath, auditLogPath, workDir })}\n`,
+  );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await shutdownAndExit(1);

@@ -12,8 +12,9 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(): Promise<TestCluster> {
-  const controlPlane = await startControlPlane();
+/** `auditLog`: the API server logs every write request (ControlPlane.auditLogPath). */
+export async function startTestCluster(options: { auditLog?: boolean } = {}): Promise<TestCluster> {
+  const controlPlane = await startControlPlane(options);
   try {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
