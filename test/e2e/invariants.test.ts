@@ -466,7 +466,7 @@ describe('invariant 6: no act without a certain Lease', () => {
     ];
     const violations = fenceViolations(history({ writes }));
     expect(violations.map((violation) => violation.message)).toEqual([
-      'sharder/sharder-0 sent patch configmaps ring-a/cm-1 at 10:00:01.200, when sharder/sharder-1 had taken its Lease system/sharder at 10:00:01.000',
+      'sharder/sharder-0 sent patch configmaps ring-a/cm-1 at 10:00:01.200, when sharder/sharder-1 held its Lease system/sharder (written at 10:00:01.000)',
     ]);
   });
 
@@ -514,7 +514,7 @@ describe('invariant 6: no act without a certain Lease', () => {
       reconciles: [reconcile('shard-a', 1_500, 1_510)],
     });
     expect(fenceViolations(taken).map((violation) => violation.message)).toEqual([
-      'shard/shard-a started a reconcile of ring-a/cm-1 at 10:00:01.500, when sharder/sharder-0 had taken its Lease shards/shard-a at 10:00:01.000',
+      'shard/shard-a started a reconcile of ring-a/cm-1 at 10:00:01.500, when sharder/sharder-0 held its Lease shards/shard-a (written at 10:00:01.000)',
     ]);
   });
 

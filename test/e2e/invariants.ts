@@ -650,7 +650,7 @@ function fencing(
       last === undefined
         ? `it had never held its Lease ${lease}`
         : last.writer !== self
-          ? `${last.writer} had taken its Lease ${lease} at ${clock(last.time)}`
+          ? `${last.writer} held its Lease ${lease} (written at ${clock(last.time)})`
           : time > last.time + timing.renewDeadlineMs + marginMs
             ? `its last renewal of ${lease} was received at ${clock(last.time)}: past its renew deadline ` +
               `(${timing.renewDeadlineMs} ms) and the margin (${marginMs} ms) by ` +
