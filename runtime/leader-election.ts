@@ -1,8 +1,14 @@
 // Lease-based leader election after client-go's leaderelection package: the sharder's controllers run on the
 // elected replica only, and the shard library keeps a shard's own Lease with it. Every write is an update
 // with the resourceVersion just read, so of two candidates writing at once exactly one wins.
-import { setTimeout as sleep } from 'node:timers/promises';
+//
+// Holding the Lease is not enough to act: a process paused (SIGSTOP, a long GC, a frozen VM) wakes up still
+// believing it leads while another candidate has taken over. Each term therefore has a fence: leadership is
+// certain only while the last successful renewal's start plus the renew deadline is ahead on the monotonic
+// clock, and once that is found false the term is over. Writers check the fence right before each write
+// (runtime/fence.ts), so a paused process finds the deadline passed when it resumes, before any timer fires.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import { systemClock, type Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import { microTime } from './micro-time.ts';
 import { isConflict, isNotFound, type RestClient } from './rest.ts';
@@ -20,19 +26,118 @@ export interface LeaderElectorOptions {
   /** Put on the Lease when created/acquired, and kept there (the shard Lease needs controller-rings.io/ring). */
   labels?: Record<string, string>;
   logger: Logger;
-  /** The clock that stamps renewals and decides whether another holder's Lease has expired. */
+  /** The wall clock that stamps renewals and decides whether another holder's Lease has expired. */
   now?: () => Date;
+  /** The monotonic clock and timers behind the renew deadline, the fence and the retry periods. */
+  clock?: Clock;
+}
+
+/**
+ * Whether a term's leadership is certain now: what a writer checks right before each write. A term's fence
+ * never becomes certain again once it was found uncertain, and it is uncertain when no term runs.
+ */
+export interface Fence {
+  /**
+   * True while the term leads, has not been lost, and the monotonic clock is before its last successful
+   * renewal's start (when its renewTime was stamped) plus the renew deadline. Reading it past the deadline
+   * ends the term: lead's signal and `lost` abort at once.
+   */
+  readonly certain: boolean;
+  /** Aborts when the term's leadership is lost (deadline passed, or the Lease taken); not on a graceful stop. */
+  readonly lost: AbortSignal;
+  /** Why the fence is not certain, for errors and logs. */
+  readonly reason: string;
+}
+
+/** The fence outside any term: never certain. */
+const noTerm: Fence = { certain: false, lost: AbortSignal.abort(), reason: 'not leading' };
+
+/** One period of leadership, from the acquisition to its loss or release. */
+class Term implements Fence {
+  readonly #clock: Clock;
+  readonly #renewDeadlineMs: number;
+  readonly #lost = new AbortController();
+  #renewedAt: number;
+  #ended = false;
+  #reason = '';
+
+  constructor(clock: Clock, renewDeadlineMs: number, acquiredAt: number) {
+    this.#clock = clock;
+    this.#renewDeadlineMs = renewDeadlineMs;
+    this.#renewedAt = acquiredAt;
+  }
+
+  get certain(): boolean {
+    return this.check();
+  }
+
+  /** Fence.certain, as a call (a property read twice looks the same to the type checker). */
+  check(): boolean {
+    if (this.#ended || this.#lost.signal.aborted) return false;
+    if (this.#clock.now() < this.#renewedAt + this.#renewDeadlineMs) return true;
+    this.lose(`the renew deadline (${this.#renewDeadlineMs} ms) passed since the last successful renewal`);
+    return false;
+  }
+
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  get reason(): string {
+    return this.#ended && !this.#lost.signal.aborted ? 'the leadership term ended' : this.#reason;
+  }
+
+  /** Milliseconds left until the deadline (0 when passed). */
+  get remainingMs(): number {
+    return Math.max(Math.ceil(this.#renewedAt + this.#renewDeadlineMs - this.#clock.now()), 0);
+  }
+
+  /** A renewal that started at `startedAt` (monotonic) succeeded; a lost term stays lost. */
+  renewed(startedAt: number): void {
+    if (!this.#lost.signal.aborted) this.#renewedAt = Math.max(this.#renewedAt, startedAt);
+  }
+
+  lose(reason: string): void {
+    if (this.#lost.signal.aborted || this.#ended) return;
+    this.#reason = `leadership lost: ${reason}`;
+    this.#lost.abort(new Error(this.#reason));
+  }
+
+  /** Released or lost, and lead() has settled: nothing may be written for this term any more. */
+  end(): void {
+    this.#ended = true;
+  }
 }
 
 /** An attempt to acquire or renew: the Lease is ours, someone else holds it, or the attempt failed. */
 type Attempt = 'held' | 'taken' | 'failed';
 
-/** Sleeps; false when `signal` aborted first. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  return sleep(ms, undefined, { signal }).then(
-    () => true,
-    () => false,
-  );
+/** Sleeps on `clock`; false when `signal` aborted first. */
+function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve(false);
+      return;
+    }
+    const aborted = (): void => {
+      cancel();
+      resolve(false);
+    };
+    const cancel = clock.schedule(() => {
+      signal.removeEventListener('abort', aborted);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', aborted, { once: true });
+  });
+}
+
+/** A signal that aborts after `ms` on `clock`; call cancel() once it is no longer needed. */
+function timeout(clock: Clock, ms: number): { signal: AbortSignal; cancel: () => void } {
+  const controller = new AbortController();
+  const cancel = clock.schedule(() => {
+    controller.abort(new Error(`timed out after ${ms} ms`));
+  }, ms);
+  return { signal: controller.signal, cancel };
 }
 
 function expired(lease: ILease, now: Date): boolean {
@@ -50,9 +155,11 @@ export class LeaderElector {
   readonly #options: Required<Omit<LeaderElectorOptions, 'labels'>> & Pick<LeaderElectorOptions, 'labels'>;
   readonly #logger: Logger;
   readonly #path: string;
+  readonly #clock: Clock;
   readonly #stopping = new AbortController();
   #running: Promise<void> | undefined;
   #isLeader = false;
+  #term: Term | undefined;
 
   constructor(rest: RestClient, options: LeaderElectorOptions) {
     this.#rest = rest;
@@ -61,22 +168,37 @@ export class LeaderElector {
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
       now: () => new Date(),
+      clock: systemClock,
       ...options,
     };
+    this.#clock = this.#options.clock;
     this.#logger = options.logger.child({ lease: `${options.namespace}/${options.name}` });
     this.#path = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases/${options.name}`;
   }
 
+  /** Whether this elector is in a term (from acquiring the Lease until losing or releasing it). */
   get isLeader(): boolean {
     return this.#isLeader;
   }
 
+  /** The current term's fence; outside a term one that is never certain. */
+  get fence(): Fence {
+    return this.#term ?? noTerm;
+  }
+
+  /** Whether leadership is certain now: in a term, and before its renew deadline (see Fence.certain). */
+  get certain(): boolean {
+    return this.fence.certain;
+  }
+
   /**
-   * Campaigns until stop(); while leading calls lead(signal) once; signal aborts when leadership is lost or on
-   * stop(). After losing leadership it campaigns again. If lead() settles while still leading, the Lease is
-   * kept (and renewed) until stop() or until it is lost. An elector runs once: run() after stop() returns.
+   * Campaigns until stop(); while leading calls lead(signal, fence) once per term; signal aborts when
+   * leadership is lost or on stop(), fence tells writers whether leadership is still certain (check it right
+   * before each write). After losing leadership it campaigns again. If lead() settles while still leading, the
+   * Lease is kept (and renewed) until stop() or until it is lost. An elector runs once: run() after stop()
+   * returns.
    */
-  run(lead: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  run(lead: (signal: AbortSignal, fence: Fence) => Promise<void>): Promise<void> {
     if (this.#running !== undefined) throw new Error('the leader elector is already running');
     this.#running = this.#campaign(lead);
     return this.#running;
@@ -91,32 +213,37 @@ export class LeaderElector {
     await this.#running;
   }
 
-  async #campaign(lead: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  async #campaign(lead: (signal: AbortSignal, fence: Fence) => Promise<void>): Promise<void> {
     const stopping = this.#stopping.signal;
     const { retryPeriodMs } = this.#options;
     while (!stopping.aborted) {
-      const startedAt = performance.now();
+      const startedAt = this.#clock.now();
       const attempt = await this.#tryAcquireOrRenew(stopping, false);
       if (attempt === 'held') await this.#lead(lead, startedAt);
       // Jittered like client-go's, so that candidates do not keep colliding.
-      else await pause(retryPeriodMs * (1 + 0.2 * Math.random()), stopping);
+      else await pause(this.#clock, retryPeriodMs * (1 + 0.2 * Math.random()), stopping);
     }
   }
 
   /** Leads until leadership is lost or the elector stops (then releases the Lease). */
-  async #lead(lead: (signal: AbortSignal) => Promise<void>, acquiredAt: number): Promise<void> {
+  async #lead(lead: (signal: AbortSignal, fence: Fence) => Promise<void>, acquiredAt: number): Promise<void> {
     const stopping = this.#stopping.signal;
+    const term = new Term(this.#clock, this.#options.renewDeadlineMs, acquiredAt);
+    this.#term = term;
     this.#isLeader = true;
     this.#logger.info('became leader');
     const leading = new AbortController();
     const stopLeading = (): void => {
       leading.abort();
     };
-    stopping.addEventListener('abort', stopLeading, { once: true });
+    // A write that finds the deadline passed loses the term at once: lead's signal follows without waiting
+    // for the renewal loop to wake up.
+    const ended = AbortSignal.any([stopping, term.lost]);
+    ended.addEventListener('abort', stopLeading, { once: true });
     const led = stopping.aborted
       ? Promise.resolve()
       : Promise.resolve()
-          .then(() => lead(leading.signal))
+          .then(() => lead(leading.signal, term))
           .then(
             () => {
               if (!leading.signal.aborted)
@@ -126,41 +253,51 @@ export class LeaderElector {
               this.#logger.error({ err: error }, 'lead() failed');
             },
           );
-    const kept = await this.#renewWhileLeading(acquiredAt);
-    stopping.removeEventListener('abort', stopLeading);
-    if (!kept) this.#isLeader = false;
-    leading.abort();
-    await led;
-    if (kept) {
-      await this.#release();
+    const kept = await this.#renewWhileLeading(term);
+    ended.removeEventListener('abort', stopLeading);
+    if (!kept) {
+      term.end();
       this.#isLeader = false;
     }
+    leading.abort();
+    await led;
+    if (kept) await this.#release();
+    term.end();
+    this.#term = undefined;
+    this.#isLeader = false;
   }
 
   /**
    * Renews every retry period; true when the elector stopped while leading, false when leadership was lost.
-   * Times (performance.now()) are taken when a write starts, as its renewTime is: the deadline is never late.
+   * Times are the monotonic clock's, taken when an attempt starts, as its renewTime is: the deadline is never
+   * late. A timer that fires late (the process was paused) finds the deadline passed and renews no more.
    */
-  async #renewWhileLeading(acquiredAt: number): Promise<boolean> {
+  async #renewWhileLeading(term: Term): Promise<boolean> {
     const stopping = this.#stopping.signal;
     const { retryPeriodMs, renewDeadlineMs } = this.#options;
-    let renewedAt = acquiredAt;
+    // Wakes early when a writer found the deadline passed: the term is over.
+    const wake = AbortSignal.any([stopping, term.lost]);
+    // A call rather than a property read: the type checker would take it as unchanged across the awaits.
+    const stopped = (): boolean => stopping.aborted;
     for (;;) {
-      if (!(await pause(retryPeriodMs, stopping))) return true;
-      const startedAt = performance.now();
-      const remainingMs = Math.max(Math.ceil(renewedAt + renewDeadlineMs - performance.now()), 0);
-      const attempt = await this.#tryAcquireOrRenew(
-        AbortSignal.any([stopping, AbortSignal.timeout(remainingMs)]),
-        true,
-      );
-      if (stopping.aborted) return true;
-      if (attempt === 'held') renewedAt = startedAt;
-      else if (attempt === 'taken') return false;
-      else if (performance.now() - renewedAt >= renewDeadlineMs) {
-        this.#logger.warn({ renewDeadlineMs }, 'lost leadership: renewals failed until the renew deadline');
+      await pause(this.#clock, retryPeriodMs, wake);
+      if (stopped()) return true;
+      if (!term.check()) break;
+      const startedAt = this.#clock.now();
+      const deadline = timeout(this.#clock, term.remainingMs);
+      const attempt = await this.#tryAcquireOrRenew(AbortSignal.any([stopping, deadline.signal]), true);
+      deadline.cancel();
+      if (stopped()) return true;
+      if (attempt === 'taken') {
+        term.lose('the Lease has another holder');
         return false;
       }
+      if (attempt === 'held') term.renewed(startedAt);
+      // Also after a successful renewal: one that started before a pause and completes after it is too late.
+      if (!term.check()) break;
     }
+    this.#logger.warn({ renewDeadlineMs }, term.reason);
+    return false;
   }
 
   /**

@@ -3,26 +3,10 @@
 // shard rely on "one reconcile per object at a time".
 
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock.ts';
 import { exponentialBackoff, type RateLimiter } from './rate-limiter.ts';
 
-/** Time as the queue sees it, passed in so that tests control it. */
-export interface Clock {
-  /** Milliseconds on a monotonic scale. */
-  now(): number;
-  /** Calls `callback` after `ms` milliseconds; the returned function cancels the call. */
-  schedule(callback: () => void, ms: number): () => void;
-}
-
-// Globals are looked up at each call, so jest's fake timers also apply to queues created before them.
-const systemClock: Clock = {
-  now: () => performance.now(),
-  schedule(callback, ms) {
-    const timer = setTimeout(callback, ms);
-    return () => {
-      clearTimeout(timer);
-    };
-  },
-};
+export type { Clock } from './clock.ts';
 
 /**
  * Hooks for a Prometheus layer, one per controller-runtime workqueue metric. Durations are in seconds.

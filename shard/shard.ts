@@ -1,6 +1,9 @@
 // The shard library: what a controller author uses to make a controller one shard of a ring (design.md,
 // "Parts" and "Drain acknowledgement"). A Shard keeps its Lease, watches only the objects labelled with its
-// own name, acknowledges drains inside the serialized work item, and reconciles the rest.
+// own name, acknowledges drains inside the serialized work item, and reconciles the rest. It acts only while
+// its Lease is certain: each reconcile and drain acknowledgement first checks the Lease's fence (its last
+// renewal's start plus the renew deadline still ahead), and reconciles write through a fenced client, so that a
+// shard paused past its deadline does nothing more when it resumes, before the sharder takes its objects.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import {
@@ -13,8 +16,9 @@ import {
 import { drainAcknowledgementPatch } from '../sharding/patches.ts';
 import { Controller } from '../runtime/controller.ts';
 import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
+import { FencedClient } from '../runtime/fence.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
-import { LeaderElector } from '../runtime/leader-election.ts';
+import { LeaderElector, type Fence } from '../runtime/leader-election.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
@@ -34,6 +38,10 @@ export interface GroupResource {
 
 /** What a reconcile may use: this shard's client, a logger naming ring, shard and object, and an abort signal. */
 export interface ReconcileContext {
+  /**
+   * Fenced by the shard's Lease: a write is refused (a FenceError, runtime/fence.ts) once the Lease's renew
+   * deadline has passed or the Lease is lost, and one in flight is aborted then. Reads always pass.
+   */
   client: RestClient;
   logger: Logger;
   /** Aborts when the shard stops or loses its Lease: stop working on the object as soon as possible. */
@@ -119,6 +127,10 @@ interface Term {
   informers: Informer<KubeObject>[];
   controllers: Controller[];
   stopped: AbortController;
+  /** Whether the Lease is certain now: checked right before each reconcile and drain acknowledgement. */
+  fence: Fence;
+  /** Writes of reconciles and drain acknowledgements, fenced by the Lease. */
+  client: FencedClient;
 }
 
 /** The store key of `object`'s controller if that is an object of `owner`'s resource. */
@@ -134,6 +146,8 @@ function controllerKey(object: KubeObject, owner: ResourceInfo): string | undefi
 export class Shard {
   readonly metrics: Metrics;
   readonly #options: ShardOptions;
+  readonly #userAgent: string;
+  /** Informers, discovery and the Lease; reconciles and drain acknowledgements use the term's fenced client. */
   readonly #rest: RestClient;
   readonly #discovery: Discovery;
   readonly #logger: Logger;
@@ -146,7 +160,9 @@ export class Shard {
   constructor(options: ShardOptions) {
     this.#options = options;
     this.metrics = options.metrics ?? new Metrics();
-    this.#rest = new RestClient(options.kubeConfig, `controller-rings-shard/${options.ring}`);
+    // Named for the ring and the shard, so that the API server's audit log tells shards apart.
+    this.#userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
+    this.#rest = new RestClient(options.kubeConfig, this.#userAgent);
     this.#discovery = new Discovery(this.#rest);
     this.#logger = options.logger.child({ ring: options.ring, shard: options.name });
     const leaseDurationSeconds = options.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
@@ -176,7 +192,7 @@ export class Shard {
 
   /** Joins the ring: resolves once the Lease is held and the caches are synced. */
   async start(): Promise<void> {
-    void this.#elector.run((signal) => this.#hold(signal));
+    void this.#elector.run((signal, fence) => this.#hold(signal, fence));
     try {
       await this.#ready.promise;
     } catch (error) {
@@ -195,8 +211,14 @@ export class Shard {
   }
 
   /** While the Lease is held: caches restricted to this shard's objects, and the controllers. */
-  async #hold(signal: AbortSignal): Promise<void> {
-    const term: Term = { informers: [], controllers: [], stopped: new AbortController() };
+  async #hold(signal: AbortSignal, fence: Fence): Promise<void> {
+    const term: Term = {
+      informers: [],
+      controllers: [],
+      stopped: new AbortController(),
+      fence,
+      client: new FencedClient(this.#options.kubeConfig, this.#userAgent, fence),
+    };
     let failed = false;
     try {
       for (const controller of this.#controllers) await this.#startController(controller, term);
@@ -216,6 +238,7 @@ export class Shard {
       term.stopped.abort();
       await Promise.all(term.controllers.map((controller) => controller.stop()));
       await Promise.all(term.informers.map((informer) => informer.stop()));
+      term.client.close();
       if (!this.#stopping && !failed) {
         this.#logger.warn('lost the shard lease: reconciling stopped');
         for (const handler of this.#lostHandlers) handler();
@@ -296,7 +319,7 @@ export class Shard {
   async #reconcile(binding: Binding, key: string): Promise<HandlerResult | undefined> {
     const { controller, objects, controlled, term } = binding;
     if (term.stopped.signal.aborted) return undefined;
-    await this.#acknowledgeControlledDrains(binding, key);
+    if (!(await this.#acknowledgeControlledDrains(binding, key))) return undefined;
     const object = objects.get(key);
     // Gone from the cache: deleted, or moved to another shard. Either way not ours to act on.
     if (object?.metadata === undefined) return undefined;
@@ -305,11 +328,11 @@ export class Shard {
     if (labels[shardLabel(ring)] !== name) return undefined;
     const logger = binding.logger.child({ object: key });
     if (labels[drainLabel(ring)] === drainValue) {
-      await this.#acknowledgeDrain(binding.info, object.metadata, logger);
+      await this.#acknowledgeDrain(term, binding.info, object.metadata, logger);
       return undefined;
     }
     const context: ReconcileContext = {
-      client: this.#rest,
+      client: term.client,
       logger,
       signal: term.stopped.signal,
       shardLabels: { [shardLabel(ring)]: name },
@@ -318,6 +341,9 @@ export class Shard {
           .get(`${resource.group}/${resource.resource}`)
           ?.informer.get(namespace ? `${namespace}/${objectName}` : objectName),
     };
+    // No await from this check to the reconcile's start: a shard paused past its renew deadline starts nothing
+    // when it resumes (design.md, "What the sharder must not do"). Its Lease is being lost: no retry either.
+    if (!this.#certain(term, logger)) return undefined;
     controller.observer?.started(key, object.metadata.resourceVersion);
     try {
       const result = await controller.reconcile(object, context);
@@ -329,15 +355,25 @@ export class Shard {
     }
   }
 
-  async #acknowledgeControlledDrains(binding: Binding, owner: string): Promise<void> {
+  /** Acknowledges the drains of `owner`'s controlled objects; false when the Lease stopped being certain. */
+  async #acknowledgeControlledDrains(binding: Binding, owner: string): Promise<boolean> {
     const drain = drainLabel(this.#options.ring);
     for (const cache of binding.controlled.values()) {
       for (const key of cache.byOwner.get(owner) ?? []) {
         const metadata = cache.informer.get(key)?.metadata;
         if (metadata?.labels?.[drain] !== drainValue) continue;
-        await this.#acknowledgeDrain(cache.info, metadata, binding.logger.child({ object: key, owner }));
+        const logger = binding.logger.child({ object: key, owner });
+        if (!(await this.#acknowledgeDrain(binding.term, cache.info, metadata, logger))) return false;
       }
     }
+    return true;
+  }
+
+  /** Whether the Lease is certain now (see Fence.certain); says so in the log when it is not. */
+  #certain(term: Term, logger: Logger): boolean {
+    if (term.fence.certain) return true;
+    logger.warn({ reason: term.fence.reason }, 'not acting on the object: the shard lease is not certain');
+    return false;
   }
 
   /**
@@ -345,20 +381,27 @@ export class Shard {
    * work item that would otherwise have reconciled it. After this the shard never touches the object again;
    * the UPDATE passes the sharder's webhook, which assigns the new shard.
    */
-  async #acknowledgeDrain(info: ResourceInfo, metadata: IObjectMeta, logger: Logger): Promise<void> {
-    if (metadata.name === undefined) return;
+  async #acknowledgeDrain(
+    term: Term,
+    info: ResourceInfo,
+    metadata: IObjectMeta,
+    logger: Logger,
+  ): Promise<boolean> {
+    if (metadata.name === undefined) return true;
     const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
+    if (!this.#certain(term, logger)) return false;
     try {
-      await this.#rest.request({
+      await term.client.request({
         method: 'PATCH',
         path,
         contentType: patchTypes.merge,
         body: drainAcknowledgementPatch(this.#options.ring, metadata.resourceVersion ?? ''),
       });
       logger.info('acknowledged drain: the object moves to another shard');
+      return true;
     } catch (error) {
       // Deleted meanwhile: nothing to hand over. Changed meanwhile: the watch brings the new version and a retry.
-      if (isNotFound(error)) return;
+      if (isNotFound(error)) return true;
       if (isConflict(error))
         throw new Error('the object changed before the drain was acknowledged', { cause: error });
       throw error;

@@ -8,8 +8,9 @@ import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { Discovery } from '../../runtime/discovery.ts';
+import { FencedClient } from '../../runtime/fence.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
-import { LeaderElector } from '../../runtime/leader-election.ts';
+import { LeaderElector, type Fence } from '../../runtime/leader-election.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { Metrics } from '../../runtime/metrics.ts';
 import { MonitoringServer } from '../../runtime/monitoring-server.ts';
@@ -47,6 +48,9 @@ function sameAddress(a: Address, b: Address | undefined): boolean {
 export class Sharder {
   readonly #config: SharderConfig;
   readonly #logger: Logger;
+  readonly #kubeConfig: KubeConfig;
+  readonly #userAgent: string;
+  /** Informers, the webhook's reads and leader election; the controllers write through a fenced client. */
   readonly #rest: RestClient;
   readonly #metrics = new Metrics();
   readonly #sharderMetrics = sharderMetrics(this.#metrics.registry);
@@ -68,7 +72,10 @@ export class Sharder {
   constructor(config: SharderConfig, kubeConfig: KubeConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
-    this.#rest = new RestClient(kubeConfig, 'controller-rings-sharder');
+    this.#kubeConfig = kubeConfig;
+    // One user agent per replica: the API server's audit log tells replicas' writes apart.
+    this.#userAgent = `controller-rings-sharder/${config.identity}`;
+    this.#rest = new RestClient(kubeConfig, this.#userAgent);
     const options = (name: string, path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
       path,
       ...extra,
@@ -115,7 +122,7 @@ export class Sharder {
         retryPeriodMs,
         logger: this.#logger.child({ component: 'leader-election' }),
       });
-      void this.#elector.run((signal) => this.#lead(webhook, signal));
+      void this.#elector.run((signal, fence) => this.#lead(webhook, signal, fence));
     } else {
       const stop = new AbortController();
       this.#unelected = { stop, run: this.#lead(webhook, stop.signal) };
@@ -229,9 +236,15 @@ export class Sharder {
     };
   }
 
-  /** Runs the controllers until `signal` aborts (leadership lost or shutdown), then drains them. */
-  async #lead(webhook: WebhookConfigurationOptions, signal: AbortSignal): Promise<void> {
-    const leading = this.#controllers(webhook);
+  /**
+   * Runs the controllers until `signal` aborts (leadership lost or shutdown), then drains them. With leader
+   * election their writes go through a client fenced by this term's leadership: none after it is lost or its
+   * renew deadline has passed, even from a sync in the middle of its patches.
+   */
+  async #lead(webhook: WebhookConfigurationOptions, signal: AbortSignal, fence?: Fence): Promise<void> {
+    const rest =
+      fence === undefined ? this.#rest : new FencedClient(this.#kubeConfig, this.#userAgent, fence);
+    const leading = this.#controllers(webhook, rest);
     const all = [leading.shardLeases, leading.rings, leading.sync];
     this.#leading = leading;
     for (const controller of all) controller.start();
@@ -248,12 +261,12 @@ export class Sharder {
     }
     this.#leading = undefined;
     await Promise.all(all.map((controller) => controller.stop()));
+    if (rest !== this.#rest) rest.close();
     this.#logger.info('controllers stopped');
   }
 
-  #controllers(webhook: WebhookConfigurationOptions): Leading {
+  #controllers(webhook: WebhookConfigurationOptions, rest: RestClient): Leading {
     const logger = this.#logger;
-    const rest = this.#rest;
     const now = (): Date => new Date();
     const discovery = new Discovery(rest);
     const controller = (name: string, reconciler: Reconciler, concurrency: number): Controller =>

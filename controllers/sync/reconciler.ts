@@ -22,6 +22,7 @@ export interface SyncReconcilerOptions {
   ring(name: string): ControllerRing | undefined;
   leases(): Iterable<ILease>;
   namespace(name: string): Pick<INamespace, 'metadata'> | undefined;
+  /** Lists and patches; on the sharder fenced by leadership (runtime/fence.ts). */
   rest: RestClient;
   discovery: Discovery;
   excludedNamespaces: readonly string[];
@@ -169,6 +170,9 @@ export class SyncReconciler {
         return;
       } catch (error) {
         if (isNotFound(error)) return;
+        // Anything else ends the sync, above all a write the leadership fence refused (options.rest is fenced
+        // on the sharder): the objects' patches run through forEachConcurrently, which takes no further object
+        // after a failure, so no patch follows the first refusal.
         if (!isConflict(error)) throw error;
       }
       if (attempt === conflictAttempts) {

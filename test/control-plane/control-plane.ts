@@ -46,7 +46,8 @@ export async function stopSupervisor(pid: number): Promise<void> {
 
 /**
  * Starts a control plane. Attached (the default), it stops when the caller exits, even when killed; detached,
- * it keeps running until stop() or stopSupervisor(pid).
+ * it keeps running until stop() or stopSupervisor(pid). With `auditLog` the API server writes an audit log of
+ * write requests (ControlPlaneEndpoints.auditLogPath).
  */
 export async function startControlPlane(
   options: { detached?: boolean; logPath?: string } & ControlPlaneOptions = {},
@@ -56,6 +57,7 @@ export async function startControlPlane(
     supervisor,
     ...(detached ? [] : ['--stop-on-stdin-close']),
     ...(options.apiServerArgs ?? []).map((arg) => `--apiserver-arg=${arg}`),
+    ...(options.auditLog === true ? ['--audit-log'] : []),
   ];
   let stderr: 'inherit' | number = 'inherit';
   if (detached) {

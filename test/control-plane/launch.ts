@@ -20,12 +20,30 @@ export interface ControlPlaneEndpoints {
   caCertificatePath: string;
   /** etcd's client URL, http://127.0.0.1:<port>, for tests that act on etcd itself (e.g. compact it). */
   etcdUrl: string;
+  /** With ControlPlaneOptions.auditLog: the API server's audit log, one JSON event per line. */
+  auditLogPath?: string;
 }
 
 export interface ControlPlaneOptions {
   /** Extra kube-apiserver flags, after the defaults (a later flag wins), kept across restarts. */
   apiServerArgs?: string[];
+  /**
+   * Writes the API server's audit log: every write request (not reads, not watches) at Metadata level, i.e.
+   * who (user agent), what (verb, object), when it was received, and the answer's code. The end-to-end tests
+   * tell from it which process wrote when (invariant 6).
+   */
+  auditLog?: boolean;
 }
+
+// Writes only, at Metadata level, one event per request once it completed (its RequestReceived stage omitted).
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
 
 export interface RunningControlPlane extends ControlPlaneEndpoints {
   /** Stops kube-apiserver and starts it again on the same port; resolves once the new one is ready. */
@@ -107,7 +125,9 @@ export async function launchControlPlane(
   const serviceAccountKeys = await createSigningKeyPair();
   const adminToken = randomBytes(24).toString('hex');
   const kubeconfigPath = join(workDir, 'kubeconfig');
+  const auditLogPath = options.auditLog === true ? join(logs, 'audit.jsonl') : undefined;
   await Promise.all([
+    ...(auditLogPath === undefined ? [] : [writeFile(file('audit-policy.yaml'), auditPolicy)]),
     writeFile(file('ca.crt'), authority.certificate),
     writeFile(file('apiserver.crt'), serving.certificate),
     writeFile(file('apiserver.key'), serving.privateKey, { mode: 0o600 }),
@@ -144,6 +164,15 @@ export async function launchControlPlane(
     // Without a grace period a stopping kube-apiserver leaves open watches alone and waits for them until it is
     // killed; with one it ends them, so that clients re-watch, as in a rolling restart.
     '--shutdown-watch-termination-grace-period=5s',
+    ...(auditLogPath === undefined
+      ? []
+      : [
+          `--audit-log-path=${auditLogPath}`,
+          `--audit-policy-file=${file('audit-policy.yaml')}`,
+          '--audit-log-format=json',
+          // Written before the answer is sent: whoever reads the log after a response finds its event there.
+          '--audit-log-mode=blocking',
+        ]),
     '--v=1',
     ...(options.apiServerArgs ?? []),
   ];
@@ -221,6 +250,7 @@ export async function launchControlPlane(
       kubeconfigPath,
       caCertificatePath: file('ca.crt'),
       etcdUrl,
+      ...(auditLogPath === undefined ? {} : { auditLogPath }),
       restartApiServer,
       stop,
     };

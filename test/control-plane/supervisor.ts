@@ -20,6 +20,7 @@ const apiServerArgPrefix = '--apiserver-arg=';
 const apiServerArgs = process.argv
   .filter((arg) => arg.startsWith(apiServerArgPrefix))
   .map((arg) => arg.slice(apiServerArgPrefix.length));
+const auditLog = process.argv.includes('--audit-log');
 const workDir = await mkdtemp(join(tmpdir(), 'controller-rings-control-plane-'));
 let controlPlane: RunningControlPlane | undefined;
 let stopping: Promise<void> | undefined;
@@ -64,10 +65,10 @@ if (stopOnStdinClose) {
 }
 
 try {
-  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, { apiServerArgs });
-  const { server, kubeconfigPath, caCertificatePath, etcdUrl } = controlPlane;
+  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, { apiServerArgs, auditLog });
+  const { server, kubeconfigPath, caCertificatePath, etcdUrl, auditLogPath } = controlPlane;
   process.stdout.write(
-    `${JSON.stringify({ server, kubeconfigPath, caCertificatePath, etcdUrl, workDir })}\n`,
+    `${JSON.stringify({ server, kubeconfigPath, caCertificatePath, etcdUrl, auditLogPath, workDir })}\n`,
   );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);

@@ -1,7 +1,8 @@
 // The end-to-end environment: a control plane of its own, two sharder replicas, shards of the example
 // controller as real processes, a watch recording every label change of the ring's objects, the shards' and
-// sharders' life events and the API server's outages, so that a scenario can hand a complete history to the
-// invariant checker. Faults are the scenario's: the harness kills, stops, restarts and cuts off on request.
+// sharders' life events and the API server's outages (and, with the audit log on, every write request and its
+// sender), so that a scenario can hand a complete history to the invariant checker. Faults are the scenario's:
+// the harness kills, pauses, stops, restarts and cuts off on request.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts'
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
+import { parseDuration } from '../../runtime/duration.ts';
 import { isGone, metadataListAccept, type RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
@@ -30,6 +32,7 @@ import {
   pairReconcileEvents,
   summarize,
   type CheckOptions,
+  type FencingOptions,
   type History,
   type Interval,
   type LabelObservation,
@@ -37,6 +40,7 @@ import {
   type SharderEvent,
   type ShardEvent,
   type Summary,
+  type WriteRecord,
 } from './invariants.ts';
 
 export const ring = 'configmap-digest';
@@ -44,6 +48,42 @@ export const namespace = 'e2e';
 const sharderNamespace = 'controller-rings-system';
 const shardNamespace = 'shards';
 export const leaseDurationSeconds = 3;
+
+/** The Leases that fence the sharder's controllers and the shards, with their timing (invariant 6). */
+function fencingOptions(): FencingOptions {
+  const flag = (name: string): number => {
+    const value = quickLeaderElection.find((arg) => arg.startsWith(`--leader-election-${name}=`));
+    return parseDuration(value?.split('=')[1] ?? '');
+  };
+  return {
+    sharderLease: `${sharderNamespace}/controller-rings-sharder`,
+    sharder: { renewDeadlineMs: flag('renew-deadline'), leaseDurationMs: flag('lease-duration') },
+    shardLeaseNamespace: shardNamespace,
+    // The shard library renews within 2/3 of the Lease duration (shard/shard.ts).
+    shard: {
+      renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
+      leaseDurationMs: leaseDurationSeconds * 1000,
+    },
+  };
+}
+
+/** One event of the API server's audit log, as far as read here. */
+interface AuditEvent {
+  userAgent?: string;
+  verb?: string;
+  requestReceivedTimestamp?: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+}
+
+/** The process behind a user agent (cmd/sharder/sharder.ts, shard/shard.ts), if a sharder's or a shard's. */
+function writerOf(userAgent: string): WriteRecord['writer'] | undefined {
+  const sharder = /^controller-rings-sharder\/(.+)$/.exec(userAgent);
+  if (sharder?.[1] !== undefined) return { role: 'sharder', name: sharder[1] };
+  const shard = /^controller-rings-shard\/[^/]+\/(.+)$/.exec(userAgent);
+  if (shard?.[1] !== undefined) return { role: 'shard', name: shard[1] };
+  return undefined;
+}
 
 interface Watched {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -63,6 +103,10 @@ export interface EndToEndOptions {
   leaseDurationSeconds?: number;
   /** The sharders' leader-election flags; default quickLeaderElection. */
   leaderElection?: string[];
+  /** More flags for every sharder replica. */
+  sharderArgs?: string[];
+  /** The API server's audit log, from which invariant 6 is judged. */
+  auditLog?: boolean;
 }
 
 export class EndToEnd {
@@ -71,8 +115,11 @@ export class EndToEnd {
   readonly #files: WebhookFiles;
   readonly #webhookService: WebhookService;
   readonly #dir: string;
+  readonly #options: EndToEndOptions;
   readonly sharders = new Map<string, SharderProcess>();
   readonly shards = new Map<string, ExampleShard>();
+  /** Shards paused with SIGSTOP: out of the ring for converged(), until resumed. */
+  readonly #paused = new Map<string, ExampleShard>();
   readonly #recordFiles = new Set<string>();
   readonly #labels: LabelObservation[] = [];
   readonly #shardEvents: ShardEvent[] = [];
@@ -80,7 +127,6 @@ export class EndToEnd {
   readonly #sharderEvents: SharderEvent[] = [];
   readonly #outages: Interval[] = [];
   readonly #watching = new AbortController();
-  readonly #options: EndToEndOptions;
   /** Shards the harness itself is stopping or killing: their exit is expected. */
   readonly #leaving = new Set<ExampleShard>();
   readonly #restarts = new Set<Promise<void>>();
@@ -109,7 +155,10 @@ export class EndToEnd {
   }
 
   static async start(options: EndToEndOptions = {}): Promise<EndToEnd> {
-    const cluster = await startTestCluster({ apiServerArgs: options.apiServerArgs ?? [] });
+    const cluster = await startTestCluster({
+      apiServerArgs: options.apiServerArgs ?? [],
+      auditLog: options.auditLog ?? false,
+    });
     const environment = new EndToEnd(
       cluster,
       await webhookCertificates(),
@@ -192,7 +241,11 @@ export class EndToEnd {
       identity,
       certificates: this.#files,
       webhookUrl: this.#webhookService.url,
-      args: [...(this.#options.leaderElection ?? quickLeaderElection), '--sync-period=10s'],
+      args: [
+        ...(this.#options.leaderElection ?? quickLeaderElection),
+        '--sync-period=10s',
+        ...(this.#options.sharderArgs ?? []),
+      ],
     });
     this.#recordSharder(identity, 'ready');
     this.sharders.set(identity, sharder);
@@ -342,6 +395,80 @@ export class EndToEnd {
     this.shards.delete(name);
   }
 
+  /** SIGSTOP: the shard keeps its connections but does nothing, as a frozen process would; returns when. */
+  pauseShard(name: string): number {
+    const shard = this.shards.get(name);
+    if (shard?.pid === undefined) throw new Error(`no shard ${name}`);
+    this.#record(name, 'paused');
+    process.kill(shard.pid, 'SIGSTOP');
+    this.shards.delete(name);
+    this.#paused.set(name, shard);
+    return Date.now();
+  }
+
+  /**
+   * SIGCONT to a paused shard, which finds its Lease lost and exits (examples/configmap-digest/main.ts does on
+   * a lost Lease); resolves with its exit code once it has exited.
+   */
+  async resumeShard(name: string): Promise<number | null> {
+    const shard = this.#paused.get(name);
+    if (shard?.pid === undefined) throw new Error(`no paused shard ${name}`);
+    this.#record(name, 'resumed');
+    process.kill(shard.pid, 'SIGCONT');
+    const code = await shard.exited;
+    this.#record(name, 'stopped');
+    this.#paused.delete(name);
+    return code;
+  }
+
+  /** SIGSTOP to a sharder replica; returns when. */
+  pauseSharder(identity: string): number {
+    const pid = this.sharders.get(identity)?.pid;
+    if (pid === undefined) throw new Error(`no sharder ${identity}`);
+    const time = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    return time;
+  }
+
+  /** SIGCONT to a paused sharder replica; returns when. */
+  resumeSharder(identity: string): number {
+    const pid = this.sharders.get(identity)?.pid;
+    if (pid === undefined) throw new Error(`no sharder ${identity}`);
+    process.kill(pid, 'SIGCONT');
+    return Date.now();
+  }
+
+  /** How often a sharder replica has logged that its controllers stopped (at the end of each term). */
+  async controllerStops(identity: string): Promise<number> {
+    const logPath = this.sharders.get(identity)?.logPath;
+    if (logPath === undefined) throw new Error(`no sharder ${identity}`);
+    const log = await readFile(logPath, 'utf8');
+    return log.split('\n').filter((line) => line.includes('"msg":"controllers stopped"')).length;
+  }
+
+  /** The write requests of sharder replicas and shards so far, from the audit log (empty without it). */
+  async writes(): Promise<WriteRecord[]> {
+    const path = this.cluster.controlPlane.auditLogPath;
+    if (path === undefined) return [];
+    const writes: WriteRecord[] = [];
+    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+      if (line === '') continue;
+      const event = JSON.parse(line) as AuditEvent;
+      const writer = writerOf(event.userAgent ?? '');
+      if (writer === undefined) continue;
+      const { namespace, name } = event.objectRef ?? {};
+      writes.push({
+        writer,
+        verb: event.verb ?? '',
+        resource: event.objectRef?.resource ?? '',
+        object: namespace ? `${namespace}/${name ?? ''}` : (name ?? ''),
+        time: Date.parse(event.requestReceivedTimestamp ?? ''),
+        code: event.responseStatus?.code ?? 0,
+      });
+    }
+    return writes;
+  }
+
   /** Creates the objects, `concurrency` requests at a time; resolves with what the API server returned. */
   async createObjects(names: string[], concurrency = 1): Promise<Watched[]> {
     const created: Watched[] = [];
@@ -470,8 +597,10 @@ export class EndToEnd {
       objects: [...this.#objects],
       sharders: [...this.#sharderEvents],
       outages: [...this.#outages],
+      writes: await this.writes(),
     };
-    return summarize(history, { ...options, end: Date.now() });
+    const fencing = this.#options.auditLog === true ? { fencing: fencingOptions() } : {};
+    return summarize(history, { ...options, ...fencing, end: Date.now() });
   }
 
   async stop(): Promise<void> {
@@ -479,8 +608,11 @@ export class EndToEnd {
     this.#proxy?.resume();
     await this.#watch?.catch(() => undefined);
     await this.shardsRestarted();
+    for (const shard of this.#paused.values()) {
+      if (shard.pid !== undefined && shard.running) process.kill(shard.pid, 'SIGCONT');
+    }
     for (const shard of this.shards.values()) this.#leaving.add(shard);
-    await Promise.all([...this.shards.values()].map((shard) => shard.stop()));
+    await Promise.all([...this.shards.values(), ...this.#paused.values()].map((shard) => shard.stop()));
     await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
     await this.#webhookService.close();
     await this.#proxy?.close();

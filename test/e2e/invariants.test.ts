@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type {
   CheckOptions,
+  FencingOptions,
   History,
   LabelObservation,
   ReconcileRecord,
   SharderEvent,
   ShardEvent,
+  WriteRecord,
 } from './invariants.ts';
 import { checkInvariants, formatSummary, pairReconcileEvents, summarize } from './invariants.ts';
 
@@ -464,5 +466,150 @@ describe('formatSummary', () => {
     expect(formatSummary('direct move', summarize(violating, options))).toMatch(
       /undrained while their shard was alive\n {2}violations: 1\n {4}- \[invariant 4, drain\] ring-a\/cm-1 moved from/,
     );
+  });
+});
+
+describe('invariant 6: no act without a certain Lease', () => {
+  const fencing: FencingOptions = {
+    sharderLease: 'system/sharder',
+    sharder: { renewDeadlineMs: 3_000, leaseDurationMs: 4_000 },
+    shardLeaseNamespace: 'shards',
+    shard: { renewDeadlineMs: 2_000, leaseDurationMs: 3_000 },
+  };
+  const fenced: CheckOptions = { ...options, fencing };
+  const write = (
+    role: 'sharder' | 'shard',
+    name: string,
+    time: number,
+    resource: string,
+    object: string,
+    verb = 'patch',
+    code = 200,
+  ): WriteRecord => ({ writer: { role, name }, verb, resource, object, time: at(time), code });
+  const renew = (role: 'sharder' | 'shard', name: string, time: number, lease: string, code = 200) =>
+    write(role, name, time, 'leases', lease, 'update', code);
+  const sharderRenews = (name: string, ...times: number[]) =>
+    times.map((time) => renew('sharder', name, time, 'system/sharder'));
+  const drain = (name: string, time: number) => write('sharder', name, time, 'configmaps', cm);
+  const fenceViolations = (input: History) =>
+    checkInvariants(input, fenced).filter((violation) => violation.rule === 'fence');
+
+  it('accepts writes within the renew deadline and the margin of the last renewal', () => {
+    const writes = [
+      ...sharderRenews('sharder-0', 0, 500),
+      drain('sharder-0', 1_000),
+      drain('sharder-0', 4_499),
+    ];
+    expect(fenceViolations(history({ writes }))).toEqual([]);
+    expect(summarize(history({ writes }), fenced).fenced).toEqual({
+      sharderWrites: 2,
+      shardWrites: 0,
+      reconcileStarts: 0,
+    });
+  });
+
+  it('rejects a write after the renew deadline and the margin', () => {
+    // Paused after the renewal at 500: deadline 3.5 s, margin 1 s.
+    const writes = [...sharderRenews('sharder-0', 0, 500), drain('sharder-0', 4_501)];
+    const violations = fenceViolations(history({ writes }));
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toMatchObject({ invariant: 6, rule: 'fence', shards: ['sharder/sharder-0'] });
+    expect(violations[0]?.message).toBe(
+      'sharder/sharder-0 sent patch configmaps ring-a/cm-1 at 10:00:04.501, when its last renewal of ' +
+        'system/sharder was received at 10:00:00.500: past its renew deadline (3000 ms) and the margin (1000 ms) by 1 ms',
+    );
+  });
+
+  it('does not count failed renewals', () => {
+    const writes = [
+      ...sharderRenews('sharder-0', 0),
+      renew('sharder', 'sharder-0', 3_000, 'system/sharder', 409),
+      drain('sharder-0', 4_500),
+    ];
+    expect(fenceViolations(history({ writes }))).toHaveLength(1);
+  });
+
+  it('rejects a write after another replica took the leader Lease, even within the deadline', () => {
+    const writes = [
+      ...sharderRenews('sharder-0', 0),
+      ...sharderRenews('sharder-1', 1_000),
+      drain('sharder-1', 1_100),
+      drain('sharder-0', 1_200),
+    ];
+    const violations = fenceViolations(history({ writes }));
+    expect(violations.map((violation) => violation.message)).toEqual([
+      'sharder/sharder-0 sent patch configmaps ring-a/cm-1 at 10:00:01.200, when sharder/sharder-1 held its Lease system/sharder (written at 10:00:01.000)',
+    ]);
+  });
+
+  it("ignores the leader election's own Lease writes and judges the controllers' writes to shard Leases", () => {
+    const writes = [
+      ...sharderRenews('sharder-0', 0),
+      renew('sharder', 'sharder-0', 9_000, 'system/sharder', 409),
+      write('sharder', 'sharder-0', 9_000, 'leases', 'shards/shard-a', 'patch'),
+    ];
+    expect(fenceViolations(history({ writes })).map((violation) => violation.object)).toEqual([
+      'shards/shard-a',
+    ]);
+  });
+
+  it('rejects a write by a replica that never held the leader Lease', () => {
+    expect(fenceViolations(history({ writes: [drain('sharder-0', 10)] }))).toHaveLength(1);
+  });
+
+  it("judges a shard's reconcile starts and writes against its own Lease, and the sharder's acquisition of it", () => {
+    const shardRenews = [0, 400, 800].map((time) => renew('shard', 'shard-a', time, 'shards/shard-a'));
+    const ok = history({
+      writes: shardRenews,
+      reconciles: [reconcile('shard-a', 3_700, 3_710)],
+    });
+    expect(fenceViolations(ok)).toEqual([]);
+    // Paused after the renewal at 800: a reconcile start and a drain acknowledgement after 3.8 s.
+    const late = history({
+      writes: [...shardRenews, write('shard', 'shard-a', 3_900, 'configmaps', cm)],
+      reconciles: [reconcile('shard-a', 3_850, 3_860)],
+    });
+    expect(fenceViolations(late).map((violation) => violation.message)).toEqual([
+      expect.stringMatching(
+        /^shard\/shard-a started a reconcile of ring-a\/cm-1 at 10:00:03.850, when .* by 50 ms$/,
+      ),
+      expect.stringMatching(
+        /^shard\/shard-a sent patch configmaps ring-a\/cm-1 at 10:00:03.900, when .* by 100 ms$/,
+      ),
+    ]);
+    const taken = history({
+      writes: [
+        ...shardRenews,
+        ...sharderRenews('sharder-0', 500),
+        renew('sharder', 'sharder-0', 1_000, 'shards/shard-a'),
+      ],
+      reconciles: [reconcile('shard-a', 1_500, 1_510)],
+    });
+    expect(fenceViolations(taken).map((violation) => violation.message)).toEqual([
+      'shard/shard-a started a reconcile of ring-a/cm-1 at 10:00:01.500, when sharder/sharder-0 held its Lease shards/shard-a (written at 10:00:01.000)',
+    ]);
+  });
+
+  it('is not judged without fencing options', () => {
+    expect(summarize(history({ writes: [drain('sharder-0', 10)] }), options).fenced).toBeUndefined();
+    expect(rules(history({ writes: [drain('sharder-0', 10)] }))).toEqual([]);
+  });
+});
+
+describe('a paused shard', () => {
+  it('counts as dead from its pause: its objects fail over, and may move without a drain', () => {
+    const shards = [
+      ...life('shard-a', -1_000, ['paused', 1_000], ['resumed', 9_000], ['stopped', 9_100]),
+      ...life('shard-b', -1_000),
+    ];
+    const input = history({
+      shards,
+      labels: [label(0, 'shard-a'), label(7_000, 'shard-b')],
+      reconciles: [reconcile('shard-a', 10, 20), reconcile('shard-b', 7_010, 7_020)],
+    });
+    const summary = summarize(input, options);
+    expect(summary.violations).toEqual([]);
+    expect(summary.moves.afterShardDeath).toBe(1);
+    expect(summary.failovers).toMatchObject([{ cause: 'paused', outcome: 'reconciled', shard: 'shard-a' }]);
   });
 });

@@ -1,6 +1,7 @@
-// Checks invariants 1–4 of design.md against what an end-to-end scenario recorded: the reconciles the shards
-// logged, every label change of the ring's objects seen by the test's watch, and the shard processes' life
-// events. Pure: the scenario collects, this module judges.
+// Checks invariants 1–4 and 6 of design.md against what an end-to-end scenario recorded: the reconciles the
+// shards logged, every label change of the ring's objects seen by the test's watch, the shard processes' life
+// events and, with the API server's audit log, every write request and who sent it. Pure: the scenario
+// collects, this module judges.
 //
 // Clocks and ordering. All times are Date.now() of processes on one machine, so they share one clock, but
 // each is taken at a different point relative to the event it records:
@@ -12,6 +13,7 @@
 //   "X started reconciling after it was assigned to X" allows `clockToleranceMs` of skew.
 // - Shard events are taken by the harness before it signals the process ('stopping', 'killed'), so the shard
 //   cannot act for others after them: a move observed after a shard's death time is judged as after it.
+// - A write's time is the API server's requestReceivedTimestamp from its audit log (same machine clock).
 // Moves and reconciles caused by a shard's death come from the sharder, which reacts only after the
 // shard's Lease is released or expires, far later than any of these skews.
 //
@@ -20,6 +22,14 @@
 // no sharder replica is ready (`sharders`, when recorded), neither webhook nor sync can assign an object, nor
 // move a dead shard's objects: the assignment and failover bounds do not count that time either, so an
 // object created meanwhile must be assigned within the bound once a replica is back.
+//
+// Invariant 6 (fencing). A process may act only while it holds its Lease (the sharder's leader Lease for a
+// replica's controllers, its own Lease for a shard) and before its last successful renewal's start plus the
+// renew deadline. The renewal started before the API server received it, so "received + renew deadline" is
+// never earlier than the process's own deadline. A write that passed the process's check just before its
+// deadline still has to travel to the API server (the fence's residual window, runtime/fence.ts): it is allowed
+// a margin up to the Lease duration, which is still safe, as no other candidate may take the Lease before it
+// runs out; a write later than that, or one after another process took the Lease, is a violation.
 
 /** One reconcile of one object by one shard; `end` is missing when the process died during it. */
 export interface ReconcileRecord {
@@ -49,12 +59,43 @@ export interface LabelObservation {
 /**
  * started: process spawned; ready: it holds its shard Lease (assignable from here); stopping: graceful
  * shutdown requested (SIGTERM sent; it may release its Lease from here, so its objects may move undrained);
- * stopped: the process exited; killed: SIGKILL sent. 'stopped' or 'killed' ends an unfinished reconcile.
+ * stopped: the process exited; killed: SIGKILL sent; paused: SIGSTOP sent, which ends its life as a kill
+ * does (what it does after SIGCONT, 'resumed', must be nothing: invariants 2 and 6 judge it). 'stopped' or
+ * 'killed' ends an unfinished reconcile.
  */
 export interface ShardEvent {
   shard: string;
   time: number;
-  type: 'started' | 'ready' | 'stopping' | 'stopped' | 'killed';
+  type: 'started' | 'ready' | 'stopping' | 'stopped' | 'killed' | 'paused' | 'resumed';
+}
+
+/** A write request as the API server's audit log recorded it, with the process that sent it. */
+export interface WriteRecord {
+  /** The sharder replica (its identity) or the shard (its name) that sent it, told by its user agent. */
+  writer: { role: 'sharder' | 'shard'; name: string };
+  verb: string;
+  /** The object, as namespace/name, and its resource. */
+  resource: string;
+  object: string;
+  /** requestReceivedTimestamp, ms since the epoch. */
+  time: number;
+  /** The answer's status code. */
+  code: number;
+}
+
+export interface LeaseTiming {
+  renewDeadlineMs: number;
+  leaseDurationMs: number;
+}
+
+/** Which Leases fence whom, and their timing (invariant 6). */
+export interface FencingOptions {
+  /** namespace/name of the sharder's leader Lease. */
+  sharderLease: string;
+  sharder: LeaseTiming;
+  /** Namespace of the shard Leases (each named after its shard). */
+  shardLeaseNamespace: string;
+  shard: LeaseTiming;
 }
 
 /** A sharder replica's life, as for shards: ready means it serves the webhook (it may not lead yet). */
@@ -84,6 +125,8 @@ export interface History {
   sharders?: SharderEvent[];
   /** When the shards and sharders could not reach the API server. */
   outages?: Interval[];
+  /** Write requests of sharder replicas and shards, from the audit log: judged when options.fencing is set. */
+  writes?: WriteRecord[];
 }
 
 export interface CheckOptions {
@@ -97,12 +140,14 @@ export interface CheckOptions {
   end: number;
   /** Skew allowed between a shard's reconcile start and the test's observation of the assignment; 100 ms. */
   clockToleranceMs?: number;
+  /** Judges invariant 6 from History.writes and the reconcile starts. */
+  fencing?: FencingOptions;
 }
 
-export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain';
+export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain' | 'fence';
 
 export interface Violation {
-  invariant: 1 | 2 | 3 | 4;
+  invariant: 1 | 2 | 3 | 4 | 6;
   rule: Rule;
   object: string;
   shards: string[];
@@ -113,7 +158,7 @@ export interface Violation {
 export interface Failover {
   object: string;
   shard: string;
-  cause: 'killed' | 'stopped' | 'never started';
+  cause: 'killed' | 'stopped' | 'paused' | 'never started';
   orphanedAt: number;
   outcome: 'reconciled' | 'deleted' | 'pending' | 'missed';
   reconciledAt?: number;
@@ -124,6 +169,8 @@ export interface Summary {
   reconcilesPerShard: Record<string, number>;
   moves: { drained: number; afterShardDeath: number; undrainedWhileAlive: number };
   failovers: Failover[];
+  /** Invariant 6: acts judged against their writer's Lease (writes other than Lease renewals, reconcile starts). */
+  fenced: { sharderWrites: number; shardWrites: number; reconcileStarts: number } | undefined;
   violations: Violation[];
 }
 
@@ -206,8 +253,14 @@ export function summarize(history: History, options: CheckOptions): Summary {
   for (const record of reconciles)
     reconcilesPerShard[record.shard] = (reconcilesPerShard[record.shard] ?? 0) + 1;
   const objects = new Set([...timelines.keys(), ...reconcilesByObject.keys()]).size;
+  let fenced: Summary['fenced'];
+  if (options.fencing !== undefined) {
+    const judged = fencing(history, options.fencing);
+    fenced = judged.counts;
+    violations.push(...judged.violations);
+  }
   violations.sort((a, b) => a.time - b.time);
-  return { objects, reconcilesPerShard, moves, failovers, violations };
+  return { objects, reconcilesPerShard, moves, failovers, fenced, violations };
 }
 
 export function formatSummary(scenario: string, summary: Summary): string {
@@ -221,7 +274,13 @@ export function formatSummary(scenario: string, summary: Summary): string {
     `scenario ${scenario}: objects ${summary.objects}, reconciles ${total} (${perShard || 'none'})`,
     `  moves: ${drained} drained, ${afterShardDeath} undrained after their shard died, ${undrainedWhileAlive} undrained while their shard was alive`,
   ];
-  for (const cause of ['killed', 'stopped', 'never started'] as const) {
+  if (summary.fenced !== undefined) {
+    const { sharderWrites, shardWrites, reconcileStarts } = summary.fenced;
+    lines.push(
+      `  fencing: ${sharderWrites} sharder writes, ${shardWrites} shard writes, ${reconcileStarts} reconcile starts judged`,
+    );
+  }
+  for (const cause of ['killed', 'stopped', 'paused', 'never started'] as const) {
     const ofCause = summary.failovers.filter((failover) => failover.cause === cause);
     if (ofCause.length === 0) continue;
     const times = ofCause.flatMap((f) =>
@@ -242,7 +301,7 @@ export function formatSummary(scenario: string, summary: Summary): string {
 interface Life {
   start: number;
   ready?: number;
-  death?: { time: number; cause: 'killed' | 'stopped' };
+  death?: { time: number; cause: 'killed' | 'stopped' | 'paused' };
 }
 
 interface Run extends Interval {
@@ -271,7 +330,7 @@ type Reconcile = ReconcileRecord & { end: number; unfinished: boolean };
 function shardLives(events: ShardEvent[], end: number): Map<string, Life[]> {
   const lives = new Map<string, Life[]>();
   for (const event of [...events].sort((a, b) => a.time - b.time)) {
-    if (event.time > end) continue;
+    if (event.time > end || event.type === 'resumed') continue;
     const list = lives.get(event.shard) ?? [];
     lives.set(event.shard, list);
     const last = list.at(-1);
@@ -281,7 +340,8 @@ function shardLives(events: ShardEvent[], end: number): Map<string, Life[]> {
       if (!current) list.push(life);
       if (event.type === 'ready') life.ready ??= event.time;
     } else if (current) {
-      current.death = { time: event.time, cause: event.type === 'killed' ? 'killed' : 'stopped' };
+      const cause = event.type === 'killed' || event.type === 'paused' ? event.type : 'stopped';
+      current.death = { time: event.time, cause };
     }
   }
   return lives;
@@ -640,6 +700,77 @@ function undrained(object: string, move: Move, life: Life): Violation {
       `${move.from} was alive (started ${clock(life.start)}` +
       (life.death ? `, ${life.death.cause} ${clock(life.death.time)})` : ', still running)'),
   };
+}
+
+interface LeaseWrite {
+  time: number;
+  writer: string; // role/name
+}
+
+// Invariant 6: every act of a sharder replica's controllers (a write other than to its leader Lease) and of a
+// shard (a write other than to its own Lease, a reconcile start) falls in a term of its writer's Lease: its
+// writer made the last successful create or update of that Lease before it, and it is no later than that
+// write's receipt + the renew deadline + the margin explained at the top.
+function fencing(
+  history: History,
+  options: FencingOptions,
+): { counts: NonNullable<Summary['fenced']>; violations: Violation[] } {
+  const writes = history.writes ?? [];
+  const leaseKey = (write: WriteRecord): string | undefined =>
+    write.resource === 'leases' ? write.object : undefined;
+  const holderWrites = new Map<string, LeaseWrite[]>();
+  for (const write of writes) {
+    const lease = leaseKey(write);
+    const held =
+      (write.verb === 'create' || write.verb === 'update') && write.code >= 200 && write.code < 300;
+    if (lease === undefined || !held) continue;
+    const list = holderWrites.get(lease) ?? [];
+    holderWrites.set(lease, list);
+    list.push({ time: write.time, writer: `${write.writer.role}/${write.writer.name}` });
+  }
+  for (const list of holderWrites.values()) list.sort((a, b) => a.time - b.time);
+  const ownLease = (role: 'sharder' | 'shard', name: string): string =>
+    role === 'sharder' ? options.sharderLease : `${options.shardLeaseNamespace}/${name}`;
+  const counts = { sharderWrites: 0, shardWrites: 0, reconcileStarts: 0 };
+  const violations: Violation[] = [];
+  const judge = (role: 'sharder' | 'shard', name: string, time: number, what: string, object: string) => {
+    const lease = ownLease(role, name);
+    const timing = role === 'sharder' ? options.sharder : options.shard;
+    const marginMs = Math.max(timing.leaseDurationMs - timing.renewDeadlineMs, 0);
+    const last = (holderWrites.get(lease) ?? []).filter((write) => write.time <= time).at(-1);
+    const self = `${role}/${name}`;
+    const problem =
+      last === undefined
+        ? `it had never held its Lease ${lease}`
+        : last.writer !== self
+          ? `${last.writer} held its Lease ${lease} (written at ${clock(last.time)})`
+          : time > last.time + timing.renewDeadlineMs + marginMs
+            ? `its last renewal of ${lease} was received at ${clock(last.time)}: past its renew deadline ` +
+              `(${timing.renewDeadlineMs} ms) and the margin (${marginMs} ms) by ` +
+              `${Math.round(time - last.time - timing.renewDeadlineMs - marginMs)} ms`
+            : undefined;
+    if (problem === undefined) return;
+    violations.push({
+      invariant: 6,
+      rule: 'fence',
+      object,
+      shards: [self],
+      time,
+      message: `${self} ${what} at ${clock(time)}, when ${problem}`,
+    });
+  };
+  for (const write of writes) {
+    const { role, name } = write.writer;
+    if (leaseKey(write) === ownLease(role, name)) continue;
+    if (role === 'sharder') counts.sharderWrites++;
+    else counts.shardWrites++;
+    judge(role, name, write.time, `sent ${write.verb} ${write.resource} ${write.object}`, write.object);
+  }
+  for (const record of history.reconciles) {
+    counts.reconcileStarts++;
+    judge('shard', record.shard, record.start, `started a reconcile of ${record.object}`, record.object);
+  }
+  return { counts, violations };
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

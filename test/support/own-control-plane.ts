@@ -13,6 +13,7 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** `auditLog`: the API server logs every write request (ControlPlane.auditLogPath). */
 export async function startTestCluster(options: ControlPlaneOptions = {}): Promise<TestCluster> {
   const controlPlane = await startControlPlane(options);
   try {

@@ -1,0 +1,229 @@
+// The elector's clock logic with a clock the test moves by hand and a Lease kept in memory: no sleeps, no
+// cluster. `jump` moves time without firing timers, as for a process paused by SIGSTOP; `advance` fires them.
+import { describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { Clock } from './clock.ts';
+import { LeaderElector, type Fence } from './leader-election.ts';
+import { createLogger } from './logger.ts';
+import { ApiError, RestClient, type RequestSpec } from './rest.ts';
+
+const renewDeadlineMs = 3_000;
+const retryPeriodMs = 500;
+
+class ManualClock implements Clock {
+  #now = 10_000;
+  readonly #timers = new Set<{ at: number; fire: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  schedule(fire: () => void, ms: number): () => void {
+    const timer = { at: this.#now + ms, fire };
+    this.#timers.add(timer);
+    return () => this.#timers.delete(timer);
+  }
+
+  /** Time passes and no timer fires: the process is paused. */
+  jump(ms: number): void {
+    this.#now += ms;
+  }
+
+  /** Time passes and the timers due by then fire, in order. */
+  async advance(ms: number): Promise<void> {
+    const until = this.#now + ms;
+    for (;;) {
+      const next = [...this.#timers].sort((a, b) => a.at - b.at)[0];
+      if (next === undefined || next.at > until) break;
+      this.#timers.delete(next);
+      this.#now = Math.max(this.#now, next.at);
+      next.fire();
+      await settle();
+    }
+    this.#now = Math.max(this.#now, until);
+  }
+}
+
+/** Lets pending promise callbacks and I/O-free continuations run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** One Lease in memory; `during` runs inside a write, before it is answered (e.g. to move the clock). */
+class LeaseStore extends RestClient {
+  lease: ILease | undefined;
+  readonly writes: string[] = [];
+  during: (() => void) | undefined;
+
+  constructor() {
+    super(new KubeConfig());
+  }
+
+  override async request<T>(spec: RequestSpec): Promise<T> {
+    await Promise.resolve();
+    if (spec.signal?.aborted) throw new Error('aborted');
+    const method = spec.method ?? 'GET';
+    if (method === 'GET') {
+      if (this.lease === undefined) throw new ApiError(404, 'not found');
+      return structuredClone(this.lease) as T;
+    }
+    const body = spec.body as ILease;
+    this.writes.push(`${method} ${body.spec?.holderIdentity ?? ''}`);
+    this.during?.();
+    const version = Number(this.lease?.metadata?.resourceVersion ?? '0');
+    if (method === 'PUT' && body.metadata?.resourceVersion !== String(version)) {
+      throw new ApiError(409, 'conflict');
+    }
+    this.lease = { ...body, metadata: { ...body.metadata, resourceVersion: String(version + 1) } };
+    return structuredClone(this.lease) as T;
+  }
+}
+
+interface Run {
+  clock: ManualClock;
+  store: LeaseStore;
+  elector: LeaderElector;
+  /** Events in order: 'lead 1', 'aborted 1' (', certain' if the fence still was), ... */
+  events: string[];
+  fences: Fence[];
+  running: Promise<void>;
+}
+
+async function leading(): Promise<Run> {
+  const clock = new ManualClock();
+  const store = new LeaseStore();
+  const elector = new LeaderElector(store, {
+    namespace: 'ns',
+    name: 'lease',
+    identity: 'me',
+    leaseDurationSeconds: 4,
+    renewDeadlineMs,
+    retryPeriodMs,
+    logger: createLogger({ level: 'silent' }),
+    now: () => new Date(clock.now()),
+    clock,
+  });
+  const events: string[] = [];
+  const fences: Fence[] = [];
+  expect(elector.certain).toBe(false);
+  const running = elector.run(async (signal, fence) => {
+    const term = fences.push(fence);
+    events.push(`lead ${term}`);
+    await new Promise((resolve) => {
+      signal.addEventListener('abort', resolve, { once: true });
+    });
+    // Whether a write would still pass as lead() winds down: yes on stop(), no once leadership is lost.
+    events.push(`aborted ${term}${fence.certain ? ', certain' : ''}`);
+  });
+  await settle();
+  expect(events).toEqual(['lead 1']);
+  return { clock, store, elector, events, fences, running };
+}
+
+async function stop(run: Run): Promise<void> {
+  const stopped = run.elector.stop();
+  await run.clock.advance(0);
+  await stopped;
+  await run.running;
+}
+
+describe('the leadership fence', () => {
+  it('is certain from the acquisition until its start plus the renew deadline, without any timer', async () => {
+    const run = await leading();
+    const fence = run.fences[0] as Fence;
+    expect(run.elector.certain).toBe(true);
+    run.clock.jump(renewDeadlineMs - 1);
+    expect(fence.certain).toBe(true);
+    expect(fence.lost.aborted).toBe(false);
+
+    // Paused past the deadline: the first read after resuming says no, and ends the term at once.
+    run.clock.jump(1);
+    expect(fence.certain).toBe(false);
+    expect(fence.lost.aborted).toBe(true);
+    expect(fence.reason).toMatch(/renew deadline/);
+    await settle();
+    // The Lease was still ours: the elector acquires it anew, in a new term with a fence of its own.
+    expect(run.events).toEqual(['lead 1', 'aborted 1', 'lead 2']);
+    expect(fence.certain).toBe(false);
+    expect(run.fences[1]?.certain).toBe(true);
+    await stop(run);
+  });
+
+  it('moves with each successful renewal, from the moment the renewal started', async () => {
+    const run = await leading();
+    const fence = run.fences[0] as Fence;
+    // The renewal's request takes 1 s: the deadline counts from its start, as its renewTime was stamped.
+    let renewedAt = 0;
+    run.store.during = () => {
+      renewedAt = run.clock.now();
+      run.clock.jump(1_000);
+    };
+    await run.clock.advance(retryPeriodMs);
+    expect(run.store.writes).toEqual(['POST me', 'PUT me']);
+    run.store.during = undefined;
+    run.clock.jump(renewedAt + renewDeadlineMs - 1 - run.clock.now());
+    expect(fence.certain).toBe(true);
+    run.clock.jump(1);
+    expect(fence.certain).toBe(false);
+    await stop(run);
+  });
+
+  it('stays lost for its term, while a new term gets a fence of its own', async () => {
+    const run = await leading();
+    const first = run.fences[0] as Fence;
+    run.clock.jump(renewDeadlineMs);
+    // The renewal timer fires late, as after SIGCONT: the loop sees the deadline passed and does not renew.
+    await run.clock.advance(0);
+    expect(run.events.slice(0, 2)).toEqual(['lead 1', 'aborted 1']);
+    expect(run.store.writes).toEqual(['POST me', 'PUT me']);
+    // The PUT is the new campaign's: the Lease was still ours, so it is acquired anew, in a new term.
+    expect(run.events).toEqual(['lead 1', 'aborted 1', 'lead 2']);
+    const second = run.fences[1] as Fence;
+    expect(second.certain).toBe(true);
+    expect(first.certain).toBe(false);
+    await stop(run);
+  });
+
+  it('is lost when a renewal completes after the deadline, although it succeeded', async () => {
+    const run = await leading();
+    const fence = run.fences[0] as Fence;
+    // Paused while the renewal is in flight, past the deadline; the answer is read after resuming.
+    run.store.during = () => {
+      run.clock.jump(renewDeadlineMs);
+    };
+    await run.clock.advance(retryPeriodMs);
+    expect(run.store.writes.slice(0, 2)).toEqual(['POST me', 'PUT me']);
+    expect(fence.certain).toBe(false);
+    expect(run.events.slice(0, 2)).toEqual(['lead 1', 'aborted 1']);
+    run.store.during = undefined;
+    await stop(run);
+  });
+
+  it('is lost when the Lease has another holder', async () => {
+    const run = await leading();
+    const fence = run.fences[0] as Fence;
+    const lease = run.store.lease as ILease;
+    run.store.lease = { ...lease, spec: { ...lease.spec, holderIdentity: 'other' } };
+    await run.clock.advance(retryPeriodMs);
+    expect(fence.certain).toBe(false);
+    expect(fence.reason).toMatch(/another holder/);
+    expect(run.events).toEqual(['lead 1', 'aborted 1']);
+    expect(run.elector.isLeader).toBe(false);
+    await stop(run);
+  });
+
+  it('stays certain while lead() drains on stop(), and is not certain once the Lease is released', async () => {
+    const run = await leading();
+    const fence = run.fences[0] as Fence;
+    const stopped = run.elector.stop();
+    await settle();
+    expect(run.events).toEqual(['lead 1', 'aborted 1, certain']);
+    expect(run.store.writes).toEqual(['POST me', 'PUT ']);
+    await stopped;
+    expect(fence.certain).toBe(false);
+    expect(fence.lost.aborted).toBe(false);
+    expect(run.elector.certain).toBe(false);
+    await run.running;
+  });
+});
