@@ -15,6 +15,7 @@ import { webhookConfigurationName } from '../controllers/controllerring/webhook-
 import { webhookPath } from '../webhook/path.ts';
 import { define } from './api-object.ts';
 import { sharderLabels, sharderName } from './names.ts';
+import { ownPatchableResources } from './sharder-rbac.ts';
 
 export interface SharderAdmissionPolicyProps {
   namespace: string;
@@ -154,6 +155,10 @@ function webhookConfigurationVariables(props: SharderAdmissionPolicyProps): IVar
         `.map(r, r.apiGroups.map(g, r.resources.map(x, g == '' ? x : x + '.' + g).join(', ')).join(', ')).join(', '))`,
     },
     {
+      name: 'ownResources',
+      expression: webhooks(someResource(`!((g + '/' + x) in ${JSON.stringify(ownPatchableResources())})`)),
+    },
+    {
       // What the platform team granted the sharder for its rings (ShardedResourceAccess): also for a name
       // with no ring, which no param below speaks for.
       name: 'ungranted',
@@ -173,10 +178,12 @@ function webhookConfigurationValidations(props: SharderAdmissionPolicyProps): IV
   const denied = `'the sharder may not write MutatingWebhookConfiguration ' + request.name + ': `;
   const webhook = (variable: string) => `webhook ' + variables.${variable}.join(', ') + ' `;
   const clientConfig = props.webhookClientConfig;
-  const client =
+  // Inside a single-quoted CEL literal: the URL is the operator's.
+  const client = (
     'url' in clientConfig
       ? `${clientConfig.url}${webhookPath('<ring>')}`
-      : `Service ${clientConfig.service.namespace}/${clientConfig.service.name}:${clientConfig.service.port} at ${webhookPath('<ring>')}`;
+      : `Service ${clientConfig.service.namespace}/${clientConfig.service.name}:${clientConfig.service.port} at ${webhookPath('<ring>')}`
+  ).replace(/[\\']/g, '\\$&');
   return [
     {
       expression: 'variables.namedForRing',
@@ -206,6 +213,11 @@ function webhookConfigurationValidations(props: SharderAdmissionPolicyProps): IV
     {
       expression: 'size(variables.outsideRing) == 0',
       messageExpression: `${denied}${webhook('outsideRing')}names a resource that is none of ring ' + params.metadata.name + '\\'s resources or controlled resources'`,
+      ...deny,
+    },
+    {
+      expression: 'size(variables.ownResources) == 0',
+      messageExpression: `${denied}${webhook('ownResources')}names resources the sharder may patch for itself (${ownPatchableResources().join(', ')}), not for a ring'`,
       ...deny,
     },
     {

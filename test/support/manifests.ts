@@ -6,7 +6,7 @@ import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   [field: string]: unknown;
 }
 
