@@ -4,7 +4,11 @@ import { describe, expect, it } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
 import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
-import { SharderAdmissionPolicy, type SharderAdmissionPolicyProps } from './sharder-admission-policy.ts';
+import {
+  maxWebhookResources,
+  SharderAdmissionPolicy,
+  type SharderAdmissionPolicyProps,
+} from './sharder-admission-policy.ts';
 import { Sharder } from './sharder.ts';
 
 type Policy = IValidatingAdmissionPolicy & { metadata: { name: string } };
@@ -42,9 +46,9 @@ function expressions(policy: Policy): string {
 describe('SharderAdmissionPolicy', () => {
   it("matches the sharder's service account's writes of Leases and of webhook configurations, nothing else", () => {
     const {
-      policies: [leases, webhooks],
+      policies: [leases, webhooks, rings],
     } = synth(props);
-    for (const policy of [leases, webhooks]) {
+    for (const policy of [leases, webhooks, rings]) {
       expect(policy?.spec?.matchConditions).toEqual([
         {
           name: 'sharder',
@@ -64,23 +68,27 @@ describe('SharderAdmissionPolicy', () => {
       },
     ]);
     expect(webhooks?.metadata.name).toBe('controller-rings-sharder-webhook-configurations');
-    expect(webhooks?.spec?.matchConstraints?.resourceRules).toEqual([
-      {
-        apiGroups: ['admissionregistration.k8s.io'],
-        apiVersions: ['*'],
-        resources: ['mutatingwebhookconfigurations'],
-        operations: ['CREATE', 'UPDATE', 'DELETE'],
-      },
-    ]);
+    expect(rings?.metadata.name).toBe('controller-rings-sharder-ring-resources');
+    for (const policy of [webhooks, rings]) {
+      expect(policy?.spec?.matchConstraints?.resourceRules).toEqual([
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          apiVersions: ['*'],
+          resources: ['mutatingwebhookconfigurations'],
+          operations: ['CREATE', 'UPDATE', 'DELETE'],
+        },
+      ]);
+    }
   });
 
-  it('holds Lease writes without params, and webhook configurations against every ring, denying', () => {
+  it('holds writes without params, and webhook configurations also against every ring, denying', () => {
     const {
-      policies: [leases, webhooks],
+      policies: [leases, webhooks, rings],
       bindings,
     } = synth(props);
     expect(leases?.spec?.paramKind).toBeUndefined();
-    expect(webhooks?.spec?.paramKind).toEqual({
+    expect(webhooks?.spec?.paramKind).toBeUndefined();
+    expect(rings?.spec?.paramKind).toEqual({
       apiVersion: 'sharding.controller-rings.io/v1alpha1',
       kind: 'ControllerRing',
     });
@@ -91,16 +99,36 @@ describe('SharderAdmissionPolicy', () => {
       ],
       [
         'controller-rings-sharder-webhook-configurations',
+        { policyName: 'controller-rings-sharder-webhook-configurations', validationActions: ['Deny'] },
+      ],
+      [
+        'controller-rings-sharder-ring-resources',
         {
-          policyName: 'controller-rings-sharder-webhook-configurations',
+          policyName: 'controller-rings-sharder-ring-resources',
           validationActions: ['Deny'],
           paramRef: { selector: {}, parameterNotFoundAction: 'Deny' },
         },
       ],
     ]);
-    for (const validation of [...(leases?.spec?.validations ?? []), ...(webhooks?.spec?.validations ?? [])]) {
+    const validations = [leases, webhooks, rings].flatMap((policy) => policy?.spec?.validations ?? []);
+    for (const validation of validations) {
       expect(validation).toMatchObject({ reason: 'Forbidden', messageExpression: expect.any(String) });
     }
+  });
+
+  it('asks the authorizer about every resource a webhook configuration may name, one by one', () => {
+    const {
+      policies: [, webhooks],
+    } = synth(props);
+    const checks = (webhooks?.spec?.validations ?? []).filter((v) => v.expression.includes('authorizer.'));
+    expect(checks.map((v) => v.expression)).toEqual(
+      Array.from(
+        { length: maxWebhookResources },
+        (_, i) =>
+          `size(variables.rules) <= ${i} || authorizer.group(variables.rules[${i}].apiGroups[0]).resource(variables.rules[${i}].resources[0]).check('patch').allowed()`,
+      ),
+    );
+    expect(expressions(webhooks as Policy)).toContain(`size(variables.rules) <= ${maxWebhookResources}`);
   });
 
   it("lets webhooks call the sharder's Service, or its URL when it is run with --webhook-url", () => {

@@ -1,9 +1,10 @@
 // What RBAC cannot say about the sharder's writes, said by the API server itself: ValidatingAdmissionPolicies
 // (CEL, built into the API server) that confine its service account to shard Leases and its leader-election
-// Lease, and to webhook configurations named for rings that call the sharder for their ring's resources only.
-// RBAC grants leases and mutatingwebhookconfigurations cluster-wide (SharderRbac: shard Leases live anywhere,
-// rings come and go), which alone would let a compromised sharder delete the node heartbeats in
-// kube-node-lease or intercept every Secret. The policies match nothing but the sharder's own requests.
+// Lease, and to webhook configurations named for rings that call the sharder for resources granted to it and
+// of the ring they are named for. RBAC grants leases and mutatingwebhookconfigurations cluster-wide
+// (SharderRbac: shard Leases live anywhere, rings come and go), which alone would let a compromised sharder
+// delete the node heartbeats in kube-node-lease or intercept every Secret. The policies match nothing but the
+// sharder's own requests.
 import { Construct } from 'constructs';
 import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
@@ -82,6 +83,43 @@ function leaseValidations(props: SharderAdmissionPolicyProps): IValidation[] {
   ];
 }
 
+/**
+ * The API server charges 350,000 for each authorizer check and allows 10,000,000 for one evaluation of a
+ * policy: 24 checks leave room for its other expressions. One check per validation, so that its message can
+ * name the resource (a message cannot ask the authorizer).
+ */
+export const maxWebhookResources = 24;
+
+// The configuration's name, labels and webhooks, as the sharder writes them (webhook-configuration.ts): one
+// webhook whose rules name one group and one resource each.
+function webhookConfigurationVariables(): IVariable[] {
+  const prefix = webhookConfigurationName('');
+  const labelled = (object: 'object' | 'oldObject') =>
+    `(${object} == null || (has(${object}.metadata.labels) && ${cel(ringLabel)} in ${object}.metadata.labels && ${object}.metadata.labels[${cel(ringLabel)}] == variables.ring))`;
+  return [
+    {
+      name: 'ring',
+      expression: `request.name.startsWith(${cel(prefix)}) ? request.name.substring(${prefix.length}) : ''`,
+    },
+    // A ring's name is a DNS-1123 label (design.md, "Parts").
+    { name: 'namedForRing', expression: `variables.ring.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')` },
+    { name: 'labelled', expression: `${labelled('object')} && ${labelled('oldObject')}` },
+    // None when the configuration is deleted.
+    { name: 'webhooks', expression: `object != null && has(object.webhooks) ? object.webhooks : []` },
+    {
+      name: 'rules',
+      // Rules of another shape are denied by a validation of their own.
+      expression:
+        `size(variables.webhooks) == 1 && has(variables.webhooks[0].rules) ? variables.webhooks[0].rules.filter(r, ` +
+        `has(r.apiGroups) && size(r.apiGroups) == 1 && has(r.resources) && size(r.resources) == 1) : []`,
+    },
+  ];
+}
+
+function resourceOf(rule: string): string {
+  return `(${rule}.apiGroups[0] == '' ? ${rule}.resources[0] : ${rule}.resources[0] + '.' + ${rule}.apiGroups[0])`;
+}
+
 /** Whether webhook `w` calls the sharder at `ring`'s path, and nothing else. */
 function callsTheSharder(clientConfig: SharderAdmissionPolicyProps['webhookClientConfig']): string {
   const path = `${cel(webhookPath(''))} + variables.ring`;
@@ -99,84 +137,11 @@ function callsTheSharder(clientConfig: SharderAdmissionPolicyProps['webhookClien
   ].join(' && ');
 }
 
-/** Whether some group/resource `g`/`x` of webhook `w`'s rules fails `condition`. */
-function someResource(condition: string): string {
-  return `has(w.rules) && w.rules.exists(r, has(r.apiGroups) && has(r.resources) && r.apiGroups.exists(g, r.resources.exists(x, !(${condition}))))`;
-}
-
-/** Webhooks of the configuration (none when it is deleted) for which `condition` holds, by name. */
-function webhooks(condition: string): string {
-  return `variables.webhooks.filter(w, ${condition}).map(w, w.name)`;
-}
-
-function inRing(resource: string): string {
-  const groupOf = (entry: string) => `(has(${entry}.group) ? ${entry}.group : '')`;
-  return (
-    `params.spec.resources.exists(${resource}, (${groupOf(resource)} == g && ${resource}.resource == x) || ` +
-    `(has(${resource}.controlledResources) && ${resource}.controlledResources.exists(c, ${groupOf('c')} == g && c.resource == x)))`
-  );
-}
-
-function webhookConfigurationVariables(props: SharderAdmissionPolicyProps): IVariable[] {
-  const prefix = webhookConfigurationName('');
-  const labelled = (object: 'object' | 'oldObject') =>
-    `(${object} == null || (has(${object}.metadata.labels) && ${cel(ringLabel)} in ${object}.metadata.labels && ${object}.metadata.labels[${cel(ringLabel)}] == variables.ring))`;
-  return [
-    {
-      name: 'ring',
-      expression: `request.name.startsWith(${cel(prefix)}) ? request.name.substring(${prefix.length}) : ''`,
-    },
-    // A ring's name is a DNS-1123 label (design.md, "Parts").
-    { name: 'namedForRing', expression: `variables.ring.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')` },
-    { name: 'labelled', expression: `${labelled('object')} && ${labelled('oldObject')}` },
-    { name: 'webhooks', expression: `object != null && has(object.webhooks) ? object.webhooks : []` },
-    {
-      name: 'foreignClients',
-      expression: webhooks(`!(${callsTheSharder(props.webhookClientConfig)})`),
-    },
-    {
-      // The sharder's rules name one group and resource each, for CREATE and UPDATE. apiVersions '*' is what
-      // it writes: every version of the same resource.
-      name: 'broadRules',
-      expression: webhooks(
-        `has(w.rules) && w.rules.exists(r, !has(r.operations) || !r.operations.all(o, o in ['CREATE', 'UPDATE']) || ` +
-          `!has(r.apiGroups) || r.apiGroups.exists(g, g == '*') || ` +
-          `!has(r.resources) || r.resources.exists(x, x == '*' || x.contains('/')))`,
-      ),
-    },
-    {
-      name: 'failingClosed',
-      expression: webhooks(`!has(w.failurePolicy) || w.failurePolicy != 'Ignore'`),
-    },
-    {
-      name: 'ruleResources',
-      expression:
-        `variables.webhooks.filter(w, has(w.rules)).map(w, w.rules.filter(r, has(r.apiGroups) && has(r.resources))` +
-        `.map(r, r.apiGroups.map(g, r.resources.map(x, g == '' ? x : x + '.' + g).join(', ')).join(', ')).join(', '))`,
-    },
-    {
-      name: 'ownResources',
-      expression: webhooks(someResource(`!((g + '/' + x) in ${JSON.stringify(ownPatchableResources())})`)),
-    },
-    {
-      // What the platform team granted the sharder for its rings (ShardedResourceAccess): also for a name
-      // with no ring, which no param below speaks for.
-      name: 'ungranted',
-      expression: webhooks(someResource(`authorizer.group(g).resource(x).check('patch').allowed()`)),
-    },
-    {
-      // Evaluated once per ring (the binding selects all of them): the ring the configuration is named for.
-      name: 'outsideRing',
-      expression: `variables.ring != params.metadata.name ? [] : ${webhooks(someResource(inRing('s')))}`,
-    },
-  ];
-}
+/** The start of every message, open inside a CEL string literal. */
+const denied = `'the sharder may not write MutatingWebhookConfiguration ' + request.name + ': `;
 
 function webhookConfigurationValidations(props: SharderAdmissionPolicyProps): IValidation[] {
   const prefix = webhookConfigurationName('');
-  // The start of every message, and the webhooks a check names, inside one CEL string literal.
-  const denied = `'the sharder may not write MutatingWebhookConfiguration ' + request.name + ': `;
-  const webhook = (variable: string) => `webhook ' + variables.${variable}.join(', ') + ' `;
   const clientConfig = props.webhookClientConfig;
   // Inside a single-quoted CEL literal: the URL is the operator's.
   const client = (
@@ -184,100 +149,118 @@ function webhookConfigurationValidations(props: SharderAdmissionPolicyProps): IV
       ? `${clientConfig.url}${webhookPath('<ring>')}`
       : `Service ${clientConfig.service.namespace}/${clientConfig.service.name}:${clientConfig.service.port} at ${webhookPath('<ring>')}`
   ).replace(/[\\']/g, '\\$&');
+  const own = ownPatchableResources();
+  const rule = (i: number) => `variables.rules[${i}]`;
   return [
     {
       expression: 'variables.namedForRing',
       messageExpression: `${denied}it writes only those named ${prefix}<ring>'`,
-      ...deny,
     },
     {
       expression: 'variables.labelled',
       messageExpression: `${denied}it must carry the label ${ringLabel}=' + variables.ring`,
-      ...deny,
     },
     {
-      expression: 'size(variables.foreignClients) == 0',
-      messageExpression: `${denied}${webhook('foreignClients')}must call the sharder: the ${client}'`,
-      ...deny,
+      expression: 'object == null || size(variables.webhooks) == 1',
+      messageExpression: `${denied}it must hold exactly one webhook, as the sharder writes it'`,
     },
     {
-      expression: 'size(variables.broadRules) == 0',
-      messageExpression: `${denied}${webhook('broadRules')}may name only CREATE and UPDATE of resources: no wildcards, no subresources'`,
-      ...deny,
+      expression: `variables.webhooks.all(w, ${callsTheSharder(clientConfig)})`,
+      messageExpression: `${denied}its webhook must call the sharder: the ${client}'`,
     },
     {
-      expression: 'size(variables.failingClosed) == 0',
-      messageExpression: `${denied}${webhook('failingClosed')}must have failurePolicy Ignore, so that it never blocks the API'`,
-      ...deny,
+      expression: `variables.webhooks.all(w, has(w.failurePolicy) && w.failurePolicy == 'Ignore')`,
+      messageExpression: `${denied}its webhook must have failurePolicy Ignore, so that it never blocks the API'`,
     },
     {
-      expression: 'size(variables.outsideRing) == 0',
-      messageExpression: `${denied}${webhook('outsideRing')}names a resource that is none of ring ' + params.metadata.name + '\\'s resources or controlled resources'`,
-      ...deny,
+      // apiVersions '*' is what the sharder writes: every version of the same resource.
+      expression:
+        `variables.webhooks.all(w, !has(w.rules) || w.rules.all(r, has(r.operations) && r.operations.all(o, o in ['CREATE', 'UPDATE']) && ` +
+        `has(r.apiGroups) && size(r.apiGroups) == 1 && r.apiGroups[0] != '*' && ` +
+        `has(r.resources) && size(r.resources) == 1 && r.resources[0] != '*' && !r.resources[0].contains('/')))`,
+      messageExpression: `${denied}each rule of its webhook must name one group and one resource (no wildcards, no subresources), for CREATE and UPDATE only'`,
     },
     {
-      expression: 'size(variables.ownResources) == 0',
-      messageExpression: `${denied}${webhook('ownResources')}names resources the sharder may patch for itself (${ownPatchableResources().join(', ')}), not for a ring'`,
-      ...deny,
+      expression: `!variables.rules.exists(r, (r.apiGroups[0] + '/' + r.resources[0]) in ${JSON.stringify(own)})`,
+      messageExpression: `${denied}its webhook names resources the sharder may patch for itself (${own.join(', ')}), not for a ring'`,
     },
     {
-      // A message cannot ask the authorizer (messageExpression has none): it names all the rules' resources.
-      expression: 'size(variables.ungranted) == 0',
-      messageExpression: `${denied}its webhooks name ' + variables.ruleResources.join(', ') + ', and the sharder intercepts only resources its service account may patch, as granted for rings (ShardedResourceAccess)'`,
+      expression: `size(variables.rules) <= ${maxWebhookResources}`,
+      messageExpression: `${denied}its webhook names ' + string(size(variables.rules)) + ' resources, more than the ${maxWebhookResources} whose grants the API server can check'`,
+    },
+    // What the platform team granted the sharder for its rings (ShardedResourceAccess): also for a name with
+    // no ring, for which the ring policy has no ring to compare with.
+    ...Array.from({ length: maxWebhookResources }, (_, i) => ({
+      expression: `size(variables.rules) <= ${i} || authorizer.group(${rule(i)}.apiGroups[0]).resource(${rule(i)}.resources[0]).check('patch').allowed()`,
+      messageExpression: `${denied}its webhook names ' + ${resourceOf(rule(i))} + ', which its service account may not patch: the sharder intercepts only resources granted to it for rings (ShardedResourceAccess)'`,
+    })),
+  ].map((validation) => ({ ...validation, ...deny }));
+}
+
+function inRing(g: string, x: string): string {
+  const groupOf = (entry: string) => `(has(${entry}.group) ? ${entry}.group : '')`;
+  return (
+    `params.spec.resources.exists(s, (${groupOf('s')} == ${g} && s.resource == ${x}) || ` +
+    `(has(s.controlledResources) && s.controlledResources.exists(c, ${groupOf('c')} == ${g} && c.resource == ${x})))`
+  );
+}
+
+/** Held against every ring: the ring the configuration is named for has all the resources it names. */
+function ringResourcesValidations(): IValidation[] {
+  return [
+    {
+      expression: `variables.ring != params.metadata.name || variables.rules.all(r, ${inRing('r.apiGroups[0]', 'r.resources[0]')})`,
+      messageExpression: `${denied}its webhook names ' + variables.rules.filter(r, !(${inRing('r.apiGroups[0]', 'r.resources[0]')})).map(r, ${resourceOf('r')}).join(', ') + ', none of ring ' + params.metadata.name + '\\'s resources or controlled resources'`,
       ...deny,
     },
   ];
 }
 
 export class SharderAdmissionPolicy extends Construct {
-  readonly leasePolicyName = `${sharderName}-leases`;
-  readonly webhookConfigurationPolicyName = `${sharderName}-webhook-configurations`;
-
   constructor(scope: Construct, id: string, props: SharderAdmissionPolicyProps) {
     super(scope, id);
     const sharder = `system:serviceaccount:${props.namespace}:${props.serviceAccountName}`;
     const onlyTheSharder = [{ name: 'sharder', expression: `request.userInfo.username == ${cel(sharder)}` }];
-    const writes: ('CREATE' | 'UPDATE' | 'DELETE')[] = ['CREATE', 'UPDATE', 'DELETE'];
+    const writes = (group: string, resource: string) => ({
+      resourceRules: [
+        {
+          apiGroups: [group],
+          apiVersions: ['*'],
+          resources: [resource],
+          operations: ['CREATE', 'UPDATE', 'DELETE'] as ('CREATE' | 'UPDATE' | 'DELETE')[],
+        },
+      ],
+    });
+    const webhookConfigurations = writes('admissionregistration.k8s.io', 'mutatingwebhookconfigurations');
 
-    // No params: it holds whether rings exist or not, and the sharder's leader election runs before any.
-    this.#policy('leases', this.leasePolicyName, {
+    // Without params, these hold whether rings exist or not (the sharder's leader election runs before any).
+    this.#policy('leases', `${sharderName}-leases`, {
       failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          {
-            apiGroups: ['coordination.k8s.io'],
-            apiVersions: ['*'],
-            resources: ['leases'],
-            operations: writes,
-          },
-        ],
-      },
+      matchConstraints: writes('coordination.k8s.io', 'leases'),
       matchConditions: onlyTheSharder,
       variables: leaseVariables(props),
       validations: leaseValidations(props),
     });
-
-    // Params: every ControllerRing, so that a configuration is held against the ring it is named for. With
-    // no ring at all there is no configuration to write (parameterNotFoundAction Deny).
+    this.#policy('webhook-configurations', `${sharderName}-webhook-configurations`, {
+      failurePolicy: 'Fail',
+      matchConstraints: webhookConfigurations,
+      matchConditions: onlyTheSharder,
+      variables: webhookConfigurationVariables(),
+      validations: webhookConfigurationValidations(props),
+    });
+    // Params: every ControllerRing, each held against the configuration (all must allow it), so that the
+    // ring it is named for bounds its resources. With no ring there is no configuration to write
+    // (parameterNotFoundAction Deny). Only this check takes params: the rest is evaluated once, not per ring.
     this.#policy(
-      'webhook-configurations',
-      this.webhookConfigurationPolicyName,
+      'ring-resources',
+      `${sharderName}-ring-resources`,
       {
         failurePolicy: 'Fail',
         paramKind: { apiVersion, kind },
-        matchConstraints: {
-          resourceRules: [
-            {
-              apiGroups: ['admissionregistration.k8s.io'],
-              apiVersions: ['*'],
-              resources: ['mutatingwebhookconfigurations'],
-              operations: writes,
-            },
-          ],
-        },
+        matchConstraints: webhookConfigurations,
         matchConditions: onlyTheSharder,
-        variables: webhookConfigurationVariables(props),
-        validations: webhookConfigurationValidations(props),
+        variables: webhookConfigurationVariables(),
+        validations: ringResourcesValidations(),
       },
       { selector: {}, parameterNotFoundAction: 'Deny' },
     );

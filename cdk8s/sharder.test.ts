@@ -84,6 +84,8 @@ describe('Sharder', () => {
         'ValidatingAdmissionPolicyBinding /controller-rings-sharder-leases',
         'ValidatingAdmissionPolicy /controller-rings-sharder-webhook-configurations',
         'ValidatingAdmissionPolicyBinding /controller-rings-sharder-webhook-configurations',
+        'ValidatingAdmissionPolicy /controller-rings-sharder-ring-resources',
+        'ValidatingAdmissionPolicyBinding /controller-rings-sharder-ring-resources',
       ].sort(),
     );
   });

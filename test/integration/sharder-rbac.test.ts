@@ -149,7 +149,7 @@ describe('the shipped admission policies (config/)', () => {
         return message;
       }),
     ).toBe(
-      "mutatingwebhookconfigurations.admissionregistration.k8s.io \"controller-rings-shipped\" is forbidden: ValidatingAdmissionPolicy 'controller-rings-sharder-webhook-configurations' with binding 'controller-rings-sharder-webhook-configurations' denied request: the sharder may not write MutatingWebhookConfiguration controller-rings-shipped: webhook shipped.sharder.controller-rings.io must call the sharder: the Service controller-rings-system/controller-rings-sharder-webhook:443 at /webhooks/sharder/controllerring/<ring>",
+      "mutatingwebhookconfigurations.admissionregistration.k8s.io \"controller-rings-shipped\" is forbidden: ValidatingAdmissionPolicy 'controller-rings-sharder-webhook-configurations' with binding 'controller-rings-sharder-webhook-configurations' denied request: the sharder may not write MutatingWebhookConfiguration controller-rings-shipped: its webhook must call the sharder: the Service controller-rings-system/controller-rings-sharder-webhook:443 at /webhooks/sharder/controllerring/<ring>",
     );
     await applyAsSharder(
       webhookConfiguration('shipped', { clientConfig: sharderService('shipped'), resources }),
@@ -217,7 +217,9 @@ describe('the sharder under its RBAC and admission policies', () => {
       expect(condition?.message).toContain(
         'the API server denied the ring\'s webhook configuration: mutatingwebhookconfigurations.admissionregistration.k8s.io "controller-rings-rbac" is forbidden',
       );
-      expect(condition?.message).toContain('its webhooks name configmaps, and the sharder intercepts only');
+      expect(condition?.message).toContain(
+        'its webhook names configmaps, which its service account may not patch',
+      );
     });
 
     await grant(ring, [{ group: '', resource: 'configmaps' }]);
@@ -350,8 +352,8 @@ describe('the sharder under its RBAC and admission policies', () => {
     await applyAsSharder(
       webhookConfiguration(ring, { clientConfig: sharderClient(ring), resources: configMaps }),
     );
-    // Pods: granted for no ring, and none of this ring's. Which of the two denials comes first depends on the
-    // order in which the API server holds the configuration against the rings.
+    // Pods: granted for no ring, and none of this ring's. Which of the two policies' denials the API server
+    // reports is its choice.
     expect(
       await denied(
         applyAsSharder(webhookConfiguration(ring, { clientConfig: sharderClient(ring), resources: pods })),
@@ -370,7 +372,7 @@ describe('the sharder under its RBAC and admission policies', () => {
     ).toContain(
       denial(
         `controller-rings-${ring}`,
-        `webhook ${ring}.sharder.controller-rings.io names a resource that is none of ring ${ring}'s resources or controlled resources`,
+        `its webhook names podtemplates, none of ring ${ring}'s resources or controlled resources`,
       ),
     );
     expect(
@@ -382,7 +384,7 @@ describe('the sharder under its RBAC and admission policies', () => {
     ).toContain(
       denial(
         'controller-rings-no-ring',
-        'its webhooks name pods, and the sharder intercepts only resources its service account may patch, as granted for rings (ShardedResourceAccess)',
+        'its webhook names pods, which its service account may not patch: the sharder intercepts only resources granted to it for rings (ShardedResourceAccess)',
       ),
     );
     expect(
@@ -394,9 +396,7 @@ describe('the sharder under its RBAC and admission policies', () => {
           }),
         ),
       ),
-    ).toContain(
-      'webhook no-ring.sharder.controller-rings.io names resources the sharder may patch for itself',
-    );
+    ).toContain('its webhook names resources the sharder may patch for itself');
     expect(
       await denied(
         applyAsSharder(
@@ -409,7 +409,7 @@ describe('the sharder under its RBAC and admission policies', () => {
     ).toContain(
       denial(
         `controller-rings-${ring}`,
-        `webhook ${ring}.sharder.controller-rings.io must call the sharder: the ${url}/webhooks/sharder/controllerring/<ring>`,
+        `its webhook must call the sharder: the ${url}/webhooks/sharder/controllerring/<ring>`,
       ),
     );
     expect(
