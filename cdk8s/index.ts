@@ -8,4 +8,5 @@ export {
   type GroupResource,
   type ShardedResourceAccessProps,
 } from './sharded-resource-access.ts';
+export { SharderAdmissionPolicy, type SharderAdmissionPolicyProps } from './sharder-admission-policy.ts';
 export { defaultResources, Sharder, type SharderProps } from './sharder.ts';

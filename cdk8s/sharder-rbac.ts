@@ -40,6 +40,22 @@ const clusterRules: IPolicyRule[] = [
   { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews'], verbs: ['create'] },
 ];
 
+/**
+ * What the sharder may patch for itself (rings, Leases, webhook configurations), "group/resource": these grants
+ * are its own, not a ring's, so no ring's webhook may intercept them (SharderAdmissionPolicy).
+ */
+export function ownPatchableResources(): string[] {
+  return clusterRules
+    .filter((rule) => rule.verbs.includes('patch'))
+    .flatMap((rule) =>
+      (rule.apiGroups ?? []).flatMap((group) =>
+        (rule.resources ?? [])
+          .filter((resource) => !resource.includes('/'))
+          .map((resource) => `${group}/${resource}`),
+      ),
+    );
+}
+
 /** Its leader-election Lease: create in its namespace only; the named Lease's reads and writes. */
 function leaderElectionRules(leaseName: string): IPolicyRule[] {
   return [

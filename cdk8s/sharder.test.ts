@@ -80,6 +80,12 @@ describe('Sharder', () => {
         'Service controller-rings-system/controller-rings-sharder-webhook',
         'Service controller-rings-system/controller-rings-sharder-metrics',
         'PodDisruptionBudget controller-rings-system/controller-rings-sharder',
+        'ValidatingAdmissionPolicy /controller-rings-sharder-leases',
+        'ValidatingAdmissionPolicyBinding /controller-rings-sharder-leases',
+        'ValidatingAdmissionPolicy /controller-rings-sharder-webhook-configurations',
+        'ValidatingAdmissionPolicyBinding /controller-rings-sharder-webhook-configurations',
+        'ValidatingAdmissionPolicy /controller-rings-sharder-ring-resources',
+        'ValidatingAdmissionPolicyBinding /controller-rings-sharder-ring-resources',
       ].sort(),
     );
   });
@@ -312,8 +318,15 @@ describe('Sharder', () => {
 
   it('deploys into another namespace, with everything that names it following', () => {
     const objects = synth({ namespace: 'sharding' });
+    const clusterScoped = [
+      'Namespace',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ];
     for (const object of objects) {
-      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(object.kind)) {
+      if (!clusterScoped.includes(object.kind)) {
         expect(`${object.kind} ${object.metadata.namespace ?? ''}`).toBe(`${object.kind} sharding`);
       }
     }

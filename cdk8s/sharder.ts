@@ -7,9 +7,10 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IService } from 'kubernetes-models/v1/Service';
-import { ConfigError, parseConfig } from '../cmd/sharder/config.ts';
+import { ConfigError, parseConfig, type SharderConfig } from '../cmd/sharder/config.ts';
 import { define } from './api-object.ts';
 import { defaultNamespace, sharderLabels, sharderName, sharderSelector } from './names.ts';
+import { SharderAdmissionPolicy } from './sharder-admission-policy.ts';
 import { SharderRbac } from './sharder-rbac.ts';
 import { WebhookCertificate } from './webhook-certificate.ts';
 import {
@@ -87,8 +88,11 @@ function flagName(arg: string): string | undefined {
   return arg.startsWith('--') ? arg.slice(2).split('=')[0] : undefined;
 }
 
-/** Fails synthesis on flags the sharder would reject at start-up, or that the construct sets itself. */
-function checkArgs(args: readonly string[], extra: readonly string[], namespace: string): void {
+/**
+ * The sharder's configuration from the container's arguments, as a pod in `namespace` reads them. Fails
+ * synthesis on flags the sharder would reject at start-up, or that the construct sets itself.
+ */
+function checkArgs(args: readonly string[], extra: readonly string[], namespace: string): SharderConfig {
   for (const arg of extra) {
     const name = flagName(arg);
     if (name !== undefined && ownedFlags.has(name)) {
@@ -98,12 +102,15 @@ function checkArgs(args: readonly string[], extra: readonly string[], namespace:
   const expanded = args.map((arg) =>
     arg.replaceAll('$(POD_NAMESPACE)', namespace).replaceAll('$(POD_NAME)', `${sharderName}-0`),
   );
+  let config: SharderConfig | 'help';
   try {
-    parseConfig(expanded, {});
+    config = parseConfig(expanded, {});
   } catch (error) {
     if (error instanceof ConfigError) throw new Error(`Sharder args: ${error.message}`, { cause: error });
     throw error;
   }
+  if (config === 'help') throw new Error('Sharder args: --help runs no sharder');
+  return config;
 }
 
 export class Sharder extends Construct {
@@ -160,7 +167,14 @@ export class Sharder extends Construct {
       `--metrics-bind-address=:${ports.metrics}`,
       ...extra,
     ];
-    checkArgs(this.args, extra, namespace);
+    const config = checkArgs(this.args, extra, namespace);
+    new SharderAdmissionPolicy(this, 'admission-policy', {
+      namespace,
+      serviceAccountName: this.serviceAccountName,
+      leaderElectionLeaseName: this.leaderElectionLeaseName,
+      // The flags the Deployment passes: the policy lets the sharder's webhooks call what it will write.
+      webhookClientConfig: config.webhook.clientConfig,
+    });
 
     const replicas = props.replicas ?? 2;
     if (!Number.isInteger(replicas) || replicas < 1) {

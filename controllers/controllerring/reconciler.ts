@@ -7,7 +7,7 @@ import { ringMembership } from '../../sharding/membership.ts';
 import { containsFields } from '../../runtime/contains.ts';
 import type { Discovery } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
+import { isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
@@ -77,8 +77,8 @@ export class ControllerRingReconciler {
     if (!finalizers.includes(cleanupFinalizer)) {
       await this.#patchRing(ring, { finalizers: [...finalizers, cleanupFinalizer] });
     }
-    await this.#applyWebhookConfiguration(ring);
-    const problems = await this.#problems(ring);
+    const denied = await this.#applyWebhookConfiguration(ring);
+    const problems = [...(await this.#problems(ring)), ...(denied === undefined ? [] : [denied])];
     const membership = ringMembership(this.#options.leases(), ring, this.#options.now());
     this.#leftOut.report(name, membership.leftOut);
     const status = desiredStatus(ring, membership, problems, this.#options.now());
@@ -93,21 +93,34 @@ export class ControllerRingReconciler {
     return problems.length > 0 ? { requeueAfter: problemRecheckMs } : undefined;
   }
 
-  async #applyWebhookConfiguration(ring: ControllerRing): Promise<void> {
+  /**
+   * Applies the ring's webhook configuration; a denial (RBAC, or the admission policies that let the sharder
+   * intercept only resources granted to it) is a problem of the ring, reported in its status.
+   */
+  async #applyWebhookConfiguration(ring: ControllerRing): Promise<RingProblem | undefined> {
     const desired = desiredWebhookConfiguration(ring, this.#options.webhook);
     const name = desired.metadata?.name ?? '';
-    if (containsFields(this.#options.webhookConfiguration(name), desired)) return;
-    await this.#options.rest.request({
-      method: 'PATCH',
-      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`,
-      query: { fieldManager, force: true },
-      contentType: patchTypes.apply,
-      body: desired,
-    });
+    if (containsFields(this.#options.webhookConfiguration(name), desired)) return undefined;
+    try {
+      await this.#options.rest.request({
+        method: 'PATCH',
+        path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`,
+        query: { fieldManager, force: true },
+        contentType: patchTypes.apply,
+        body: desired,
+      });
+    } catch (error) {
+      if (!isForbidden(error)) throw error;
+      return {
+        reason: 'WebhookConfigurationDenied',
+        message: `the API server denied the ring's webhook configuration: ${error.message}`,
+      };
+    }
     this.#options.logger.info(
       { ring: ring.metadata?.name, webhookConfiguration: name },
       'applied webhook configuration',
     );
+    return undefined;
   }
 
   /** Resources the API server does not serve, or that the sharder may not list and patch. */

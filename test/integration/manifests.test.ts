@@ -96,7 +96,15 @@ describe('generated manifests', () => {
 
   it('are accepted by the API server as they are, the CRD and the Deployment too (dry run)', async () => {
     expect(applied.map(({ kind }) => kind)).toEqual(
-      expect.arrayContaining(['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'Service']),
+      expect.arrayContaining([
+        'Namespace',
+        'ServiceAccount',
+        'ClusterRole',
+        'Role',
+        'Service',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+      ]),
     );
     if (deployment === undefined) throw new Error('config/sharder/sharder.yaml has no Deployment');
     const served = await apply(deployment, { dryRun: true });

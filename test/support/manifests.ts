@@ -6,7 +6,7 @@ import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   [field: string]: unknown;
 }
 
@@ -16,11 +16,11 @@ export function manifests(file: string): KubeObject[] {
   return parseAllDocuments(text).map((document) => document.toJS() as KubeObject);
 }
 
-/** The object's path; every kind in config/ has the plural <kind>s. */
+/** The object's path; the plural of every kind in config/ is <kind>s, or <kind>ies for a kind in -y (policies). */
 export function objectPath({ apiVersion, kind, metadata }: KubeObject): string {
   const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
   const scope = metadata.namespace === undefined ? '' : `/namespaces/${metadata.namespace}`;
-  return `${base}${scope}/${kind.toLowerCase()}s/${metadata.name}`;
+  return `${base}${scope}/${kind.toLowerCase().replace(/y$/, 'ie')}s/${metadata.name}`;
 }
 
 /** Server-side apply, as kubectl apply --server-side does. */
