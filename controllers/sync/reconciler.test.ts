@@ -71,7 +71,7 @@ describe('the sync through the fenced client', () => {
     const rest = new FencedClient(stub.kubeConfig, 'test', fence);
     const controllerRing: ControllerRing = {
       metadata: { name: ring },
-      spec: { resources: [{ resource: 'configmaps' }] },
+      spec: { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] },
     };
     const sync = new SyncReconciler({
       ring: () => controllerRing,
