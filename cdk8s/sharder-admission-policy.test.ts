@@ -81,17 +81,19 @@ describe('SharderAdmissionPolicy', () => {
     }
   });
 
-  it('holds writes without params, and webhook configurations also against every ring, denying', () => {
+  it('holds writes without params, and webhook configurations and shard Leases also against every ring, denying', () => {
     const {
-      policies: [leases, webhooks, rings],
+      policies: [leases, webhooks, rings, leaseNamespaces],
       bindings,
     } = synth(props);
     expect(leases?.spec?.paramKind).toBeUndefined();
     expect(webhooks?.spec?.paramKind).toBeUndefined();
-    expect(rings?.spec?.paramKind).toEqual({
-      apiVersion: 'sharding.controller-rings.io/v1alpha1',
-      kind: 'ControllerRing',
-    });
+    for (const policy of [rings, leaseNamespaces]) {
+      expect(policy?.spec?.paramKind).toEqual({
+        apiVersion: 'sharding.controller-rings.io/v1alpha1',
+        kind: 'ControllerRing',
+      });
+    }
     expect(bindings.map((binding) => [binding.metadata.name, binding.spec])).toEqual([
       [
         'controller-rings-sharder-leases',
@@ -109,8 +111,18 @@ describe('SharderAdmissionPolicy', () => {
           paramRef: { selector: {}, parameterNotFoundAction: 'Deny' },
         },
       ],
+      [
+        'controller-rings-sharder-shard-lease-namespaces',
+        {
+          policyName: 'controller-rings-sharder-shard-lease-namespaces',
+          validationActions: ['Deny'],
+          paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
+        },
+      ],
     ]);
-    const validations = [leases, webhooks, rings].flatMap((policy) => policy?.spec?.validations ?? []);
+    const validations = [leases, webhooks, rings, leaseNamespaces].flatMap(
+      (policy) => policy?.spec?.validations ?? [],
+    );
     for (const validation of validations) {
       expect(validation).toMatchObject({ reason: 'Forbidden', messageExpression: expect.any(String) });
     }

@@ -10,7 +10,13 @@ import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregi
 import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import type { IValidation } from 'kubernetes-models/admissionregistration.k8s.io/v1/Validation';
 import type { IVariable } from 'kubernetes-models/admissionregistration.k8s.io/v1/Variable';
-import { apiVersion, kind, ringLabel } from '../api/v1alpha1/index.ts';
+import {
+  apiVersion,
+  defaultShardLeaseNamespaces,
+  kind,
+  maxRingGroupResources,
+  ringLabel,
+} from '../api/v1alpha1/index.ts';
 import type { SharderConfig } from '../cmd/sharder/config.ts';
 import { webhookConfigurationName } from '../controllers/controllerring/webhook-configuration.ts';
 import { webhookPath } from '../webhook/path.ts';
@@ -86,9 +92,9 @@ function leaseValidations(props: SharderAdmissionPolicyProps): IValidation[] {
 /**
  * The API server charges 350,000 for each authorizer check and allows 10,000,000 for one evaluation of a
  * policy: 24 checks leave room for its other expressions. One check per validation, so that its message can
- * name the resource (a message cannot ask the authorizer).
+ * name the resource (a message cannot ask the authorizer). The CRD keeps rings within it.
  */
-export const maxWebhookResources = 24;
+export const maxWebhookResources = maxRingGroupResources;
 
 // The configuration's name, labels and webhooks, as the sharder writes them (webhook-configuration.ts): one
 // webhook whose rules name one group and one resource each.
@@ -216,6 +222,18 @@ function ringResourcesValidations(): IValidation[] {
   ];
 }
 
+/** Held against every ring: a shard Lease of that ring lives in a namespace the ring trusts. */
+function trustedLeaseValidations(): IValidation[] {
+  const trusted = `(has(params.spec.shardLeaseNamespaces) ? params.spec.shardLeaseNamespaces : ${JSON.stringify(defaultShardLeaseNamespaces)})`;
+  return [
+    {
+      expression: `variables.ring != params.metadata.name || request.namespace in ${trusted}`,
+      messageExpression: `'the sharder may not ' + (request.operation == 'DELETE' ? 'delete' : 'update') + ' shard Lease ' + request.namespace + '/' + request.name + ': ring ' + params.metadata.name + ' does not trust namespace ' + request.namespace + ' (spec.shardLeaseNamespaces)'`,
+      ...deny,
+    },
+  ];
+}
+
 export class SharderAdmissionPolicy extends Construct {
   constructor(scope: Construct, id: string, props: SharderAdmissionPolicyProps) {
     super(scope, id);
@@ -263,6 +281,33 @@ export class SharderAdmissionPolicy extends Construct {
         validations: ringResourcesValidations(),
       },
       { selector: {}, parameterNotFoundAction: 'Deny' },
+    );
+    // Params: every ControllerRing, so that the sharder writes a shard Lease only where its ring trusts it.
+    // Without rings there are no shards to confine (parameterNotFoundAction Allow): the policy above still holds.
+    this.#policy(
+      'shard-lease-namespaces',
+      `${sharderName}-shard-lease-namespaces`,
+      {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion, kind },
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ['coordination.k8s.io'],
+              apiVersions: ['*'],
+              resources: ['leases'],
+              operations: ['UPDATE', 'DELETE'],
+            },
+          ],
+        },
+        matchConditions: [
+          ...onlyTheSharder,
+          { name: 'shard-lease', expression: carriesRingLabel('oldObject') },
+        ],
+        variables: [{ name: 'ring', expression: `oldObject.metadata.labels[${cel(ringLabel)}]` }],
+        validations: trustedLeaseValidations(),
+      },
+      { selector: {}, parameterNotFoundAction: 'Allow' },
     );
   }
 

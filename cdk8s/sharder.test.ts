@@ -85,7 +85,9 @@ describe('Sharder', () => {
         'ValidatingAdmissionPolicy /controller-rings-sharder-webhook-configurations',
         'ValidatingAdmissionPolicyBinding /controller-rings-sharder-webhook-configurations',
         'ValidatingAdmissionPolicy /controller-rings-sharder-ring-resources',
+        'ValidatingAdmissionPolicy /controller-rings-sharder-shard-lease-namespaces',
         'ValidatingAdmissionPolicyBinding /controller-rings-sharder-ring-resources',
+        'ValidatingAdmissionPolicyBinding /controller-rings-sharder-shard-lease-namespaces',
       ].sort(),
     );
   });

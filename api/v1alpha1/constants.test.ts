@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { crdPath } from '../../hack/generate-api-types.ts';
-import { defaultShardLeaseNamespaces, drainLabel, shardLabel } from './constants.ts';
+import { defaultShardLeaseNamespaces, drainLabel, maxRingGroupResources, shardLabel } from './constants.ts';
 
 describe('label keys', () => {
   it('put the ring name in the label key name', () => {
@@ -22,5 +22,10 @@ describe('defaults', () => {
     expect(schema.properties.spec.properties.shardLeaseNamespaces.default).toEqual(
       defaultShardLeaseNamespaces,
     );
+  });
+
+  it("bound a ring's group/resources as the CRD's rule does", async () => {
+    const crd = await readFile(crdPath, 'utf8');
+    expect(crd).toMatch(new RegExp(`\\.sum\\(\\) <= ${maxRingGroupResources}\\n`));
   });
 });

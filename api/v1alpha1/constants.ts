@@ -32,3 +32,10 @@ export const defaultLeaseDurationSeconds = 15;
  * default, which the API server fills in; for rings built in code.
  */
 export const defaultShardLeaseNamespaces: readonly string[] = ['default'];
+
+/**
+ * Group/resources a ring may name in all, resources and controlledResources together (a CRD rule): the sharder's
+ * admission policy checks its access to each one its webhook intercepts, and the API server's cost limit for one
+ * policy evaluation allows 24 such checks (cdk8s/sharder-admission-policy.ts).
+ */
+export const maxRingGroupResources = 24;

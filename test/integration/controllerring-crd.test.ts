@@ -3,7 +3,14 @@
 import { request } from 'node:https';
 import { describe, expect, it } from '@jest/globals';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
-import { group, kind, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import {
+  group,
+  kind,
+  maxRingGroupResources,
+  plural,
+  version,
+  type ControllerRing,
+} from '../../api/v1alpha1/index.ts';
 import { testKubeConfig } from '../support/kube.ts';
 
 const kubeConfig = testKubeConfig();
@@ -16,6 +23,19 @@ function ring(name: string, spec: unknown): object {
 
 const configMaps = { group: '', resource: 'configmaps' };
 const secrets = { group: '', resource: 'secrets' };
+
+/** A ring's resources naming `count` group/resources in all: each resource with up to 15 controlled ones. */
+function manyResources(count: number): object[] {
+  const resources: { group: string; resource: string; controlledResources: object[] }[] = [];
+  for (let i = 0; i < count; i++) {
+    const last = resources.at(-1);
+    const item = { group: 'example.com', resource: `kind-${i}` };
+    if (last === undefined || last.controlledResources.length === 15) {
+      resources.push({ ...item, controlledResources: [] });
+    } else last.controlledResources.push(item);
+  }
+  return resources;
+}
 
 /** Creates the ring in a dry run and returns the API server's rejection message. */
 async function rejection(body: object): Promise<string> {
@@ -250,11 +270,36 @@ describe('ControllerRing CRD', () => {
         { resources: [configMaps], shardLeaseNamespaces: ['n'.repeat(64)] },
         'may not be more than 63 bytes',
       ],
+      [
+        'kube-system among shardLeaseNamespaces',
+        'kube-system-shards',
+        { resources: [configMaps], shardLeaseNamespaces: ['shards', 'kube-system'] },
+        "kube-system and kube-node-lease hold the cluster's own Leases",
+      ],
+      [
+        'kube-node-lease among shardLeaseNamespaces',
+        'node-lease-shards',
+        { resources: [configMaps], shardLeaseNamespaces: ['kube-node-lease'] },
+        "kube-system and kube-node-lease hold the cluster's own Leases",
+      ],
+      [
+        `more than ${maxRingGroupResources} group/resources in all`,
+        'too-many-resources',
+        { resources: manyResources(maxRingGroupResources + 1) },
+        `a ring names at most ${maxRingGroupResources} group/resources in all`,
+      ],
     ];
 
     it.each(cases)('%s', async (_, name, spec, message) => {
       expect(await rejection(ring(name, spec))).toContain(message);
     });
+  });
+
+  it(`accepts a ring of ${maxRingGroupResources} group/resources in all`, async () => {
+    const valid = ring('largest-ring', { resources: manyResources(maxRingGroupResources) });
+    await expect(
+      customObjects.createClusterCustomObject({ ...ringApi, body: valid, dryRun: 'All' }),
+    ).resolves.toBeDefined();
   });
 
   it('accepts a ring that uses every field (the rules do not reject too much)', async () => {

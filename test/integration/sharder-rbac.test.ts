@@ -286,6 +286,8 @@ describe('the sharder under its RBAC and admission policies', () => {
     await create('kube-system', 'foreign', {});
     await create('kube-system', 'ring-labelled', { [ringLabel]: 'elsewhere' });
     await create('shards', 'foreign', {});
+    await createNamespace(rest, 'untrusted');
+    await create('untrusted', 'shard-0', { [ringLabel]: ring });
     const label = (ns: string, name: string, labels: Record<string, string | null>) =>
       asSharder.request({
         method: 'PATCH',
@@ -316,6 +318,13 @@ describe('the sharder under its RBAC and admission policies', () => {
     );
     expect(await denied(remove('shards', 'foreign'))).toContain(
       'the sharder may not delete Lease shards/foreign',
+    );
+    // A Lease of the ring in a namespace the ring does not trust is no shard Lease of it.
+    expect(await denied(label('untrusted', 'shard-0', { [stateLabel]: 'dead' }))).toContain(
+      "ValidatingAdmissionPolicy 'controller-rings-sharder-shard-lease-namespaces' with binding 'controller-rings-sharder-shard-lease-namespaces' denied request: the sharder may not update shard Lease untrusted/shard-0: ring rbac does not trust namespace untrusted (spec.shardLeaseNamespaces)",
+    );
+    expect(await denied(remove('untrusted', 'shard-0'))).toContain(
+      'the sharder may not delete shard Lease untrusted/shard-0: ring rbac does not trust namespace untrusted',
     );
     expect(await denied(label('shards', 'shard-0', { [ringLabel]: null }))).toContain(
       denial(
