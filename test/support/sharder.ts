@@ -76,6 +76,8 @@ export interface SharderOptions {
   /** Where the API server calls the webhook; default this replica's own webhook port. */
   webhookUrl?: string;
   args?: string[];
+  /** Options of node itself, such as --max-old-space-size. */
+  nodeArgs?: string[];
 }
 
 /** Starts one sharder replica and waits until it is ready. */
@@ -86,6 +88,7 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
     options.identity,
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       sharderMain,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,
