@@ -360,15 +360,18 @@ describe('WebhookServer bounds what calls cost', () => {
     });
   });
 
-  it('answers 429 at once when the bodies being received would exceed maxInFlightBytes, and serves again once they are in', async () => {
+  it('answers 429 at once when the bodies being received would exceed maxInFlightBytes, declared or chunked, and serves again once they are in', async () => {
     const port = await start({ limits: { maxRequestBytes: 1024, maxInFlightBytes: 2048 } });
     const first = unfinished(port, 1024, 'a'.repeat(1000));
     const second = unfinished(port, 1024, 'b'.repeat(1000));
     await Promise.all([first.written, second.written]);
-    // A new connection's TLS handshake takes round trips: by its end the server has read the bytes sent before.
-    const refused = await send(port, webhookPath('web'), { body: 'c'.repeat(100) });
-    expect(refused).toMatchObject({ statusCode: 429, body: { code: 429, reason: 'TooManyRequests' } });
-    expect(refused.headers.connection).toBe('close');
+    // A new connection's TLS handshake takes round trips: by its end the server has read the headers sent
+    // before, and the two declared bodies take the whole limit.
+    for (const content of [{ body: 'c'.repeat(100) }, { chunks: ['c'.repeat(100)] }]) {
+      const refused = await send(port, webhookPath('web'), content);
+      expect(refused).toMatchObject({ statusCode: 429, body: { code: 429, reason: 'TooManyRequests' } });
+      expect(refused.headers.connection).toBe('close');
+    }
     first.outgoing.end('a'.repeat(24));
     second.outgoing.end('b'.repeat(24));
     const answers = await Promise.all([answerTo(first.outgoing), answerTo(second.outgoing)]);

@@ -44,8 +44,8 @@ export interface WebhookLimits {
   /** Larger request bodies are answered with 413 without being read further. */
   maxRequestBytes: number;
   /**
-   * Bytes of request bodies received and not yet answered, across all calls: a call whose body would go
-   * beyond is answered with 429 and its connection closed, rather than buffered.
+   * Bytes of request bodies being received, across all calls (a declared body counts whole from its
+   * headers): a call whose body would go beyond is answered with 429 and its connection closed, unread.
    */
   maxInFlightBytes: number;
   /** Open connections, TLS handshakes included: node closes further ones as they come. */
@@ -74,8 +74,8 @@ export const defaultWebhookLimits: Readonly<WebhookLimits> = {
   // A review beyond that (JSON's escapes can make a string 6 times longer) gets 413: its object is admitted
   // unassigned and the sync assigns it.
   maxRequestBytes: 4 * mebibyte,
-  // Four of the largest reviews at once; the API server's usual calls are a few KiB each. Bodies are held
-  // once as received (decoding builds only their metadata), so this bounds their memory to some 16 MiB.
+  // Four of the largest reviews at once; the API server's usual calls are a few KiB each. A body is held once,
+  // in a buffer of its declared size (decoding builds only its metadata), so this bounds their memory.
   maxInFlightBytes: 16 * mebibyte,
   // HTTP/1.1 carries one call at a time per connection: the API servers open as many as they have calls in
   // flight and keep some idle. An open TLS connection costs some tens of KiB.
@@ -114,7 +114,7 @@ export class WebhookServer {
   readonly #metrics: WebhookMetrics;
   /** Every open connection, with the number of its calls in flight. */
   readonly #connections = new Map<Socket, number>();
-  /** Bytes of request bodies received and not yet answered. */
+  /** Bytes of request bodies being received: declared ones whole, chunked ones as received. */
   #inFlightBytes = 0;
   #stopping = false;
 
@@ -244,11 +244,19 @@ export class WebhookServer {
    */
   #readBody(request: IncomingMessage): Promise<Buffer | 413 | 429> {
     const { maxRequestBytes, maxInFlightBytes } = this.#limits;
+    // node has checked that a Content-Length is a number, and ends the body there.
+    const header = request.headers['content-length'];
+    const declared = header === undefined ? undefined : Number(header);
+    if (declared !== undefined && declared > maxRequestBytes) return Promise.resolve(413);
+    // A declared body (the API server always declares it) takes its room at once, before a byte of it is
+    // read, and is read into one buffer of its size; a chunked body takes room as its chunks come.
+    if (declared !== undefined && this.#inFlightBytes + declared > maxInFlightBytes) {
+      return Promise.resolve(429);
+    }
     return new Promise((resolve, reject) => {
-      if (Number(request.headers['content-length'] ?? 0) > maxRequestBytes) {
-        resolve(413);
-        return;
-      }
+      let taken = declared ?? 0;
+      this.#inFlightBytes += taken;
+      const body = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
       const chunks: Buffer[] = [];
       let size = 0;
       let settled = false;
@@ -256,12 +264,15 @@ export class WebhookServer {
         if (settled) return;
         settled = true;
         request.off('data', onData);
-        this.#inFlightBytes -= size;
+        this.#inFlightBytes -= taken;
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
       const onData = (chunk: Buffer): void => {
-        if (size + chunk.length > maxRequestBytes) {
+        if (body !== undefined) {
+          chunk.copy(body, size);
+          size += chunk.length;
+        } else if (size + chunk.length > maxRequestBytes) {
           request.pause();
           settle(413);
         } else if (this.#inFlightBytes + chunk.length > maxInFlightBytes) {
@@ -269,6 +280,7 @@ export class WebhookServer {
           settle(429);
         } else {
           size += chunk.length;
+          taken += chunk.length;
           this.#inFlightBytes += chunk.length;
           chunks.push(chunk);
         }
@@ -276,7 +288,7 @@ export class WebhookServer {
       request.on('data', onData);
       // Its bytes count until here: the handler decodes the body at once, before another body can come in.
       request.once('end', () => {
-        settle(Buffer.concat(chunks, size));
+        settle(body ?? Buffer.concat(chunks, size));
       });
       request.once('error', settle);
       request.once('close', () => {
