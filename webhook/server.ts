@@ -67,12 +67,12 @@ const mebibyte = 1024 * 1024;
 export const defaultWebhookLimits: Readonly<WebhookLimits> = {
   // The largest real review is an UPDATE's, which carries the object and its old version. etcd refuses
   // requests over 1.5 MiB by default (--max-request-bytes), so no stored object is larger, and a larger new
-  // one (the API server takes 3 MiB bodies) is for a write that fails anyway. In the review both are JSON: custom resources are stored as JSON,
-  // built-in ones as protobuf, whose bytes fields (a Secret's data, a ConfigMap's binaryData) grow by 4/3 as
-  // base64. An object of nothing but bytes fields would so be 2 MiB of JSON, two of them 4 MiB, which also
-  // covers the review's own fields (a few KiB; the object's key and metadata take part of etcd's 1.5 MiB).
-  // A review beyond that (JSON's escapes can make a string 6 times longer) gets 413: its object is admitted
-  // unassigned and the sync assigns it.
+  // one (the API server takes 3 MiB bodies) is for a write that fails anyway. Custom resources are stored as
+  // JSON: two of 1.5 MiB make a 3 MiB review. ConfigMaps and Secrets hold at most 1 MiB of data, whose bytes
+  // grow by 4/3 as base64: two make 2.7 MiB (test/integration/webhook.test.ts measures it). Other built-in
+  // kinds are stored as protobuf and grow somewhat as JSON; 4 MiB leaves them 2 MiB each, and the review's
+  // own fields (a few KiB) fit in what the object's key and metadata take of etcd's 1.5 MiB. A review beyond
+  // that gets 413: with failurePolicy Ignore its object is admitted unassigned, and the sync assigns it.
   maxRequestBytes: 4 * mebibyte,
   // Four of the largest reviews at once; the API server's usual calls are a few KiB each. A body is held once,
   // in a buffer of its declared size (decoding builds only its metadata), so this bounds their memory.

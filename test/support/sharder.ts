@@ -78,6 +78,8 @@ export interface SharderOptions {
   args?: string[];
   /** Options of node itself, such as --max-old-space-size. */
   nodeArgs?: string[];
+  /** The sharder's main module; default this checkout's (a benchmark runs an older one beside it). */
+  program?: string;
 }
 
 /** Starts one sharder replica and waits until it is ready. */
@@ -89,7 +91,7 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
     process.execPath,
     [
       ...(options.nodeArgs ?? []),
-      sharderMain,
+      options.program ?? sharderMain,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,
       `--identity=${options.identity}`,
