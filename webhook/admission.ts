@@ -3,6 +3,7 @@
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import type { IStatus } from '@kubernetes-models/apimachinery/apis/meta/v1/Status';
 import type { JsonPatchOperation } from '../sharding/patches.ts';
+import { pick, type Shape } from './json-pick.ts';
 
 const apiVersion = 'admission.k8s.io/v1';
 const kind = 'AdmissionReview';
@@ -46,14 +47,51 @@ export type DecodedReview =
 
 const operations: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-/** Decodes an AdmissionReview v1 request body, checking the fields a webhook relies on. */
-export function decodeReview(body: string): DecodedReview {
-  let review: unknown;
-  try {
-    review = JSON.parse(body);
-  } catch (error) {
-    return { error: `the request body is not JSON: ${(error as Error).message}`, uid: undefined };
-  }
+// What the webhook reads of a review (assign.ts, sharding/keys.ts): the request's uid, operation, kind,
+// resource and names, and the objects' metadata used for the hash key and the shard label. The rest (spec,
+// data, managedFields: nearly all of a large object) is checked as JSON but never built (json-pick.ts).
+const scalar: Shape = { keep: [] };
+const objectOfScalars: Shape = { keep: ['object'] };
+const reviewShape: Shape = {
+  members: {
+    apiVersion: scalar,
+    kind: scalar,
+    request: {
+      members: {
+        uid: scalar,
+        kind: objectOfScalars,
+        resource: objectOfScalars,
+        subResource: scalar,
+        name: scalar,
+        namespace: scalar,
+        operation: scalar,
+        object: {
+          members: {
+            metadata: {
+              members: {
+                name: scalar,
+                generateName: scalar,
+                namespace: scalar,
+                labels: objectOfScalars,
+                ownerReferences: { keep: ['array', 'object'] },
+              },
+            },
+          },
+        },
+        oldObject: { members: { metadata: { members: { labels: objectOfScalars } } } },
+      },
+    },
+  },
+};
+
+/**
+ * Decodes an AdmissionReview v1 request body, checking the fields a webhook relies on. Only those are built:
+ * the objects come as far as their metadata.
+ */
+export function decodeReview(body: Uint8Array): DecodedReview {
+  const picked = pick(body, reviewShape);
+  if ('error' in picked) return { error: `the request body is not JSON: ${picked.error}`, uid: undefined };
+  const review = picked.value;
   if (!isRecord(review) || review.apiVersion !== apiVersion || review.kind !== kind) {
     return { error: `the request body is not an ${kind} ${apiVersion}`, uid: undefined };
   }
@@ -79,20 +117,36 @@ function requestProblem(request: Record<string, unknown>): string | undefined {
   for (const field of ['subResource', 'name', 'namespace']) {
     if (request[field] !== undefined && typeof request[field] !== 'string') return `has an invalid ${field}`;
   }
-  const object = request.object;
+  return objectProblem('object', request.object) ?? objectProblem('oldObject', request.oldObject);
+}
+
+function objectProblem(field: 'object' | 'oldObject', object: unknown): string | undefined {
   if (object === undefined || object === null) return undefined;
-  if (!isRecord(object)) return 'has an object that is not a JSON object';
+  if (!isRecord(object)) return `has an ${field} that is not a JSON object`;
   const metadata = object.metadata;
   if (metadata === undefined) return undefined;
-  if (!isRecord(metadata)) return 'has an object whose metadata is not a JSON object';
-  if (metadata.labels !== undefined && metadata.labels !== null && !isRecord(metadata.labels)) {
-    return 'has an object whose labels are not a JSON object';
+  if (!isRecord(metadata)) return `has an ${field} whose metadata is not a JSON object`;
+  const labels = metadata.labels;
+  if (
+    labels !== undefined &&
+    labels !== null &&
+    !(isRecord(labels) && Object.values(labels).every(isString))
+  ) {
+    return `has an ${field} whose labels are not a JSON object of strings`;
+  }
+  const owners = metadata.ownerReferences;
+  if (owners !== undefined && owners !== null && !(Array.isArray(owners) && owners.every(isRecord))) {
+    return `has an ${field} whose ownerReferences are not a JSON array of objects`;
   }
   return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function hasStrings(value: Record<string, unknown>, ...fields: string[]): boolean {

@@ -96,7 +96,7 @@ function controller(
 /** Calls the webhook the way the server does, with the request's JSON body. */
 function call(target: Assigner, admissionRequest: unknown, name = ringName): WebhookReply {
   const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: admissionRequest };
-  return target.handle(name, JSON.stringify(body));
+  return target.handle(name, Buffer.from(JSON.stringify(body)));
 }
 
 function responseOf(reply: WebhookReply): AdmissionResponse {
@@ -394,6 +394,46 @@ describe('Assigner admits objects unchanged', () => {
   });
 });
 
+describe('Assigner reads only what it needs of a review', () => {
+  /** A review as the API server writes it, with `spec` spliced into the object as raw JSON. */
+  function reviewWithSpec(admissionRequest: AdmissionRequest, spec: string): Buffer {
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: admissionRequest,
+    });
+    const marker = '"spec":null';
+    return Buffer.from(body.replace(marker, `"spec":${spec}`));
+  }
+
+  it('reads the objects around a spec of arrays nested 100,000 deep as it does without them', () => {
+    const depth = 100_000;
+    const key = '/ConfigMap/shop/settings';
+    // A live shard that is not the hash ring's choice: the UPDATE removed its label, so the object stays.
+    const kept = shards.find((shard) => shard !== hashRing.shardFor(key)) ?? '';
+    const metadata = { name: 'settings', namespace: 'shop', labels: { app: 'shop' } };
+    const object = { metadata, spec: null };
+    const admissionRequest = request(configMap, configMaps, metadata, {
+      operation: 'UPDATE',
+      object,
+      oldObject: { metadata: { ...metadata, labels: { app: 'shop', [label]: kept } } },
+    });
+    const { assigner: webhook } = assigner();
+    const nested = '['.repeat(depth) + ']'.repeat(depth);
+    const reply = webhook.handle(ringName, reviewWithSpec(admissionRequest, nested));
+    expect(reply.result).toBe('assigned');
+    expect(patchOf(responseOf(reply))).toEqual([
+      { op: 'add', path: '/metadata/labels/shard.controller-rings.io~1web', value: kept },
+    ]);
+    // One bracket short, the same review is no JSON.
+    const truncated = reviewWithSpec(admissionRequest, '['.repeat(depth) + ']'.repeat(depth - 1));
+    expect(webhook.handle(ringName, truncated)).toMatchObject({
+      statusCode: 400,
+      body: { code: 400, message: expect.stringContaining('the request body is not JSON') },
+    });
+  });
+});
+
 describe('Assigner answers malformed requests with HTTP 400', () => {
   function status(reply: WebhookReply): unknown {
     expect(reply).toMatchObject({ statusCode: 400, result: 'invalid' });
@@ -428,7 +468,7 @@ describe('Assigner answers malformed requests with HTTP 400', () => {
     ],
   ])('%s: a Status saying so', (_, body, message) => {
     const { assigner: webhook } = assigner();
-    expect(status(webhook.handle(ringName, body))).toEqual({
+    expect(status(webhook.handle(ringName, Buffer.from(body)))).toEqual({
       apiVersion: 'v1',
       kind: 'Status',
       status: 'Failure',
@@ -445,7 +485,23 @@ describe('Assigner answers malformed requests with HTTP 400', () => {
     [
       'labels that are no object',
       { object: { metadata: { labels: 'a=b' } } },
-      'labels are not a JSON object',
+      'has an object whose labels are not a JSON object of strings',
+    ],
+    [
+      'labels that are no strings',
+      { object: { metadata: { labels: { a: { b: 'c' } } } } },
+      'has an object whose labels are not a JSON object of strings',
+    ],
+    [
+      'ownerReferences that are no array of objects',
+      { object: { metadata: { ownerReferences: [['ConfigMap']] } } },
+      'has an object whose ownerReferences are not a JSON array of objects',
+    ],
+    ['an object that is an array', { object: [{ metadata: {} }] }, 'has an object that is not a JSON object'],
+    [
+      'an oldObject whose metadata is no object',
+      { operation: 'UPDATE', oldObject: { metadata: 'settings' } },
+      'has an oldObject whose metadata is not a JSON object',
     ],
   ])('a request with %s: a review with its uid, allowed false and status 400', (_, overrides, message) => {
     const { assigner: webhook } = assigner();

@@ -36,7 +36,7 @@ export interface RingDirectory {
 
 /**
  * How a webhook call ended: a shard label added; admitted unchanged; admitted unchanged after an unexpected
- * error; or not a valid AdmissionReview (answered with HTTP 400, or 413 by the server).
+ * error; or not a valid AdmissionReview (answered with HTTP 400).
  */
 export type AdmissionResult = 'assigned' | 'unassigned' | 'error' | 'invalid';
 
@@ -77,7 +77,7 @@ export class Assigner {
    * Answers a call of `ring`'s webhook with request body `body`. A body that is no AdmissionReview v1 request
    * gets HTTP 400: the API server counts that as a failed call, which failurePolicy Ignore lets pass.
    */
-  handle(ring: string, body: string): WebhookReply {
+  handle(ring: string, body: Uint8Array): WebhookReply {
     const decoded = decodeReview(body);
     if ('error' in decoded) {
       const { error, uid } = decoded;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent, request, type RequestOptions } from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { connect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
@@ -10,6 +11,7 @@ import {
   type KeyPair,
 } from '../runtime/certificates.ts';
 import type { WebhookReply } from './assign.ts';
+import { eventually } from '../test/support/eventually.ts';
 import { webhookPath } from './path.ts';
 import { WebhookServer, type WebhookServerOptions } from './server.ts';
 
@@ -60,7 +62,7 @@ async function start(options: Partial<WebhookServerOptions> = {}): Promise<numbe
   server = new WebhookServer({
     handler: {
       handle(ring, body) {
-        calls.push({ ring, body });
+        calls.push({ ring, body: Buffer.from(body).toString('utf8') });
         return reply;
       },
     },
@@ -83,10 +85,44 @@ async function send(
   const outgoing = request({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, ...options });
   for (const chunk of chunks ?? []) outgoing.write(chunk);
   outgoing.end(body);
+  return answerTo(outgoing);
+}
+
+/** The answer to a request, its body parsed if it has one (node's own 408 has none). */
+async function answerTo(outgoing: ClientRequest): Promise<Answer> {
   const [response] = (await once(outgoing, 'response')) as [IncomingMessage];
   let text = '';
   for await (const chunk of response) text += String(chunk);
-  return { statusCode: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(text) };
+  return {
+    statusCode: response.statusCode ?? 0,
+    headers: response.headers,
+    body: text === '' ? undefined : JSON.parse(text),
+  };
+}
+
+/** A call that declares a body of `length` bytes and sends only `sent` of it, for now. */
+function unfinished(
+  port: number,
+  length: number,
+  sent: string,
+): { outgoing: ClientRequest; written: Promise<void> } {
+  const outgoing = request({
+    host: '127.0.0.1',
+    port,
+    path: webhookPath('web'),
+    method: 'POST',
+    ca,
+    agent: false,
+    headers: { 'content-length': length },
+  });
+  // Writes after the server closed the connection fail; the answer tells what happened.
+  outgoing.on('error', () => undefined);
+  const written = new Promise<void>((resolve) =>
+    outgoing.write(sent, () => {
+      resolve();
+    }),
+  );
+  return { outgoing, written };
 }
 
 describe('WebhookServer', () => {
@@ -127,16 +163,16 @@ describe('WebhookServer', () => {
     ['declares a larger length', { body: 'x'.repeat(1025) }],
     ['streams more bytes than the limit', { chunks: ['x'.repeat(600), 'x'.repeat(600)] }],
   ])('answers 413 to a request that %s', async (_, content) => {
-    const port = await start({ maxRequestBytes: 1024 });
+    const port = await start({ limits: { maxRequestBytes: 1024 } });
     const answer = await send(port, webhookPath('web'), content);
     expect(answer).toMatchObject({ statusCode: 413, body: { code: 413, reason: 'RequestEntityTooLarge' } });
     expect(answer.headers.connection).toBe('close');
     expect(calls).toEqual([]);
-    expect(observed).toEqual([['web', 'invalid', 413, expect.any(Number)]]);
+    expect(observed).toEqual([['web', 'refused', 413, expect.any(Number)]]);
   });
 
   it('accepts a body of exactly the limit', async () => {
-    const port = await start({ maxRequestBytes: 1024 });
+    const port = await start({ limits: { maxRequestBytes: 1024 } });
     await expect(
       send(port, webhookPath('web'), { chunks: ['x'.repeat(1000)], body: 'x'.repeat(24) }),
     ).resolves.toMatchObject({ statusCode: 200 });
@@ -236,3 +272,137 @@ describe('WebhookServer', () => {
     }
   });
 });
+
+describe('WebhookServer bounds what calls cost', () => {
+  const mebibyte = 1024 * 1024;
+
+  it('by default takes a body of 4 MiB (an UPDATE of a 1.5 MiB object, base64 grown) and refuses a larger one before it is sent', async () => {
+    const port = await start();
+    const { outgoing } = unfinished(port, 4 * mebibyte + 1, 'x'.repeat(16 * 1024));
+    const refused = await answerTo(outgoing);
+    expect(refused).toMatchObject({ statusCode: 413, body: { code: 413, reason: 'RequestEntityTooLarge' } });
+    expect(refused.headers.connection).toBe('close');
+    outgoing.destroy();
+    await expect(send(port, webhookPath('web'), { body: 'x'.repeat(4 * mebibyte) })).resolves.toMatchObject({
+      statusCode: 200,
+    });
+    expect(calls.map(({ body }) => body.length)).toEqual([4 * mebibyte]);
+  });
+
+  it('closes a call whose body is not in within the request timeout, and lets go of its bytes', async () => {
+    const port = await start({
+      limits: { maxRequestBytes: 1024, maxInFlightBytes: 1024, headersTimeoutMs: 200, requestTimeoutMs: 400 },
+    });
+    // A byte now and then: the connection is never idle, the body never complete.
+    const { outgoing, written } = unfinished(port, 1024, 'x'.repeat(600));
+    await written;
+    const trickle = setInterval(() => outgoing.write('x'), 50);
+    try {
+      const answer = await answerTo(outgoing);
+      expect(answer).toMatchObject({ statusCode: 408 });
+      expect(answer.headers.connection).toBe('close');
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(calls).toEqual([]);
+    // Its 600 bytes no longer count against the in-flight limit.
+    await expect(send(port, webhookPath('web'), { body: 'x'.repeat(1000) })).resolves.toMatchObject({
+      statusCode: 200,
+    });
+  });
+
+  it('closes connections that stay idle: without a TLS handshake, without a request, or after a call', async () => {
+    const port = await start({
+      limits: {
+        handshakeTimeoutMs: 200,
+        headersTimeoutMs: 200,
+        requestTimeoutMs: 400,
+        keepAliveTimeoutMs: 100,
+      },
+    });
+    // Each is read to its end, which the server's close brings.
+    const tcp = collect(connectTcp(port, '127.0.0.1'));
+    const noRequest = connect({ host: '127.0.0.1', port, ca });
+    const afterCall = connect({ host: '127.0.0.1', port, ca });
+    const received = [collect(noRequest), collect(afterCall)];
+    await once(afterCall, 'secureConnect');
+    afterCall.write(`POST ${webhookPath('web')} HTTP/1.1\r\nhost: webhook\r\ncontent-length: 2\r\n\r\n{}`);
+    await expect(tcp).resolves.toBe('');
+    const [toNoRequest, toCall] = await Promise.all(received);
+    expect(toNoRequest).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(toCall).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(toCall).not.toMatch(/408/);
+    expect(calls).toEqual([{ ring: 'web', body: '{}' }]);
+  });
+
+  it('closes connections beyond maxConnections at once, and takes new ones when others have gone', async () => {
+    const port = await start({ limits: { maxConnections: 2 } });
+    const held = [connect({ host: '127.0.0.1', port, ca }), connect({ host: '127.0.0.1', port, ca })];
+    await Promise.all(held.map((socket) => once(socket, 'secureConnect')));
+    const third = connect({ host: '127.0.0.1', port, ca });
+    const outcome = await new Promise<string>((resolve) => {
+      third.once('secureConnect', () => {
+        resolve('connected');
+      });
+      third.once('error', () => {
+        resolve('closed');
+      });
+      third.once('close', () => {
+        resolve('closed');
+      });
+    });
+    expect(outcome).toBe('closed');
+    for (const socket of held) socket.destroy();
+    await eventually(async () => {
+      await expect(send(port, webhookPath('web'), { body: '{}' })).resolves.toMatchObject({
+        statusCode: 200,
+      });
+    });
+  });
+
+  it('answers 429 at once when the bodies being received would exceed maxInFlightBytes, declared or chunked, and serves again once they are in', async () => {
+    const port = await start({ limits: { maxRequestBytes: 1024, maxInFlightBytes: 2048 } });
+    const first = unfinished(port, 1024, 'a'.repeat(1000));
+    const second = unfinished(port, 1024, 'b'.repeat(1000));
+    await Promise.all([first.written, second.written]);
+    // A new connection's TLS handshake takes round trips: by its end the server has read the headers sent
+    // before, and the two declared bodies take the whole limit.
+    for (const content of [{ body: 'c'.repeat(100) }, { chunks: ['c'.repeat(100)] }]) {
+      const refused = await send(port, webhookPath('web'), content);
+      expect(refused).toMatchObject({ statusCode: 429, body: { code: 429, reason: 'TooManyRequests' } });
+      expect(refused.headers.connection).toBe('close');
+    }
+    first.outgoing.end('a'.repeat(24));
+    second.outgoing.end('b'.repeat(24));
+    const answers = await Promise.all([answerTo(first.outgoing), answerTo(second.outgoing)]);
+    expect(answers.map(({ statusCode }) => statusCode)).toEqual([200, 200]);
+    await expect(send(port, webhookPath('web'), { body: 'c'.repeat(1000) })).resolves.toMatchObject({
+      statusCode: 200,
+    });
+    expect(calls.map(({ body }) => body).sort()).toEqual([
+      'a'.repeat(1024),
+      'b'.repeat(1024),
+      'c'.repeat(1000),
+    ]);
+    expect(observed).toContainEqual(['web', 'refused', 429, expect.any(Number)]);
+  });
+
+  it('refuses an in-flight limit below the request limit', () => {
+    expect(
+      () =>
+        new WebhookServer({
+          handler: { handle: () => reply },
+          tls: serving,
+          logger,
+          limits: { maxRequestBytes: 2048, maxInFlightBytes: 1024 },
+        }),
+    ).toThrow(/in-flight limit \(1024 bytes\) is below its request limit \(2048 bytes\)/);
+  });
+});
+
+/** Everything `socket` receives until it closes. */
+async function collect(socket: Socket): Promise<string> {
+  let text = '';
+  for await (const chunk of socket) text += String(chunk);
+  return text;
+}

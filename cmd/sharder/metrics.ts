@@ -7,7 +7,7 @@ export function sharderMetrics(registry: Registry): { webhook: WebhookMetrics; s
   const registers = [registry];
   const requests = new Counter({
     name: 'controller_rings_webhook_requests_total',
-    help: 'Admission webhook calls by ring, result (assigned, unassigned, error, invalid) and HTTP status code',
+    help: 'Admission webhook calls by ring, result (assigned, unassigned, error, invalid, refused) and HTTP status code',
     labelNames: ['ring', 'result', 'code'],
     registers,
   });

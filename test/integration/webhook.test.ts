@@ -1,6 +1,7 @@
 // The assignment webhook called by the real kube-apiserver: objects of a ring get the shard label of their
 // hash key when created or when their labels are removed, controlled objects follow their controller, and
 // neither other objects nor an unreachable webhook keep a write from succeeding (failurePolicy Ignore).
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
@@ -11,7 +12,7 @@ import { isNotFound, patchTypes, RestClient } from '../../runtime/rest.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
-import { WebhookServer } from '../../webhook/server.ts';
+import { defaultWebhookLimits, WebhookServer } from '../../webhook/server.ts';
 import { eventually } from '../support/eventually.ts';
 import { testKubeConfig } from '../support/kube.ts';
 
@@ -45,6 +46,8 @@ const directory: RingDirectory = {
 
 const rest = new RestClient(testKubeConfig());
 let server: WebhookServer | undefined;
+/** The size of the largest review the API server sent, in bytes. */
+let largestReview = 0;
 
 interface Created {
   metadata: IObjectMeta & { name: string; uid: string };
@@ -80,8 +83,14 @@ beforeAll(async () => {
   const authority = await createCertificateAuthority('webhook-test-ca');
   const tls = await authority.sign({ commonName: 'webhook', ipAddresses: ['127.0.0.1'], usage: 'server' });
   const logger = pino({ level: 'silent' });
+  const assigner = new Assigner({ directory, logger });
   server = new WebhookServer({
-    handler: new Assigner({ directory, logger }),
+    handler: {
+      handle(name, body) {
+        largestReview = Math.max(largestReview, body.length);
+        return assigner.handle(name, body);
+      },
+    },
     tls,
     logger,
     host: '127.0.0.1',
@@ -190,6 +199,26 @@ describe('assignment webhook', () => {
     expect(acknowledged.metadata.labels).toEqual({
       [label]: hashRing.shardFor(`/ConfigMap/${namespace}/draining`),
     });
+  });
+
+  it('assigns the largest ConfigMap on an UPDATE that removed its label: a review of two, within the body limit', async () => {
+    // The API server takes at most 1 MiB of a ConfigMap's data; binaryData grows by 4/3 as base64 in JSON.
+    const binaryData = { blob: randomBytes(1024 * 1024 - 64).toString('base64') };
+    await rest.request({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      body: { metadata: { name: 'largest', labels: { [label]: 'gone' } }, binaryData },
+    });
+    const updated = await rest.request<Created>({
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${namespace}/configmaps/largest`,
+      contentType: patchTypes.merge,
+      body: { metadata: { labels: { [label]: null } } },
+    });
+    expect(shardOf(updated)).toBe(hashRing.shardFor(`/ConfigMap/${namespace}/largest`));
+    // The object and its old version, each 1.33 MiB of JSON.
+    expect(largestReview).toBeGreaterThan(2.6 * 1024 * 1024);
+    expect(largestReview).toBeLessThan(defaultWebhookLimits.maxRequestBytes);
   });
 
   it('lets writes through unchanged while the webhook server is down', async () => {

@@ -76,6 +76,10 @@ export interface SharderOptions {
   /** Where the API server calls the webhook; default this replica's own webhook port. */
   webhookUrl?: string;
   args?: string[];
+  /** Options of node itself, such as --max-old-space-size. */
+  nodeArgs?: string[];
+  /** The sharder's main module; default this checkout's (a benchmark runs an older one beside it). */
+  program?: string;
 }
 
 /** Starts one sharder replica and waits until it is ready. */
@@ -86,7 +90,8 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
     options.identity,
     process.execPath,
     [
-      sharderMain,
+      ...(options.nodeArgs ?? []),
+      options.program ?? sharderMain,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,
       `--identity=${options.identity}`,
