@@ -47,7 +47,10 @@ beforeAll(async () => {
     await shard.join();
     shards.push(shard);
   }
-  await createRing(rest, ring, { resources: [{ resource: 'configmaps' }] });
+  await createRing(rest, ring, {
+    resources: [{ resource: 'configmaps' }],
+    shardLeaseNamespaces: ['sharder-system'],
+  });
   await eventually(async () => {
     expect((await getRing(rest, ring))?.status?.availableShards).toBe(2);
     await rest.request<IMutatingWebhookConfiguration>({
