@@ -10,7 +10,7 @@ interface Synthesized {
   [field: string]: unknown;
 }
 
-function synth(props: Omit<ShardDeploymentProps, 'ring'>, id = 'widget-controller'): Synthesized[] {
+function synth(props: Omit<ShardDeploymentProps, 'ring'>): Synthesized[] {
   const chart = new Chart(new App(), 'test');
   const ring = new ControllerRing(chart, 'widgets', {
     resources: [
@@ -23,7 +23,7 @@ function synth(props: Omit<ShardDeploymentProps, 'ring'>, id = 'widget-controlle
     ],
     sharder: false,
   });
-  new ShardDeployment(chart, id, { ring, ...props });
+  new ShardDeployment(chart, 'shards', { ring, ...props });
   return (chart.toJson() as Synthesized[]).filter(({ kind }) => kind !== 'ControllerRing');
 }
 
@@ -40,21 +40,21 @@ function pod(objects: Synthesized[]) {
 const minimal = { namespace: 'widgets', image: 'registry.example.com/widgets:v1' };
 
 describe('ShardDeployment', () => {
-  it("defines the shards' namespace, service account, RBAC and Deployment, named after its id", () => {
+  it("defines the shards' namespace, service account, RBAC and Deployment, named after the ring", () => {
     const objects = synth(minimal);
     expect(
       objects.map(({ kind, metadata }) => `${kind} ${metadata.namespace ?? '-'}/${metadata.name}`),
     ).toEqual([
       'Namespace -/widgets',
-      'ServiceAccount widgets/widget-controller',
-      'ClusterRole -/widget-controller-shard',
-      'ClusterRoleBinding -/widget-controller-shard',
-      'Role widgets/widget-controller-shard-lease',
-      'RoleBinding widgets/widget-controller-shard-lease',
-      'Deployment widgets/widget-controller',
+      'ServiceAccount widgets/widgets',
+      'ClusterRole -/widgets-shard',
+      'ClusterRoleBinding -/widgets-shard',
+      'Role widgets/widgets-shard-lease',
+      'RoleBinding widgets/widgets-shard-lease',
+      'Deployment widgets/widgets',
     ]);
     expect(find(objects, 'Namespace').metadata.labels).toEqual({
-      'app.kubernetes.io/name': 'widget-controller',
+      'app.kubernetes.io/name': 'widgets',
       'pod-security.kubernetes.io/enforce': 'restricted',
     });
     expect(synth({ ...minimal, createNamespace: false }).map(({ kind }) => kind)).not.toContain('Namespace');
@@ -81,13 +81,13 @@ describe('ShardDeployment', () => {
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'update'] },
       { apiGroups: ['example.com'], resources: ['widgets/status'], verbs: ['patch'] },
     ]);
-    const subjects = [{ kind: 'ServiceAccount', name: 'widget-controller', namespace: 'widgets' }];
+    const subjects = [{ kind: 'ServiceAccount', name: 'widgets', namespace: 'widgets' }];
     expect(find(objects, 'RoleBinding')).toMatchObject({
-      roleRef: { kind: 'Role', name: 'widget-controller-shard-lease' },
+      roleRef: { kind: 'Role', name: 'widgets-shard-lease' },
       subjects,
     });
     expect(find(objects, 'ClusterRoleBinding')).toMatchObject({
-      roleRef: { kind: 'ClusterRole', name: 'widget-controller-shard' },
+      roleRef: { kind: 'ClusterRole', name: 'widgets-shard' },
       subjects,
     });
   });
@@ -101,11 +101,11 @@ describe('ShardDeployment', () => {
     const deployment = find(objects, 'Deployment') as unknown as IDeployment;
     expect(deployment.spec).toMatchObject({
       replicas: 3,
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'widget-controller' } },
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'widgets' } },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     });
     expect(pod(objects)).toEqual({
-      serviceAccountName: 'widget-controller',
+      serviceAccountName: 'widgets',
       securityContext: {
         runAsNonRoot: true,
         runAsUser: 65532,
@@ -136,30 +136,27 @@ describe('ShardDeployment', () => {
   });
 
   it('probes the monitoring port, and takes its name, labels and pod settings from the props', () => {
-    const objects = synth(
-      {
-        ...minimal,
-        name: 'widgets',
-        labels: { team: 'a' },
-        replicas: 5,
-        command: ['node', 'main.js'],
-        imagePullPolicy: 'IfNotPresent',
-        monitoringPort: 9090,
-        resources: { requests: { cpu: '1', memory: '1Gi' } },
-        terminationGracePeriodSeconds: 120,
-      },
-      'other-id',
-    );
+    const objects = synth({
+      ...minimal,
+      name: 'widget-controller',
+      labels: { team: 'a' },
+      replicas: 5,
+      command: ['node', 'main.js'],
+      imagePullPolicy: 'IfNotPresent',
+      monitoringPort: 9090,
+      resources: { requests: { cpu: '1', memory: '1Gi' } },
+      terminationGracePeriodSeconds: 120,
+    });
     const deployment = find(objects, 'Deployment') as unknown as IDeployment;
     expect(deployment.metadata).toEqual({
-      name: 'widgets',
+      name: 'widget-controller',
       namespace: 'widgets',
-      labels: { team: 'a', 'app.kubernetes.io/name': 'widgets' },
+      labels: { team: 'a', 'app.kubernetes.io/name': 'widget-controller' },
     });
     expect(deployment.spec?.replicas).toBe(5);
     expect(deployment.spec?.template.metadata?.labels).toEqual({
       team: 'a',
-      'app.kubernetes.io/name': 'widgets',
+      'app.kubernetes.io/name': 'widget-controller',
     });
     expect(pod(objects)?.terminationGracePeriodSeconds).toBe(120);
     expect(pod(objects)?.containers[0]).toMatchObject({
@@ -172,12 +169,12 @@ describe('ShardDeployment', () => {
     });
     expect(objects.map(({ metadata }) => metadata.name)).toEqual([
       'widgets',
-      'widgets',
-      'widgets-shard',
-      'widgets-shard',
-      'widgets-shard-lease',
-      'widgets-shard-lease',
-      'widgets',
+      'widget-controller',
+      'widget-controller-shard',
+      'widget-controller-shard',
+      'widget-controller-shard-lease',
+      'widget-controller-shard-lease',
+      'widget-controller',
     ]);
   });
 

@@ -23,7 +23,10 @@ export interface ShardDeploymentProps {
   namespace: string;
   /** Whether to define the Namespace (Pod Security "restricted" enforced); default true. */
   createNamespace?: boolean;
-  /** Name of the Deployment, the service account and (with -shard, -shard-lease) the roles; default the id. */
+  /**
+   * Name of the Deployment, the service account and (with -shard, -shard-lease) the roles; default the ring's
+   * name. Give one to each of several ShardDeployments of one ring.
+   */
   name?: string;
   image: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
@@ -63,7 +66,7 @@ export class ShardDeployment extends Construct {
 
   constructor(scope: Construct, id: string, props: ShardDeploymentProps) {
     super(scope, id);
-    const { ring, namespace, name = id } = props;
+    const { ring, namespace, name = ring.name } = props;
     this.name = name;
     this.namespace = namespace;
     ring.addShardNamespace(namespace);

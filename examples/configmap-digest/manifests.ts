@@ -30,7 +30,6 @@ export function renderExampleManifests(): Map<string, string> {
     namespaceSelector: { matchLabels: { [namespaceLabel.key]: namespaceLabel.value } },
   });
   new ShardDeployment(chart, 'shards', {
-    name: serviceAccountName,
     ring: controllerRing,
     namespace,
     labels,
