@@ -43,10 +43,10 @@ describe('examples/configmap-digest/deploy/', () => {
     expect(
       objects.map(({ kind, metadata }) => `${kind} ${metadata.namespace ?? '-'}/${metadata.name}`),
     ).toEqual([
-      'Namespace -/configmap-digest',
       'ControllerRing -/configmap-digest',
       'ClusterRole -/controller-rings-sharded-configmap-digest',
       'ClusterRoleBinding -/controller-rings-sharded-configmap-digest',
+      'Namespace -/configmap-digest',
       'ServiceAccount configmap-digest/configmap-digest',
       'ClusterRole -/configmap-digest-shard',
       'ClusterRoleBinding -/configmap-digest-shard',

@@ -24,6 +24,7 @@ import {
 import { ApiError, patchTypes, RestClient } from '../../runtime/rest.ts';
 import {
   describeAttributes,
+  grantsIn,
   permitted,
   serviceAccountSubject,
   type Attributes,
@@ -153,6 +154,40 @@ describe('the example controller manifests', () => {
       expect(await permitted(rest, subject, needed)).toEqual(needed.map(describeAttributes));
     });
     expect(await permitted(rest, subject, forbidden)).toEqual([]);
+  });
+
+  it("let the shards' service account do nothing else, in the shards' namespace or another", async () => {
+    // A service account without a grant of its own: what every service account may do.
+    const nobody = { namespace: appsNamespace, name: 'no-grants' };
+    await apply(rest, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: nobody });
+    const clientOf = async (account: { namespace: string; name: string }) => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(await serviceAccountKubeconfig(admin, account, dir));
+      return new RestClient(kubeConfig);
+    };
+    const shards = await clientOf({ namespace, name: serviceAccountName });
+    const everyone = await clientOf(nobody);
+    // Everywhere: the library's caches and drain acknowledgements (get comes with list), the reconcile's apply
+    // of Secrets, and the finalizers update that blockOwnerDeletion takes. In the shards' namespace: their Leases.
+    const everywhere = [
+      ...['get', 'list', 'watch', 'patch'].flatMap((verb) => [`${verb} configmaps`, `${verb} secrets`]),
+      'create secrets',
+      'update configmaps/finalizers',
+    ];
+    const leases = ['get', 'create', 'update'].map((verb) => `${verb} leases.coordination.k8s.io`);
+    try {
+      for (const [where, expected] of [
+        [appsNamespace, everywhere],
+        [namespace, [...everywhere, ...leases]],
+      ] as const) {
+        const common = new Set(await grantsIn(everyone, where));
+        const own = (await grantsIn(shards, where)).filter((grant) => !common.has(grant));
+        expect({ where, own }).toEqual({ where, own: [...expected].sort() });
+      }
+    } finally {
+      shards.close();
+      everyone.close();
+    }
   });
 
   it('need create for the Secrets: a server-side apply that creates an object is authorized as a create', async () => {

@@ -55,3 +55,49 @@ export async function permitted(rest: RestClient, subject: Subject, checks: Attr
   );
   return answers.flat();
 }
+
+interface RulesReview {
+  status?: {
+    resourceRules?: {
+      verbs: string[];
+      apiGroups?: string[];
+      resources?: string[];
+      resourceNames?: string[];
+    }[];
+    nonResourceRules?: { verbs: string[]; nonResourceURLs?: string[] }[];
+    incomplete?: boolean;
+    evaluationError?: string;
+  };
+}
+
+/**
+ * Everything the client's user may do in `namespace` (SelfSubjectRulesReview), one grant a line, sorted: e.g.
+ * "patch configmaps", "update leases.coordination.k8s.io shard-0", "get /healthz". Compare with another user's
+ * to see what one may do that the other may not.
+ */
+export async function grantsIn(client: RestClient, namespace: string): Promise<string[]> {
+  const review = await client.request<RulesReview>({
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+  });
+  const { resourceRules = [], nonResourceRules = [], incomplete, evaluationError } = review.status ?? {};
+  if (incomplete === true) throw new Error(`the rules review is incomplete: ${evaluationError ?? ''}`);
+  const grants = [
+    ...resourceRules.flatMap(({ verbs, apiGroups = [], resources = [], resourceNames }) =>
+      verbs.flatMap((verb) =>
+        apiGroups.flatMap((group) =>
+          resources.flatMap((resource) =>
+            (resourceNames ?? [undefined]).map((name) =>
+              [verb, `${resource}${group === '' ? '' : `.${group}`}`, name].filter(Boolean).join(' '),
+            ),
+          ),
+        ),
+      ),
+    ),
+    ...nonResourceRules.flatMap(({ verbs, nonResourceURLs = [] }) =>
+      verbs.flatMap((verb) => nonResourceURLs.map((url) => `${verb} ${url}`)),
+    ),
+  ];
+  return [...new Set(grants)].sort();
+}
