@@ -1,10 +1,10 @@
 // The sharder's flags and optional config file (the same keys, in YAML), validated at start-up: a bad value
 // stops the program with a message that names the option and says what is expected.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parse } from 'yaml';
 import { parseDuration } from '../../runtime/duration.ts';
 import { isLogLevel, logLevels, type LoggerOptions } from '../../runtime/logger.ts';
 
@@ -173,6 +173,15 @@ export function unreadable(path: string, error: unknown): string {
   return `cannot read ${path}: ${(error as Error).message}`;
 }
 
+/**
+ * The YAML parser, loaded only when a config file is named: the cdk8s constructs (the package's
+ * `controller-rings/cdk8s`) check the sharder's flags with this module, and their users do not install the
+ * sharder's dependencies.
+ */
+function yaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
+
 function readConfigFile(path: string): Values {
   let text: string;
   try {
@@ -183,7 +192,7 @@ function readConfigFile(path: string): Values {
   let content: unknown;
   try {
     // Every value as text, read as the same flag would be: no YAML numbers (1e3, 0x10) or other types.
-    content = parse(text, { schema: 'failsafe', logLevel: 'error' });
+    content = yaml().parse(text, { schema: 'failsafe', logLevel: 'error' });
   } catch (error) {
     fail('config', `cannot parse ${path}: ${(error as Error).message}`);
   }
