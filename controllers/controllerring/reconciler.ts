@@ -113,7 +113,7 @@ export class ControllerRingReconciler {
       if (!isForbidden(error)) throw error;
       return {
         reason: 'WebhookConfigurationDenied',
-        message: `the API server denied the ring's webhook configuration: ${error.message}`,
+        message: `the API server denied the ring's webhook configuration: ${error.detail}`,
       };
     }
     this.#options.logger.info(
