@@ -76,30 +76,24 @@ export class Sharder {
     // One user agent per replica: the API server's audit log tells replicas' writes apart.
     this.#userAgent = `controller-rings-sharder/${config.identity}`;
     this.#rest = new RestClient(kubeConfig, this.#userAgent);
-    const options = (name: string, path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
+    // Each informer names itself in its lines (`informer`: its path).
+    const options = (path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
       path,
       ...extra,
-      logger: logger.child({ informer: name }),
+      logger,
     });
-    this.#rings = new Informer(this.#rest, options('controllerrings', `/apis/${group}/${version}/${plural}`));
+    this.#rings = new Informer(this.#rest, options(`/apis/${group}/${version}/${plural}`));
     this.#leases = new Informer(
       this.#rest,
-      options('leases', '/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),
+      options('/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),
     );
     this.#webhookConfigurations = new Informer(
       this.#rest,
-      options(
-        'webhookconfigurations',
-        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-        {
-          labelSelector: ringLabel,
-        },
-      ),
+      options('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
+        labelSelector: ringLabel,
+      }),
     );
-    this.#namespaces = new Informer(
-      this.#rest,
-      options('namespaces', '/api/v1/namespaces', { metadataOnly: true }),
-    );
+    this.#namespaces = new Informer(this.#rest, options('/api/v1/namespaces', { metadataOnly: true }));
     this.#informers = [this.#rings, this.#leases, this.#webhookConfigurations, this.#namespaces];
   }
 
