@@ -1,7 +1,8 @@
 // The shard library through the example controller, as real processes with a real sharder: shards keep their
 // Leases, reconcile only their own objects (and controlled objects land with their owner), acknowledge drains
 // instead of reconciling, and release their Lease on graceful shutdown.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -12,6 +13,7 @@ import type { RestClient } from '../../runtime/rest.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { Shard } from '../../shard/shard.ts';
 import { eventually } from '../support/eventually.ts';
+import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
 import { createNamespace, createRing, getRing, listObjects, type Labelled } from '../support/rings.ts';
@@ -195,5 +197,17 @@ describe('shard library', () => {
       },
       { timeoutMs: 30_000 },
     );
+  });
+
+  it("writes each field once in every line of the shards' and the sharder's logs", async () => {
+    const logs = (await readdir(files.dir)).filter((file) => file.endsWith('.log'));
+    const lines = (await Promise.all(logs.map((file) => readLogLines(join(files.dir, file))))).flat();
+    // The lines of the shards' controllers and reconciles are there (at debug): ring, shard, controller, object.
+    const reconcileLines = lines.filter((line) => line.includes('"msg":"acknowledged drain'));
+    expect(reconcileLines.length).toBeGreaterThan(0);
+    expect(reconcileLines.map((line) => JSON.parse(line) as unknown)).toContainEqual(
+      expect.objectContaining({ ring, shard: expect.any(String), controller: 'configmap-digest' }),
+    );
+    expect(lines.filter((line) => duplicateKeys(line).length > 0)).toEqual([]);
   });
 });
