@@ -10,8 +10,8 @@ export const defaultReminderMs = 5 * 60_000;
 export class FailureLog {
   readonly #clock: Clock;
   readonly #reminderMs: number;
-  /** Per failing key, when it was last reported at its level. */
-  readonly #reported = new Map<string, number>();
+  /** Per failing key, when it was last reported at its level, and what failed then. */
+  readonly #reported = new Map<string, { at: number; what: string }>();
 
   constructor(clock: Clock, reminderMs = defaultReminderMs) {
     this.#clock = clock;
@@ -19,14 +19,16 @@ export class FailureLog {
   }
 
   /**
-   * The level to log this failure of `key` at: `level` for its first failure since it last succeeded and once
-   * per reminder period while it keeps failing, debug for the repeats in between.
+   * The level to log this failure of `key` at: `level` for its first failure since it last succeeded, for a
+   * failure other than the one last reported (`what`, e.g. its message), and once per reminder period while it
+   * keeps failing; debug for the repeats in between.
    */
-  level(key: string, level: Level): Level {
+  level(key: string, level: Level, what = ''): Level {
     const now = this.#clock.now();
     const reported = this.#reported.get(key);
-    if (reported !== undefined && now - reported < this.#reminderMs) return 'debug';
-    this.#reported.set(key, now);
+    if (reported !== undefined && reported.what === what && now - reported.at < this.#reminderMs)
+      return 'debug';
+    this.#reported.set(key, { at: now, what });
     return level;
   }
 

@@ -190,6 +190,7 @@ export class Informer<T extends { metadata?: IObjectMeta }> {
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken !== undefined);
     this.#replace(items, resourceVersion);
+    this.#logger.debug({ objects: items.length, resourceVersion }, 'listed');
   }
 
   /** Replaces the store with a list's result and emits the differences, so handlers see a consistent picture. */
