@@ -25,6 +25,9 @@ import { Metrics } from '../runtime/metrics.ts';
 import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 
+// For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
+export { ExpectedError } from '../runtime/expected-error.ts';
+
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
@@ -84,7 +87,10 @@ export interface ShardedController<T extends KubeObject> {
   namespace?: string;
   /** Objects reconciled at once (each object by one worker at a time). Default 1. */
   concurrency?: number;
-  /** Brings the cluster in line with `object`; throwing retries it with backoff. */
+  /**
+   * Brings the cluster in line with `object`; throwing retries it with backoff, logged at error once per object
+   * (warn for a transient API failure), at debug for an ExpectedError.
+   */
   reconcile(object: T, context: ReconcileContext): Promise<ReconcileResult | undefined> | Promise<void>;
   observer?: ReconcileObserver;
 }
