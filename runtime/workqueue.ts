@@ -214,9 +214,9 @@ export class WorkQueue {
       if (result?.requeueAfter !== undefined) this.addAfter(key, result.requeueAfter);
     } catch (err) {
       const retries = this.numRequeues(key);
-      const level = isExpected(err)
-        ? 'debug'
-        : this.#failures.level(key, isTransient(err) ? 'warn' : 'error');
+      const severity = isTransient(err) ? 'warn' : 'error';
+      // A change of severity (a transient failure turned genuine) is reported at once.
+      const level = isExpected(err) ? 'debug' : this.#failures.level(key, severity, severity);
       logger[level]({ err, key, retries }, 'handler failed, retrying with backoff');
       this.addRateLimited(key);
     } finally {
