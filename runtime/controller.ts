@@ -13,17 +13,21 @@ export interface ControllerOptions {
   reconciler: Reconciler;
   /** Keys reconciled at once. Default 1. */
   concurrency?: number;
+  /** The controller binds `controller: name` itself: pass a logger without that field. */
   logger: Logger;
   metrics?: Metrics;
 }
 
 export class Controller {
   readonly name: string;
+  /** The logger given, with `controller: name`: its reconciler's logger too. */
+  readonly logger: Logger;
   readonly #queue: WorkQueue;
   readonly #options: ControllerOptions;
 
   constructor(options: ControllerOptions) {
     this.name = options.name;
+    this.logger = options.logger.child({ controller: options.name });
     this.#options = options;
     const queueMetrics = options.metrics?.workQueueMetrics(options.name);
     this.#queue = new WorkQueue(queueMetrics === undefined ? {} : { metrics: queueMetrics });
@@ -39,11 +43,11 @@ export class Controller {
   }
 
   start(): void {
-    const { reconciler, metrics, logger, name } = this.#options;
+    const { reconciler, metrics, name } = this.#options;
     const concurrency = this.#options.concurrency ?? 1;
     const reconcile = (key: string): Promise<HandlerResult | undefined> => reconciler.reconcile(key);
     const handler = metrics?.reconcileMetrics(name, { concurrency }).instrument(reconcile) ?? reconcile;
-    this.#queue.run(handler, { concurrency, logger: logger.child({ controller: name }) });
+    this.#queue.run(handler, { concurrency, logger: this.logger });
   }
 
   /** Stops taking keys and resolves once the reconciles in flight have finished. */

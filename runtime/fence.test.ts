@@ -73,7 +73,7 @@ describe('FencedClient', () => {
     client.close();
   });
 
-  it('aborts a write in flight when leadership is lost', async () => {
+  it('aborts a write in flight when leadership is lost, with a FenceError', async () => {
     received.length = 0;
     const fence = manualFence();
     const client = new FencedClient(stub.kubeConfig, 'test', fence);
@@ -81,7 +81,7 @@ describe('FencedClient', () => {
     const write = client.request({ method: 'PUT', path: '/hold', body: {}, signal: caller.signal });
     const settled = write.then(
       () => 'answered',
-      () => 'aborted',
+      (error: unknown) => (isFenced(error) ? 'aborted' : String(error)),
     );
     while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
     fence.lose();

@@ -9,13 +9,17 @@
 // check just before the deadline therefore reaches the API server a little after it; the Lease duration's
 // margin over the renew deadline covers that, and no other candidate can hold the Lease before it runs out.
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ExpectedError } from './expected-error.ts';
 import type { Fence } from './leader-election.ts';
 import { RestClient, type RequestSpec } from './rest.ts';
 
-/** A write the fence refused: leadership is not certain. Not an error of the object: never retry it. */
-export class FenceError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * A write the fence refused: leadership is not certain. Not an error of the object: never retry it. Expected:
+ * the loss of leadership is logged once where it is noticed, not again by every write it stops.
+ */
+export class FenceError extends ExpectedError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'FenceError';
   }
 }
@@ -44,6 +48,12 @@ export class FencedClient extends RestClient {
       return Promise.reject(new FenceError(`${spec.method ?? ''} ${spec.path} refused: ${fence.reason}`));
     }
     const signal = spec.signal === undefined ? fence.lost : AbortSignal.any([spec.signal, fence.lost]);
-    return super.request({ ...spec, signal });
+    return super.request<T>({ ...spec, signal }).catch((error: unknown) => {
+      // Aborted by the fence, not by the caller: a refusal too (its answer is not awaited).
+      if (fence.lost.aborted && spec.signal?.aborted !== true) {
+        throw new FenceError(`${spec.method ?? ''} ${spec.path} aborted: ${fence.reason}`, { cause: error });
+      }
+      throw error;
+    });
   }
 }

@@ -238,7 +238,7 @@ describe('Informer', () => {
     [
       'HTTP 410',
       (watch: FakeWatch) => {
-        watch.fail(new ApiError(410, 'too old resource version', 'Expired'));
+        watch.fail(new ApiError(410, 'too old resource version', { reason: 'Expired' }));
       },
     ],
   ])('relists after %s and emits only what changed', async (_, expire) => {
@@ -308,7 +308,7 @@ describe('Informer', () => {
     const api = new FakeApi();
     let failures = 2;
     api.answerList = () => {
-      if (failures-- > 0) throw new ApiError(403, 'configmaps is forbidden', 'Forbidden');
+      if (failures-- > 0) throw new ApiError(403, 'configmaps is forbidden', { reason: 'Forbidden' });
       return listOf('10', [configMap('a', '5')]);
     };
     const { informer } = startInformer(api);

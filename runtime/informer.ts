@@ -152,7 +152,7 @@ export class Informer<T extends { metadata?: IObjectMeta }> {
         const failed = relist ? 'list failed' : 'watch failed';
         if (isGone(error) && !relist) {
           relist = true;
-          this.#logger.info({ err: message(error) }, 'watch expired, relisting');
+          this.#logger.info({ err: error }, 'watch expired, relisting');
           // The server answers, so failures before (e.g. while it restarted) are over: relist at once. But a
           // watch right after a list should have worked: if the server keeps sending 410, back off below
           // rather than list in a tight loop.
@@ -162,7 +162,7 @@ export class Informer<T extends { metadata?: IObjectMeta }> {
           }
         }
         const delayMs = this.#backoff.when(backoffKey);
-        this.#logger.warn({ err: message(error), retryInMs: delayMs }, failed);
+        this.#logger.warn({ err: error, retryInMs: delayMs }, failed);
         await sleep(delayMs, undefined, { signal }).catch(() => undefined);
       }
     }
@@ -190,6 +190,7 @@ export class Informer<T extends { metadata?: IObjectMeta }> {
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken !== undefined);
     this.#replace(items, resourceVersion);
+    this.#logger.debug({ objects: items.length, resourceVersion }, 'listed');
   }
 
   /** Replaces the store with a list's result and emits the differences, so handlers see a consistent picture. */
@@ -238,7 +239,7 @@ export class Informer<T extends { metadata?: IObjectMeta }> {
         (event) => {
           if (failure !== undefined) return;
           if (event.type === 'ERROR') {
-            failure = statusError(event.object);
+            failure = statusError(path, event.object);
             end();
             return;
           }
@@ -294,10 +295,12 @@ function withTypeMeta<T>(item: T, list: List<T>): T {
   return { apiVersion: list.apiVersion, kind: list.kind.slice(0, -'List'.length), ...item };
 }
 
-function statusError(status: IStatus): ApiError {
-  return new ApiError(status.code ?? 0, status.message ?? 'watch error', status.reason, status);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function statusError(path: string, status: IStatus): ApiError {
+  const detail = status.message ?? 'watch error';
+  return new ApiError(status.code ?? 0, detail, {
+    reason: status.reason,
+    body: status,
+    method: 'WATCH',
+    path,
+  });
 }

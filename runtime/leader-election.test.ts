@@ -2,6 +2,7 @@
 // cluster. `jump` moves time without firing timers, as for a process paused by SIGSTOP; `advance` fires them.
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { Clock } from './clock.ts';
 import { LeaderElector, type Fence } from './leader-election.ts';
@@ -60,9 +61,13 @@ class LeaseStore extends RestClient {
     super(new KubeConfig());
   }
 
+  /** Set: every request fails with it, as when the API server is unreachable. */
+  failure: ApiError | undefined;
+
   override async request<T>(spec: RequestSpec): Promise<T> {
     await Promise.resolve();
     if (spec.signal?.aborted) throw new Error('aborted');
+    if (this.failure !== undefined) throw this.failure;
     const method = spec.method ?? 'GET';
     if (method === 'GET') {
       if (this.lease === undefined) throw new ApiError(404, 'not found');
@@ -225,5 +230,53 @@ describe('the leadership fence', () => {
     expect(fence.lost.aborted).toBe(false);
     expect(run.elector.certain).toBe(false);
     await run.running;
+  });
+});
+
+describe('a candidate', () => {
+  it('warns once while the API server keeps failing, not at every attempt, and again after it recovered', async () => {
+    const clock = new ManualClock();
+    const store = new LeaseStore();
+    store.lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { namespace: 'ns', name: 'lease', resourceVersion: '1' },
+      spec: { holderIdentity: 'other', leaseDurationSeconds: 3600, renewTime: new Date().toISOString() },
+    };
+    store.failure = new ApiError(0, 'connect ECONNREFUSED 127.0.0.1:6443', { method: 'GET', path: '/x' });
+    const lines: { level: number; msg: string }[] = [];
+    const elector = new LeaderElector(store, {
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      renewDeadlineMs,
+      retryPeriodMs,
+      logger: pino(
+        { level: 'debug' },
+        { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) },
+      ),
+      now: () => new Date(clock.now()),
+      clock,
+    });
+    const running = elector.run(() => Promise.resolve());
+    await settle();
+    await clock.advance(10 * retryPeriodMs);
+    const failed = (): number[] =>
+      lines.filter((line) => line.msg === 'failed to acquire the Lease').map((line) => line.level);
+    expect(failed().length).toBeGreaterThan(5);
+    expect(failed().filter((level) => level === 40)).toEqual([40]);
+    expect(failed()[0]).toBe(40);
+
+    // The API server answers again (the Lease is another's), then fails again: a new failure, a new warning.
+    store.failure = undefined;
+    await clock.advance(2 * retryPeriodMs);
+    const before = failed().length;
+    store.failure = new ApiError(503, 'the server is shutting down', { method: 'GET', path: '/x' });
+    await clock.advance(2 * retryPeriodMs);
+    expect(failed().slice(before)[0]).toBe(40);
+    const stopped = elector.stop();
+    await clock.advance(0);
+    await stopped;
+    await running;
   });
 });

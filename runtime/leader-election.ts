@@ -9,6 +9,7 @@
 // (runtime/fence.ts), so a paused process finds the deadline passed when it resumes, before any timer fires.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { systemClock, type Clock } from './clock.ts';
+import { FailureLog } from './failure-log.ts';
 import type { Logger } from './logger.ts';
 import { microTime } from './micro-time.ts';
 import { isConflict, isNotFound, type RestClient } from './rest.ts';
@@ -146,10 +147,6 @@ function expired(lease: ILease, now: Date): boolean {
   return Number.isNaN(renewed) || renewed + seconds * 1000 < now.getTime();
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export class LeaderElector {
   readonly #rest: RestClient;
   readonly #options: Required<Omit<LeaderElectorOptions, 'labels'>> & Pick<LeaderElectorOptions, 'labels'>;
@@ -157,6 +154,8 @@ export class LeaderElector {
   readonly #path: string;
   readonly #clock: Clock;
   readonly #stopping = new AbortController();
+  /** Failed attempts to acquire, logged at warn the first time and then now and again. */
+  readonly #acquireFailures: FailureLog;
   #running: Promise<void> | undefined;
   #isLeader = false;
   #term: Term | undefined;
@@ -172,6 +171,7 @@ export class LeaderElector {
       ...options,
     };
     this.#clock = this.#options.clock;
+    this.#acquireFailures = new FailureLog(this.#clock);
     this.#logger = options.logger.child({ lease: `${options.namespace}/${options.name}` });
     this.#path = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases/${options.name}`;
   }
@@ -219,6 +219,7 @@ export class LeaderElector {
     while (!stopping.aborted) {
       const startedAt = this.#clock.now();
       const attempt = await this.#tryAcquireOrRenew(stopping, false);
+      if (attempt !== 'failed') this.#acquireFailures.succeeded('acquire');
       if (attempt === 'held') await this.#lead(lead, startedAt);
       // Jittered like client-go's, so that candidates do not keep colliding.
       else await pause(this.#clock, retryPeriodMs * (1 + 0.2 * Math.random()), stopping);
@@ -344,12 +345,14 @@ export class LeaderElector {
     } catch (error) {
       if (isConflict(error)) {
         // Another write came first (isAlreadyExists is a conflict too): the next attempt reads who won.
-        this.#logger.debug({ err: message(error) }, 'the Lease changed while writing it');
+        this.#logger.debug({ err: error }, 'the Lease changed while writing it');
+      } else if (leading) {
+        // A few at most: the renew deadline ends the term.
+        if (!this.#stopping.signal.aborted) this.#logger.warn({ err: error }, 'failed to renew the Lease');
       } else if (!this.#stopping.signal.aborted) {
-        this.#logger.warn(
-          { err: message(error) },
-          leading ? 'failed to renew the Lease' : 'failed to acquire the Lease',
-        );
+        // A candidate retries every retry period for as long as the API server fails: not a line each time.
+        const level = this.#acquireFailures.level('acquire', 'warn');
+        this.#logger[level]({ err: error }, 'failed to acquire the Lease');
       }
       return 'failed';
     }
@@ -413,7 +416,7 @@ export class LeaderElector {
         }
       }
     } catch (error) {
-      this.#logger.warn({ err: message(error) }, 'failed to release the Lease');
+      this.#logger.warn({ err: error }, 'failed to release the Lease');
     }
   }
 }

@@ -1,7 +1,11 @@
-// One pino logger per process, passed down and narrowed with child({ controller, ring, shard, object }).
+// One pino logger per process, passed down and narrowed with child({ controller, ring, shard, object }). Each
+// part binds only the fields it adds (pino repeats a key bound twice): see docs/architecture.md, "Logs".
 // JSON lines by default (for log pipelines); human-readable when writing to a terminal.
+import { ApiException } from '@kubernetes/client-node';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import { ExpectedError } from './expected-error.ts';
+import { ApiError } from './rest.ts';
 
 export type { Logger } from 'pino';
 
@@ -28,6 +32,87 @@ export interface LoggerOptions {
 
 export function createLogger({ level, format = 'auto', name }: LoggerOptions): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY);
-  const options = { level, ...(name === undefined ? {} : { name }) };
+  const options = { level, serializers, ...(name === undefined ? {} : { name }) };
   return pretty ? pino(options, PinoPretty({ sync: true, colorize: true })) : pino(options);
+}
+
+/** What `err` becomes in a line. */
+export interface SerializedError {
+  type: string;
+  message: string;
+  /** An HTTP status code, or a Node.js error code such as ECONNRESET. */
+  code?: number | string;
+  /** The Kubernetes Status reason, e.g. Conflict. */
+  reason?: string;
+  /** The first frames, for errors that are neither expected nor an API server's answer. */
+  stack?: string;
+  cause?: unknown;
+}
+
+// Enough to find the code that threw; the rest of an async chain is the runtime's own frames.
+const stackFrames = 5;
+// Causes followed, e.g. an ExpectedError's ApiError.
+const causeDepth = 3;
+
+/**
+ * pino's serializer for `err`: what a human needs to act on a failure, in a few hundred bytes. An ApiError
+ * gives its code, reason and message (which names the request), never the Status body or a stack (where it was
+ * thrown adds nothing to the request that failed); so does client-node's ApiException, whose own message holds
+ * the whole answer with its headers. An ExpectedError has no stack either. Other errors keep the first frames
+ * of theirs. Causes are serialized the same way; a value that is no Error is written as it is.
+ */
+export function serializeError(value: unknown): unknown {
+  return serialize(value, 0);
+}
+
+/** The serializers of createLogger, for a logger made elsewhere: `logger.child({}, { serializers })`. */
+export const serializers = { err: serializeError };
+
+function serialize(value: unknown, depth: number): unknown {
+  if (!(value instanceof Error)) return value;
+  let serialized: SerializedError;
+  if (value instanceof ApiError) {
+    serialized = { type: value.name, message: value.message, code: value.code };
+    if (value.reason !== undefined) serialized.reason = value.reason;
+  } else if (value instanceof ApiException) {
+    serialized = apiException(value as ApiException<unknown>);
+  } else {
+    serialized = { type: value.name, message: value.message };
+    const { code } = value as { code?: unknown };
+    if (typeof code === 'string' || typeof code === 'number') serialized.code = code;
+    const stack = value instanceof ExpectedError ? '' : shortStack(value.stack);
+    if (stack !== '') serialized.stack = stack;
+  }
+  if (value.cause !== undefined && depth < causeDepth) serialized.cause = serialize(value.cause, depth + 1);
+  return serialized;
+}
+
+/** client-node's error: its body is the Status (JSON text or parsed), its message a dump of the whole answer. */
+function apiException(error: ApiException<unknown>): SerializedError {
+  let status: unknown = error.body;
+  if (typeof status === 'string') {
+    try {
+      status = JSON.parse(status);
+    } catch {
+      status = undefined;
+    }
+  }
+  const { message, reason } = (typeof status === 'object' && status !== null ? status : {}) as {
+    message?: unknown;
+    reason?: unknown;
+  };
+  return {
+    type: 'ApiException',
+    message: typeof message === 'string' ? message : `HTTP ${error.code}`,
+    code: error.code,
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
+}
+
+function shortStack(stack: string | undefined): string {
+  const frames = (stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return frames
+    .slice(0, stackFrames)
+    .map((line) => line.trim())
+    .join('\n');
 }

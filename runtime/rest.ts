@@ -21,18 +21,37 @@ export interface RequestSpec {
   signal?: AbortSignal;
 }
 
-/** A Status the API server answered with (or a transport failure, with code 0). */
+export interface ApiErrorDetails {
+  /** The Status's reason, e.g. Conflict, AlreadyExists, NotFound. */
+  reason?: string;
+  /** The answer's body: the Status the API server sent, if it sent one. */
+  body?: unknown;
+  /** The request that failed: the message names it. */
+  method?: string;
+  path?: string;
+}
+
+/**
+ * A Status the API server answered with (or a transport failure, with code 0). Its message names the request
+ * ("PATCH /api/v1/namespaces/apps/configmaps/x: ..."); `detail` is what went wrong, as the server put it.
+ */
 export class ApiError extends Error {
   readonly code: number;
   readonly reason: string | undefined;
   readonly body: unknown;
+  readonly detail: string;
+  readonly method: string | undefined;
+  readonly path: string | undefined;
 
-  constructor(code: number, message: string, reason?: string, body?: unknown) {
-    super(message);
+  constructor(code: number, detail: string, { reason, body, method, path }: ApiErrorDetails = {}) {
+    super(method === undefined || path === undefined ? detail : `${method} ${path}: ${detail}`);
     this.name = 'ApiError';
     this.code = code;
     this.reason = reason;
     this.body = body;
+    this.detail = detail;
+    this.method = method;
+    this.path = path;
   }
 }
 
@@ -54,6 +73,14 @@ export function isAlreadyExists(error: unknown): boolean {
 
 export function isGone(error: unknown): boolean {
   return error instanceof ApiError && error.code === 410;
+}
+
+/**
+ * Whether a retry may well succeed without anything changing: the request did not reach the API server or
+ * found it overloaded or restarting (0, 429, 500, 502, 503, 504). Worth a warning rather than an error.
+ */
+export function isTransient(error: unknown): boolean {
+  return error instanceof ApiError && [0, 429, 500, 502, 503, 504].includes(error.code);
 }
 
 export const patchTypes = {
@@ -92,12 +119,13 @@ function pathWithQuery(path: string, query: Query = {}): string {
   return encoded === '' ? path : `${path}?${encoded}`;
 }
 
-function apiError(code: number, text: string): ApiError {
+function apiError(spec: RequestSpec, code: number, text: string): ApiError {
+  const request = { method: spec.method ?? 'GET', path: spec.path };
   try {
     const status = JSON.parse(text) as { message?: string; reason?: string };
-    return new ApiError(code, status.message ?? text, status.reason, status);
+    return new ApiError(code, status.message ?? text, { ...request, reason: status.reason, body: status });
   } catch {
-    return new ApiError(code, text || `HTTP ${code}`);
+    return new ApiError(code, text || `HTTP ${code}`, request);
   }
 }
 
@@ -116,7 +144,7 @@ export class RestClient {
     const response = await this.#send(spec, bodyTimeoutMs);
     const text = await this.#transport(spec, () => response.body.text());
     const code = response.statusCode;
-    if (code < 200 || code >= 300) throw apiError(code, text);
+    if (code < 200 || code >= 300) throw apiError(spec, code, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
@@ -135,7 +163,7 @@ export class RestClient {
     const spec: RequestSpec = { path, query: { ...query, watch: true }, signal, accept: options.accept };
     const response = await this.#send(spec, 0);
     if (response.statusCode !== 200) {
-      throw apiError(response.statusCode, await this.#transport(spec, () => response.body.text()));
+      throw apiError(spec, response.statusCode, await this.#transport(spec, () => response.body.text()));
     }
     try {
       // Events are newline-delimited JSON.
@@ -164,7 +192,7 @@ export class RestClient {
     } catch (error) {
       if (spec.signal?.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      throw new ApiError(0, `${spec.method ?? 'GET'} ${spec.path}: ${message}`);
+      throw new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
     }
   }
 

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
+import { ExpectedError } from './expected-error.ts';
 import { exponentialBackoff } from './rate-limiter.ts';
+import { ApiError } from './rest.ts';
 import {
   WorkQueue,
   type Clock,
@@ -181,9 +183,9 @@ describe('WorkQueue', () => {
     await queue.shutDown();
   });
 
-  it('retries a failing key with growing backoff, logs each error and resets the backoff on success', async () => {
+  it('retries a failing key with growing backoff, logs its first failure at error and resets on success', async () => {
     const lines: unknown[] = [];
-    const logger = pino({}, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
     const queue = new WorkQueue({ rateLimiter: exponentialBackoff({ baseMs: 10, maxMs: 1000 }) });
     const calls: number[] = [];
     let failures = 3;
@@ -203,8 +205,72 @@ describe('WorkQueue', () => {
     await jest.advanceTimersByTimeAsync(10_000);
     expect(calls).toEqual([0, 10, 30, 70]);
     expect(queue.numRequeues('a')).toBe(0);
+    // The retries are at debug: a key retried with backoff does not repeat its error at every retry.
+    expect(lines).toMatchObject([
+      { level: 50, key: 'a', retries: 0, err: { message: 'cannot handle a' } },
+      { level: 20, key: 'a', retries: 1 },
+      { level: 20, key: 'a', retries: 2 },
+    ]);
+
+    // After a success, a failure is a first one again.
+    failures = 1;
+    queue.add('a');
+    await jest.advanceTimersByTimeAsync(10);
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatchObject({ level: 50, key: 'a', retries: 0 });
+    await queue.shutDown();
+  });
+
+  it('logs a key that keeps failing at error again once per reminder period', async () => {
+    const levels: number[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => levels.push((JSON.parse(line) as { level: number }).level),
+      },
+    );
+    const queue = new WorkQueue({
+      rateLimiter: exponentialBackoff({ baseMs: 1000, maxMs: 1000 }),
+      failureReminderMs: 5000,
+    });
+    queue.run(() => Promise.reject<undefined>(new Error('still broken')), { logger });
+    queue.add('a');
+    // Failures at 0, 1, ..., 11 s: at error at 0, 5 and 10 s.
+    await jest.advanceTimersByTimeAsync(11_500);
+    expect(levels).toEqual([50, 20, 20, 20, 20, 50, 20, 20, 20, 20, 50, 20]);
+    await queue.shutDown();
+  });
+
+  it('logs an ExpectedError at debug and a transient failure at warn, and retries both with backoff', async () => {
+    const lines: unknown[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const queue = new WorkQueue({ rateLimiter: exponentialBackoff({ baseMs: 10, maxMs: 1000 }) });
+    const outcomes = new Map<string, Error[]>([
+      ['expected', [new ExpectedError('the object changed'), new ExpectedError('the object changed')]],
+      ['transient', [new ApiError(503, 'the server is shutting down', { reason: 'ServiceUnavailable' })]],
+    ]);
+    const calls: string[] = [];
+    queue.run(
+      (key) => {
+        calls.push(key);
+        const error = outcomes.get(key)?.shift();
+        return error === undefined ? Promise.resolve(undefined) : Promise.reject<undefined>(error);
+      },
+      { concurrency: 2, logger },
+    );
+    queue.add('expected');
+    queue.add('transient');
+    await jest.advanceTimersByTimeAsync(100);
+    expect(calls.filter((key) => key === 'expected')).toHaveLength(3);
+    expect(calls.filter((key) => key === 'transient')).toHaveLength(2);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ level: 20, key: 'expected', retries: 0 }),
+        expect.objectContaining({ level: 20, key: 'expected', retries: 1 }),
+        expect.objectContaining({ level: 40, key: 'transient', err: expect.objectContaining({ code: 503 }) }),
+      ]),
+    );
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatchObject({ level: 50, key: 'a', err: { message: 'cannot handle a' } });
     await queue.shutDown();
   });
 

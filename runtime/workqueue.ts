@@ -4,7 +4,10 @@
 
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
+import { isExpected } from './expected-error.ts';
+import { FailureLog } from './failure-log.ts';
 import { exponentialBackoff, type RateLimiter } from './rate-limiter.ts';
+import { isTransient } from './rest.ts';
 
 export type { Clock } from './clock.ts';
 
@@ -39,6 +42,8 @@ export interface WorkQueueOptions {
   rateLimiter?: RateLimiter;
   clock?: Clock;
   metrics?: WorkQueueMetrics;
+  /** How often a key that keeps failing is logged again at its level (see run()); default 5 minutes. */
+  failureReminderMs?: number;
 }
 
 export interface HandlerResult {
@@ -47,8 +52,9 @@ export interface HandlerResult {
 }
 
 /**
- * Handles one key. Throwing retries the key with backoff; returning resets its backoff. (Promise<void> is
- * listed apart so that functions declared to return it fit; lint forbids void inside the union.)
+ * Handles one key. Throwing retries the key with backoff (an ExpectedError too: it is only logged at debug);
+ * returning resets its backoff. (Promise<void> is listed apart so that functions declared to return it fit;
+ * lint forbids void inside the union.)
  */
 export type Handler = (key: string) => Promise<HandlerResult | undefined> | Promise<void>;
 
@@ -69,6 +75,7 @@ export class WorkQueue {
   readonly #rateLimiter: RateLimiter;
   readonly #clock: Clock;
   readonly #metrics: WorkQueueMetrics;
+  readonly #failures: FailureLog;
   /** Keys due and not processing, in the order workers take them, with the time each became due. */
   readonly #ready = new Map<string, number>();
   /** Keys added again while processing, with the time they were added: ready once their handler returns. */
@@ -85,10 +92,12 @@ export class WorkQueue {
     rateLimiter = exponentialBackoff(),
     clock = systemClock,
     metrics = noMetrics,
+    failureReminderMs,
   }: WorkQueueOptions = {}) {
     this.#rateLimiter = rateLimiter;
     this.#clock = clock;
     this.#metrics = metrics;
+    this.#failures = new FailureLog(clock, failureReminderMs);
   }
 
   /** Makes `key` due. A key already due is not added twice; a key being processed is handled again after. */
@@ -124,9 +133,10 @@ export class WorkQueue {
     this.addAfter(key, this.#rateLimiter.when(key));
   }
 
-  /** Resets the backoff of `key`. */
+  /** Resets the backoff of `key`; its next failure is logged as a first one. */
   forget(key: string): void {
     this.#rateLimiter.forget(key);
+    this.#failures.succeeded(key);
   }
 
   /** Rate-limited adds of `key` since it was last forgotten. */
@@ -150,7 +160,10 @@ export class WorkQueue {
   /**
    * Starts `concurrency` workers that call `handler` for due keys until shutDown(). After a handler returns,
    * the key's backoff is reset and its requeueAfter honoured; after it throws, the error is logged and the
-   * key is added rate-limited.
+   * key is added rate-limited. The log line's level: debug for an ExpectedError; for other errors warn if
+   * transient (isTransient), else error, but only for a key's first failure since it last succeeded and then
+   * once per failureReminderMs while it keeps failing: the retries in between are at debug, so that a key
+   * retried with backoff does not repeat its error at every retry.
    */
   run(handler: Handler, { concurrency = 1, logger }: RunOptions): void {
     if (this.#workers) throw new Error('WorkQueue.run was called twice');
@@ -200,7 +213,11 @@ export class WorkQueue {
       this.forget(key);
       if (result?.requeueAfter !== undefined) this.addAfter(key, result.requeueAfter);
     } catch (err) {
-      logger.error({ err, key }, 'handler failed, retrying with backoff');
+      const retries = this.numRequeues(key);
+      const severity = isTransient(err) ? 'warn' : 'error';
+      // A change of severity (a transient failure turned genuine) is reported at once.
+      const level = isExpected(err) ? 'debug' : this.#failures.level(key, severity, severity);
+      logger[level]({ err, key, retries }, 'handler failed, retrying with backoff');
       this.addRateLimited(key);
     } finally {
       this.#metrics.workDuration((this.#clock.now() - started) / 1000);

@@ -19,10 +19,14 @@ import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discove
 import { FencedClient } from '../runtime/fence.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
 import { LeaderElector, type Fence } from '../runtime/leader-election.ts';
-import type { Logger } from '../runtime/logger.ts';
+import { ExpectedError } from '../runtime/expected-error.ts';
+import { serializers, type Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
+
+// For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
+export { ExpectedError } from '../runtime/expected-error.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -83,7 +87,10 @@ export interface ShardedController<T extends KubeObject> {
   namespace?: string;
   /** Objects reconciled at once (each object by one worker at a time). Default 1. */
   concurrency?: number;
-  /** Brings the cluster in line with `object`; throwing retries it with backoff. */
+  /**
+   * Brings the cluster in line with `object`; throwing retries it with backoff, logged at error once per object
+   * (warn for a transient API failure), at debug for an ExpectedError.
+   */
   reconcile(object: T, context: ReconcileContext): Promise<ReconcileResult | undefined> | Promise<void>;
   observer?: ReconcileObserver;
 }
@@ -164,7 +171,8 @@ export class Shard {
     this.#userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
     this.#rest = new RestClient(options.kubeConfig, this.#userAgent);
     this.#discovery = new Discovery(this.#rest);
-    this.#logger = options.logger.child({ ring: options.ring, shard: options.name });
+    // The library's lines (and the reconciles') write errors compactly, whichever logger the author passed.
+    this.#logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
     const leaseDurationSeconds = options.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
     // Renewals keep well inside the duration, like client-go's defaults (15 s / 10 s / 2 s).
     this.#elector = new LeaderElector(this.#rest, {
@@ -279,15 +287,15 @@ export class Shard {
         byOwner: new Map(),
       });
     }
-    const logger = this.#logger.child({ controller: controller.name });
-    const binding: Binding = { controller, info, objects, controlled, logger, term };
     const runner = new Controller({
       name: controller.name,
       reconciler: { reconcile: (key) => this.#reconcile(binding, key) },
       concurrency: controller.concurrency ?? 1,
-      logger,
+      // The Controller binds `controller`; its logger is the reconciles' too.
+      logger: this.#logger,
       metrics: this.metrics,
     });
+    const binding: Binding = { controller, info, objects, controlled, logger: runner.logger, term };
     objects.onEvent(({ type, object }) => {
       // An object leaving this shard's selection arrives as a deletion: it is no longer ours, nothing to do.
       if (type !== 'deleted') runner.enqueue(objectKey(object));
@@ -369,10 +377,13 @@ export class Shard {
     return true;
   }
 
-  /** Whether the Lease is certain now (see Fence.certain); says so in the log when it is not. */
+  /**
+   * Whether the Lease is certain now (see Fence.certain); says so at debug when it is not (the Lease's loss is
+   * logged once, not for every object it stops).
+   */
   #certain(term: Term, logger: Logger): boolean {
     if (term.fence.certain) return true;
-    logger.warn({ reason: term.fence.reason }, 'not acting on the object: the shard lease is not certain');
+    logger.debug({ reason: term.fence.reason }, 'not acting on the object: the shard lease is not certain');
     return false;
   }
 
@@ -397,13 +408,13 @@ export class Shard {
         contentType: patchTypes.merge,
         body: drainAcknowledgementPatch(this.#options.ring, metadata.resourceVersion ?? ''),
       });
-      logger.info('acknowledged drain: the object moves to another shard');
+      logger.debug('acknowledged drain: the object moves to another shard');
       return true;
     } catch (error) {
       // Deleted meanwhile: nothing to hand over. Changed meanwhile: the watch brings the new version and a retry.
       if (isNotFound(error)) return true;
       if (isConflict(error))
-        throw new Error('the object changed before the drain was acknowledged', { cause: error });
+        throw new ExpectedError('the object changed before the drain was acknowledged', { cause: error });
       throw error;
     }
   }

@@ -7,7 +7,9 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
+import { systemClock } from '../../runtime/clock.ts';
 import { Discovery } from '../../runtime/discovery.ts';
+import { FailureLog } from '../../runtime/failure-log.ts';
 import { FencedClient } from '../../runtime/fence.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
 import { LeaderElector, type Fence } from '../../runtime/leader-election.ts';
@@ -64,6 +66,7 @@ export class Sharder {
   #webhook: WebhookServer | undefined;
   #certificates: WebhookCertificates | undefined;
   #certificateReload: NodeJS.Timeout | undefined;
+  readonly #reloadFailures = new FailureLog(systemClock);
   #elector: LeaderElector | undefined;
   #leading: Leading | undefined;
   /** Without leader election: aborts the controllers, and the run that ends once they have stopped. */
@@ -76,30 +79,24 @@ export class Sharder {
     // One user agent per replica: the API server's audit log tells replicas' writes apart.
     this.#userAgent = `controller-rings-sharder/${config.identity}`;
     this.#rest = new RestClient(kubeConfig, this.#userAgent);
-    const options = (name: string, path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
+    // Each informer names itself in its lines (`informer`: its path).
+    const options = (path: string, extra: Partial<InformerOptions> = {}): InformerOptions => ({
       path,
       ...extra,
-      logger: logger.child({ informer: name }),
+      logger,
     });
-    this.#rings = new Informer(this.#rest, options('controllerrings', `/apis/${group}/${version}/${plural}`));
+    this.#rings = new Informer(this.#rest, options(`/apis/${group}/${version}/${plural}`));
     this.#leases = new Informer(
       this.#rest,
-      options('leases', '/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),
+      options('/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),
     );
     this.#webhookConfigurations = new Informer(
       this.#rest,
-      options(
-        'webhookconfigurations',
-        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-        {
-          labelSelector: ringLabel,
-        },
-      ),
+      options('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
+        labelSelector: ringLabel,
+      }),
     );
-    this.#namespaces = new Informer(
-      this.#rest,
-      options('namespaces', '/api/v1/namespaces', { metadataOnly: true }),
-    );
+    this.#namespaces = new Informer(this.#rest, options('/api/v1/namespaces', { metadataOnly: true }));
     this.#informers = [this.#rings, this.#leases, this.#webhookConfigurations, this.#namespaces];
   }
 
@@ -215,8 +212,11 @@ export class Sharder {
         for (const ring of this.#rings.list()) this.#leading?.rings.enqueue(objectKey(ring));
         this.#logger.info('the webhook CA changed: updating the webhook configurations');
       }
+      this.#reloadFailures.succeeded('reload');
     } catch (error) {
-      this.#logger.error(
+      // Retried every reload period: a problem that stays is logged again now and then, a new one at once.
+      const what = error instanceof Error ? error.message : String(error);
+      this.#logger[this.#reloadFailures.level('reload', 'error', what)](
         { err: error },
         'failed to reload the webhook certificates; keeping the current ones',
       );

@@ -7,7 +7,8 @@ import { ringMembership } from '../../sharding/membership.ts';
 import { containsFields } from '../../runtime/contains.ts';
 import type { Discovery } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
+import { ExpectedError } from '../../runtime/expected-error.ts';
+import { isConflict, isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
@@ -113,7 +114,7 @@ export class ControllerRingReconciler {
       if (!isForbidden(error)) throw error;
       return {
         reason: 'WebhookConfigurationDenied',
-        message: `the API server denied the ring's webhook configuration: ${error.message}`,
+        message: `the API server denied the ring's webhook configuration: ${error.detail}`,
       };
     }
     this.#options.logger.info(
@@ -164,17 +165,31 @@ export class ControllerRingReconciler {
     const finalizers = (ring.metadata?.finalizers ?? []).filter(
       (finalizer) => finalizer !== cleanupFinalizer,
     );
-    await this.#patchRing(ring, { finalizers });
+    try {
+      await this.#patchRing(ring, { finalizers });
+    } catch (error) {
+      // A reconcile of the cached ring after an earlier one removed the finalizer: the ring is gone.
+      if (isNotFound(error)) return;
+      throw error;
+    }
     logger.info({ ring: name }, 'cleaned up the deleted ring');
   }
 
-  /** A merge patch of the ring's metadata, failing with a conflict if the ring changed since it was read. */
+  /**
+   * A merge patch of the ring's metadata, failing with a conflict if the ring changed since it was read: an
+   * expected failure, as the ring's watch event brings the new version (and the retry reads it).
+   */
   async #patchRing(ring: ControllerRing, metadata: { finalizers: string[] }): Promise<void> {
-    await this.#options.rest.request({
-      method: 'PATCH',
-      path: ringPath(ring.metadata?.name ?? ''),
-      contentType: patchTypes.merge,
-      body: { metadata: { ...metadata, resourceVersion: ring.metadata?.resourceVersion } },
-    });
+    try {
+      await this.#options.rest.request({
+        method: 'PATCH',
+        path: ringPath(ring.metadata?.name ?? ''),
+        contentType: patchTypes.merge,
+        body: { metadata: { ...metadata, resourceVersion: ring.metadata?.resourceVersion } },
+      });
+    } catch (error) {
+      if (isConflict(error)) throw new ExpectedError('the ring changed since it was read', { cause: error });
+      throw error;
+    }
   }
 }

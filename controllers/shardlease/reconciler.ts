@@ -79,7 +79,7 @@ export class ShardLeaseReconciler {
             },
           },
         });
-        log.info('acquired shard lease of a shard that stopped renewing: the shard is dead');
+        log.warn('acquired shard lease of a shard that stopped renewing: the shard is dead');
         return undefined;
       }
       if (metadata.labels?.[stateLabel] !== state) {
@@ -93,7 +93,10 @@ export class ShardLeaseReconciler {
       }
     } catch (error) {
       // The cache is behind the Lease: its watch event brings the current version and another reconcile.
-      if (isConflict(error) || isNotFound(error)) return undefined;
+      if (isConflict(error) || isNotFound(error)) {
+        log.debug({ err: error }, 'the shard lease changed while writing it');
+        return undefined;
+      }
       throw error;
     }
     if (nextChange === undefined) return undefined;

@@ -174,6 +174,8 @@ export class SyncReconciler {
         // on the sharder): the objects' patches run through forEachConcurrently, which takes no further object
         // after a failure, so no patch follows the first refusal.
         if (!isConflict(error)) throw error;
+        // Expected: the object changed since it was listed. It is read again and decided anew.
+        sync.log.debug({ object: path, action, attempt, err: error }, 'the object changed: syncing it again');
       }
       if (attempt === conflictAttempts) {
         sync.pending++;

@@ -115,20 +115,26 @@ describe('RestClient on a real API server', () => {
     }
   });
 
-  it("turns an error Status into an ApiError with the Status' code, reason and message", async () => {
+  it("turns an error Status into an ApiError with the Status' code, reason and message, naming the request", async () => {
     const missing = await rejection(() => rest.request({ path: `${configMaps}/missing` }));
     expect(missing).toBeInstanceOf(ApiError);
     expect(missing).toMatchObject({
       code: 404,
       reason: 'NotFound',
-      message: 'configmaps "missing" not found',
+      detail: 'configmaps "missing" not found',
+      message: `GET ${configMaps}/missing: configmaps "missing" not found`,
     });
     expect((missing as ApiError).body).toMatchObject({ kind: 'Status', code: 404 });
 
     await create(rest, 'exists');
     const exists = await rejection(() => create(rest, 'exists'));
     expect(isAlreadyExists(exists)).toBe(true);
-    expect(exists).toMatchObject({ code: 409, message: 'configmaps "exists" already exists' });
+    expect(exists).toMatchObject({
+      code: 409,
+      method: 'POST',
+      path: configMaps,
+      message: `POST ${configMaps}: configmaps "exists" already exists`,
+    });
   });
 
   it('sends each patch type with its content type, and asks for metadata only', async () => {
@@ -223,5 +229,6 @@ describe('RestClient on a real API server', () => {
     );
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ code: 400, reason: 'BadRequest' });
+    expect((error as ApiError).message).toMatch(new RegExp(`^GET ${configMaps}: `));
   });
 });

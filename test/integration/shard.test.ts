@@ -1,17 +1,20 @@
 // The shard library through the example controller, as real processes with a real sharder: shards keep their
 // Leases, reconcile only their own objects (and controlled objects land with their owner), acknowledge drains
 // instead of reconciling, and release their Lease on graceful shutdown.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, ringLabel, shardLabel } from '../../api/v1alpha1/index.ts';
+import { ExpectedError } from '../../runtime/expected-error.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { Shard } from '../../shard/shard.ts';
 import { eventually } from '../support/eventually.ts';
+import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
 import { createNamespace, createRing, getRing, listObjects, type Labelled } from '../support/rings.ts';
@@ -195,5 +198,88 @@ describe('shard library', () => {
       },
       { timeoutMs: 30_000 },
     );
+  });
+
+  it('logs a failed reconcile at error with its Status, an expected failure at debug, each field once', async () => {
+    const logsRing = 'logs';
+    await createNamespace(rest, logsRing, { logs: 'true' });
+    await createRing(rest, logsRing, {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { logs: 'true' } },
+      shardLeaseNamespaces: [shardNamespace],
+    });
+    const path = `/api/v1/namespaces/${logsRing}/configmaps`;
+    // Assigned by the sync when the shard joins: the ring's webhook may not be in effect yet.
+    await rest.request({ method: 'POST', path, body: { metadata: { name: 'c' } } });
+    const lines: string[] = [];
+    const shard = new Shard({
+      ring: logsRing,
+      name: 'logs-0',
+      namespace: shardNamespace,
+      kubeConfig: cluster?.kubeConfig ?? new KubeConfig(),
+      // An author's logger, without the library's serializers.
+      logger: pino({ level: 'debug' }, { write: (line: string) => lines.push(line.trimEnd()) }),
+      leaseDurationSeconds: 4,
+    });
+    let attempts = 0;
+    shard.addController({
+      name: 'create-if-absent',
+      resource: { group: '', resource: 'configmaps' },
+      namespace: logsRing,
+      async reconcile(object, { client }) {
+        attempts++;
+        // A genuine failure first: a create of what exists. Then an expected one. Then success.
+        if (attempts === 1) await client.request({ method: 'POST', path, body: { metadata: { name: 'c' } } });
+        if (attempts === 2) throw new ExpectedError(`${object.metadata?.name ?? ''} changed meanwhile`);
+      },
+    });
+    await shard.start();
+    try {
+      await eventually(() => {
+        expect(attempts).toBe(3);
+      });
+    } finally {
+      await shard.stop();
+    }
+    const failures = lines
+      .map((line) => JSON.parse(line) as { msg: string })
+      .filter((line) => line.msg === 'handler failed, retrying with backoff');
+    const fields = { ring: logsRing, shard: 'logs-0', controller: 'create-if-absent', key: `${logsRing}/c` };
+    expect(failures).toEqual([
+      {
+        ...fields,
+        level: 50,
+        retries: 0,
+        err: {
+          type: 'ApiError',
+          code: 409,
+          reason: 'AlreadyExists',
+          message: `POST ${path}: configmaps "c" already exists`,
+        },
+        time: expect.any(Number),
+        pid: expect.any(Number),
+        hostname: expect.any(String),
+        msg: 'handler failed, retrying with backoff',
+      },
+      expect.objectContaining({
+        ...fields,
+        level: 20,
+        retries: 1,
+        err: expect.objectContaining({ type: 'ExpectedError' }),
+      }),
+    ]);
+    expect(lines.filter((line) => duplicateKeys(line).length > 0)).toEqual([]);
+  });
+
+  it("writes each field once in every line of the shards' and the sharder's logs", async () => {
+    const logs = (await readdir(files.dir)).filter((file) => file.endsWith('.log'));
+    const lines = (await Promise.all(logs.map((file) => readLogLines(join(files.dir, file))))).flat();
+    // The lines of the shards' controllers and reconciles are there (at debug): ring, shard, controller, object.
+    const reconcileLines = lines.filter((line) => line.includes('"msg":"acknowledged drain'));
+    expect(reconcileLines.length).toBeGreaterThan(0);
+    expect(reconcileLines.map((line) => JSON.parse(line) as unknown)).toContainEqual(
+      expect.objectContaining({ ring, shard: expect.any(String), controller: 'configmap-digest' }),
+    );
+    expect(lines.filter((line) => duplicateKeys(line).length > 0)).toEqual([]);
   });
 });

@@ -83,7 +83,7 @@ async function denied(request: Promise<unknown>): Promise<string> {
   try {
     await request;
   } catch (error) {
-    if (isForbidden(error)) return error.message;
+    if (isForbidden(error)) return error.detail;
     throw error;
   }
   throw new Error('the request was allowed');

@@ -10,6 +10,7 @@ import { HashRing } from '../../sharding/ring.ts';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
+import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
 import { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
@@ -461,5 +462,16 @@ describe('ring status and cleanup', () => {
       expect(object.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
       expect(object.metadata.labels?.[drainLabel(ring)]).toBeUndefined();
     }
+  });
+});
+
+describe('logs', () => {
+  it('write each field once per line', async () => {
+    const lines = (await Promise.all(sharders.map((sharder) => readLogLines(sharder.logPath)))).flat();
+    // The controllers', the informers' and the webhook's lines are all there (at debug).
+    for (const field of ['"controller":"sync"', '"informer":', '"component":"webhook"']) {
+      expect({ field, lines: lines.some((line) => line.includes(field)) }).toEqual({ field, lines: true });
+    }
+    expect(lines.filter((line) => duplicateKeys(line).length > 0)).toEqual([]);
   });
 });
