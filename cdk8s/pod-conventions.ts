@@ -1,9 +1,12 @@
 // What every controller-rings pod (sharder, example shards) has in common: the Pod Security "restricted"
-// profile, its own name and namespace from the downward API, and probes on /healthz and /readyz.
+// profile (and the Namespace that enforces it), its own name and namespace from the downward API, and probes
+// on /healthz and /readyz.
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import type { NamedObject } from './api-object.ts';
 
 export const restrictedPodSecurityContext: IPodSecurityContext = {
   runAsNonRoot: true,
@@ -31,5 +34,14 @@ export function healthProbes(port: string): { livenessProbe: IProbe; readinessPr
   return {
     livenessProbe: { httpGet: { path: '/healthz', port }, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/readyz', port }, periodSeconds: 5, failureThreshold: 2 },
+  };
+}
+
+/** A Namespace whose pods Pod Security admission holds to the "restricted" profile. */
+export function restrictedNamespace(name: string, labels: Record<string, string>): NamedObject & INamespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' } },
   };
 }

@@ -5,7 +5,6 @@
 import { Construct } from 'constructs';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import { define } from './api-object.ts';
 import type { ControllerRing } from './controller-ring.ts';
@@ -13,6 +12,7 @@ import {
   healthProbes,
   podIdentityEnv,
   restrictedContainerSecurityContext,
+  restrictedNamespace,
   restrictedPodSecurityContext,
 } from './pod-conventions.ts';
 import { ShardRbac, type Permission } from './shard-rbac.ts';
@@ -79,14 +79,7 @@ export class ShardDeployment extends Construct {
     const labels = { ...props.labels, ...selector };
 
     if (props.createNamespace ?? true) {
-      define(this, 'namespace', {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name: namespace,
-          labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
-        },
-      } satisfies INamespace);
+      define(this, 'namespace', restrictedNamespace(namespace, labels));
     }
     const rbac = new ShardRbac(this, 'rbac', {
       namespace,

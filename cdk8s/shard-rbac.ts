@@ -1,13 +1,10 @@
 // What a ring's shards may do, and no more: what the shard library does (its Lease, its label-filtered caches,
 // drain acknowledgements; shard/shard.ts, runtime/leader-election.ts) and what the author's reconcile writes.
 import { Construct } from 'constructs';
-import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
-import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { define } from './api-object.ts';
+import { defineBoundRole } from './bound-role.ts';
 import type { GroupResource } from './sharded-resource-access.ts';
 
 /** A permission the controller's reconcile needs, in all namespaces. */
@@ -81,44 +78,26 @@ export class ShardRbac extends Construct {
     const { namespace, name, labels } = props;
     this.serviceAccountName = name;
     const subjects = [{ kind: 'ServiceAccount', name, namespace }];
-    const roleRef = (roleKind: string, roleName: string) => ({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: roleKind,
-      name: roleName,
-    });
     define(this, 'service-account', {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: { name, namespace, labels },
     } satisfies IServiceAccount);
     // Cluster-wide: a ring selects namespaces by label, which RBAC cannot.
-    const shard = `${name}-shard`;
-    define(this, 'cluster-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: shard, labels },
+    defineBoundRole(this, {
+      ids: ['cluster-role', 'cluster-role-binding'],
+      name: `${name}-shard`,
+      labels,
       rules: shardClusterRules(props.ringResources, props.permissions),
-    } satisfies IClusterRole);
-    define(this, 'cluster-role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: shard, labels },
-      roleRef: roleRef('ClusterRole', shard),
       subjects,
-    } satisfies IClusterRoleBinding);
-    const lease = `${name}-shard-lease`;
-    define(this, 'lease-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: lease, namespace, labels },
+    });
+    defineBoundRole(this, {
+      ids: ['lease-role', 'lease-role-binding'],
+      name: `${name}-shard-lease`,
+      namespace,
+      labels,
       rules: [...shardLeaseRules],
-    } satisfies IRole);
-    define(this, 'lease-role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: lease, namespace, labels },
-      roleRef: roleRef('Role', lease),
       subjects,
-    } satisfies IRoleBinding);
+    });
   }
 }

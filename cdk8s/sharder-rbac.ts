@@ -3,14 +3,11 @@
 // its webhook configurations and its own leader-election Lease. Access to sharded resources is granted by
 // users (ShardedResourceAccess).
 import { Construct } from 'constructs';
-import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
-import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
-import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { group, plural } from '../api/v1alpha1/index.ts';
 import { define } from './api-object.ts';
+import { defineBoundRole } from './bound-role.ts';
 import { sharderLabels, sharderName } from './names.ts';
 
 // get and update come with list and patch: they grant nothing more, and keep a client change that reads one
@@ -90,33 +87,20 @@ export class SharderRbac extends Construct {
       metadata: { name: this.serviceAccountName, namespace, labels },
     } satisfies IServiceAccount);
 
-    define(this, 'cluster-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: sharderName, labels },
+    defineBoundRole(this, {
+      ids: ['cluster-role', 'cluster-role-binding'],
+      name: sharderName,
+      labels,
       rules: clusterRules,
-    } satisfies IClusterRole);
-    define(this, 'cluster-role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: sharderName, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sharderName },
       subjects,
-    } satisfies IClusterRoleBinding);
-
-    const leaderElection = `${sharderName}-leader-election`;
-    define(this, 'leader-election-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: leaderElection, namespace, labels },
+    });
+    defineBoundRole(this, {
+      ids: ['leader-election-role', 'leader-election-binding'],
+      name: `${sharderName}-leader-election`,
+      namespace,
+      labels,
       rules: leaderElectionRules(props.leaderElectionLeaseName),
-    } satisfies IRole);
-    define(this, 'leader-election-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: leaderElection, namespace, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leaderElection },
       subjects,
-    } satisfies IRoleBinding);
+    });
   }
 }

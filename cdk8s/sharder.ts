@@ -4,7 +4,6 @@
 import { Construct } from 'constructs';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { ConfigError, parseConfig, type SharderConfig } from '../cmd/sharder/config.ts';
@@ -17,6 +16,7 @@ import {
   healthProbes,
   podIdentityEnv,
   restrictedContainerSecurityContext,
+  restrictedNamespace,
   restrictedPodSecurityContext,
 } from './pod-conventions.ts';
 
@@ -130,14 +130,7 @@ export class Sharder extends Construct {
     const secretName = props.webhookCertificateSecret ?? `${this.webhookServiceName}-tls`;
 
     if (props.createNamespace ?? true) {
-      define(this, 'namespace', {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name: namespace,
-          labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
-        },
-      } satisfies INamespace);
+      define(this, 'namespace', restrictedNamespace(namespace, labels));
     }
     const rbac = new SharderRbac(this, 'rbac', {
       namespace,

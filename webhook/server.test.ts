@@ -76,13 +76,26 @@ async function start(options: Partial<WebhookServerOptions> = {}): Promise<numbe
   return (await server.start()).port;
 }
 
+/** A POST to ring `web`'s webhook path, on a new connection unless an agent is given; not yet sent. */
+function post(port: number, options: RequestOptions = {}): ClientRequest {
+  return request({
+    host: '127.0.0.1',
+    port,
+    path: webhookPath('web'),
+    method: 'POST',
+    ca,
+    agent: false,
+    ...options,
+  });
+}
+
 /** Sends one request on a new connection (unless an agent is given) and reads the JSON answer. */
 async function send(
   port: number,
   path: string,
   { body, chunks, ...options }: RequestOptions & { body?: string; chunks?: string[] } = {},
 ): Promise<Answer> {
-  const outgoing = request({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, ...options });
+  const outgoing = post(port, { path, ...options });
   for (const chunk of chunks ?? []) outgoing.write(chunk);
   outgoing.end(body);
   return answerTo(outgoing);
@@ -106,15 +119,7 @@ function unfinished(
   length: number,
   sent: string,
 ): { outgoing: ClientRequest; written: Promise<void> } {
-  const outgoing = request({
-    host: '127.0.0.1',
-    port,
-    path: webhookPath('web'),
-    method: 'POST',
-    ca,
-    agent: false,
-    headers: { 'content-length': length },
-  });
+  const outgoing = post(port, { headers: { 'content-length': length } });
   // Writes after the server closed the connection fail; the answer tells what happened.
   outgoing.on('error', () => undefined);
   const written = new Promise<void>((resolve) =>
@@ -188,15 +193,7 @@ describe('WebhookServer', () => {
       },
     };
     const port = await start({ logger: pino({ level: 'warn' }, destination) });
-    const abandoned = request({
-      host: '127.0.0.1',
-      port,
-      path: webhookPath('web'),
-      method: 'POST',
-      ca,
-      agent: false,
-      headers: { 'content-length': 100, expect: '100-continue' },
-    });
+    const abandoned = post(port, { headers: { 'content-length': 100, expect: '100-continue' } });
     abandoned.on('error', () => undefined);
     abandoned.flushHeaders();
     await once(abandoned, 'continue');
@@ -224,12 +221,7 @@ describe('WebhookServer', () => {
     const port = await start();
     const agent = new Agent({ keepAlive: true });
     const body = '{"slow":true}';
-    const inFlight = request({
-      host: '127.0.0.1',
-      port,
-      path: webhookPath('web'),
-      method: 'POST',
-      ca,
+    const inFlight = post(port, {
       agent,
       // The server's 100 Continue tells that it has read the headers: the call is in flight.
       headers: { 'content-length': body.length, expect: '100-continue' },

@@ -2,12 +2,12 @@
 // names the option, before it logs anything or talks to a cluster. Runs the real program, no cluster needed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { createCertificateAuthority } from '../../runtime/certificates.ts';
+import { createSigningKeyPair } from '../../runtime/certificates.ts';
+import { webhookCertificates } from '../../test/support/sharder.ts';
 
 const main = fileURLToPath(new URL('main.ts', import.meta.url));
 
@@ -65,26 +65,18 @@ function kubeconfig(server: string, cluster = 'test'): string {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sharder-main-'));
-  const authority = await createCertificateAuthority('test-ca');
-  const serving = await authority.sign({
-    commonName: 'sharder',
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
-  const other = await authority.sign({ commonName: 'other', usage: 'server' });
+  const certificates = await webhookCertificates();
+  dir = certificates.dir;
   files = {
-    cert: join(dir, 'tls.crt'),
-    key: join(dir, 'tls.key'),
-    ca: join(dir, 'ca.crt'),
+    cert: certificates.certFile,
+    key: certificates.keyFile,
+    ca: certificates.caFile,
     otherKey: join(dir, 'other.key'),
     kubeconfig: join(dir, 'kubeconfig'),
   };
   await Promise.all([
-    writeFile(files.cert, serving.certificate),
-    writeFile(files.key, serving.privateKey),
-    writeFile(files.ca, authority.certificate),
-    writeFile(files.otherKey, other.privateKey),
+    // A key of the same algorithm and encoding as the serving certificate's, but not its.
+    writeFile(files.otherKey, (await createSigningKeyPair()).privateKey),
     writeFile(files.kubeconfig, kubeconfig('https://127.0.0.1:1')),
     writeFile(join(dir, 'not-pem'), 'not a certificate\n'),
     writeFile(join(dir, 'no-cluster'), kubeconfig('https://127.0.0.1:1', 'elsewhere')),

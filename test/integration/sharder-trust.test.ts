@@ -10,7 +10,8 @@ import { drainLabel, shardLabel, stateLabel, type Condition } from '../../api/v1
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
-import { FakeShard } from '../support/fake-shard.ts';
+import { configMapsPath, createConfigMap, webhookEffective } from '../support/configmap-rings.ts';
+import { joinFakeShard, type FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import {
@@ -32,16 +33,13 @@ const alsoTrusted = 'shards-2';
 const untrusted = 'elsewhere';
 const shards: FakeShard[] = [];
 
-async function joinShard(
+function joinShard(
   ring: string,
   name: string,
   namespace = trusted,
   durationSeconds = 30,
 ): Promise<FakeShard> {
-  const shard = new FakeShard(rest, { ring, name, namespace, durationSeconds });
-  await shard.join();
-  shards.push(shard);
-  return shard;
+  return joinFakeShard(rest, shards, { ring, name, namespace, durationSeconds });
 }
 
 function leasePath(namespace: string, name: string): string {
@@ -52,32 +50,35 @@ function readLease(namespace: string, name: string): Promise<ILease> {
   return rest.request<ILease>({ path: leasePath(namespace, name) });
 }
 
-function configMapsPath(namespace: string): string {
-  return `/api/v1/namespaces/${namespace}/configmaps`;
-}
-
-async function createConfigMap(
-  namespace: string,
-  name: string,
-): Promise<{ metadata: { labels?: Record<string, string> } }> {
-  return rest.request({ method: 'POST', path: configMapsPath(namespace), body: { metadata: { name } } });
-}
-
 async function readyCondition(ring: string): Promise<Condition | undefined> {
   return (await getRing(rest, ring))?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
-/** The API server picks webhook configurations up with a lag: wait until a dry-run create is labelled. */
-async function webhookEffective(ring: string, namespace: string): Promise<void> {
-  await eventually(async () => {
-    const object = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
-      method: 'POST',
-      path: configMapsPath(namespace),
-      query: { dryRun: 'All' },
-      body: { metadata: { name: 'probe' } },
-    });
-    expect(object.metadata.labels?.[shardLabel(ring)]).toBeDefined();
+/** A ring of the ConfigMaps in `namespace` (created, labelled for the ring) that trusts `shardLeaseNamespaces`. */
+async function createTeamRing(
+  ring: string,
+  namespace: string,
+  shardLeaseNamespaces: string[],
+): Promise<void> {
+  await createNamespace(rest, namespace, { team: ring });
+  await createRing(rest, ring, {
+    resources: [{ resource: 'configmaps' }],
+    namespaceSelector: { matchLabels: { team: ring } },
+    shardLeaseNamespaces,
   });
+}
+
+/** Creates `count` ConfigMaps, object-0 on, and expects the webhook to give each to `shard`. */
+async function expectCreatesAssignedTo(
+  ring: string,
+  namespace: string,
+  count: number,
+  shard: string,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const object = await createConfigMap(rest, namespace, `object-${i}`);
+    expect(object.metadata.labels?.[shardLabel(ring)]).toBe(shard);
+  }
 }
 
 /** The sharder's log lines (JSON) about Leases it left out of a ring. */
@@ -116,22 +117,14 @@ describe('a shard Lease whose name is not a valid label value', () => {
   const longName = 'l'.repeat(64);
 
   beforeAll(async () => {
-    await createNamespace(rest, namespace, { team: ring });
-    await createRing(rest, ring, {
-      resources: [{ resource: 'configmaps' }],
-      namespaceSelector: { matchLabels: { team: ring } },
-      shardLeaseNamespaces: [trusted],
-    });
+    await createTeamRing(ring, namespace, [trusted]);
     await joinShard(ring, `${ring}-a`);
     await joinShard(ring, longName);
-    await webhookEffective(ring, namespace);
+    await webhookEffective(rest, ring, namespace);
   });
 
   it("does not block creates of the ring's objects: they all go to the valid shard", async () => {
-    for (let i = 0; i < 20; i++) {
-      const object = await createConfigMap(namespace, `object-${i}`);
-      expect(object.metadata.labels?.[shardLabel(ring)]).toBe(`${ring}-a`);
-    }
+    await expectCreatesAssignedTo(ring, namespace, 20, `${ring}-a`);
   });
 
   it('makes the ring not Ready, with a message naming the Lease', async () => {
@@ -162,24 +155,16 @@ describe('a shard Lease in a namespace the ring does not trust', () => {
   const key = (name: string): string => `/ConfigMap/${namespace}/${name}`;
 
   beforeAll(async () => {
-    await createNamespace(rest, namespace, { team: ring });
-    await createRing(rest, ring, {
-      resources: [{ resource: 'configmaps' }],
-      namespaceSelector: { matchLabels: { team: ring } },
-      shardLeaseNamespaces: [trusted],
-    });
+    await createTeamRing(ring, namespace, [trusted]);
     await joinShard(ring, `${ring}-a`);
     // Whoever may create Leases elsewhere: a shard of their own, and one named like the real shard.
     await joinShard(ring, `${ring}-intruder`, untrusted);
     await joinShard(ring, `${ring}-a`, untrusted);
-    await webhookEffective(ring, namespace);
+    await webhookEffective(rest, ring, namespace);
   });
 
   it('gets no objects at admission, and does not change Ready', async () => {
-    for (let i = 0; i < objects; i++) {
-      const object = await createConfigMap(namespace, `object-${i}`);
-      expect(object.metadata.labels?.[shardLabel(ring)]).toBe(`${ring}-a`);
-    }
+    await expectCreatesAssignedTo(ring, namespace, objects, `${ring}-a`);
     await eventually(async () => {
       expect(await readyCondition(ring)).toMatchObject({
         status: 'True',
@@ -235,25 +220,17 @@ describe('two shard Leases of one name in two trusted namespaces', () => {
   let second: FakeShard;
 
   beforeAll(async () => {
-    await createNamespace(rest, namespace, { team: ring });
-    await createRing(rest, ring, {
-      resources: [{ resource: 'configmaps' }],
-      namespaceSelector: { matchLabels: { team: ring } },
-      shardLeaseNamespaces: [trusted, alsoTrusted],
-    });
+    await createTeamRing(ring, namespace, [trusted, alsoTrusted]);
     await joinShard(ring, `${ring}-a`);
     // The second Lease of the name appears while the first exists, so it is never a shard; it renews rarely,
     // so that only the removal of its namesake can bring it into the ring within the test's wait.
     second = await joinShard(ring, `${ring}-b`, alsoTrusted);
     await joinShard(ring, `${ring}-b`, trusted, 600);
-    await webhookEffective(ring, namespace);
+    await webhookEffective(rest, ring, namespace);
   });
 
   it('gives neither of them objects', async () => {
-    for (let i = 0; i < 20; i++) {
-      const object = await createConfigMap(namespace, `object-${i}`);
-      expect(object.metadata.labels?.[shardLabel(ring)]).toBe(`${ring}-a`);
-    }
+    await expectCreatesAssignedTo(ring, namespace, 20, `${ring}-a`);
   });
 
   it('makes the ring not Ready with DuplicateShardLease, naming both Leases', async () => {

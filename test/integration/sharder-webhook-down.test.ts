@@ -1,15 +1,15 @@
 // With the webhook unreachable, writes still succeed (failurePolicy Ignore) and the sharder's periodic sync
 // assigns the objects. Runs its own control plane: its sharder points its webhook configurations elsewhere.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
-import { FakeShard } from '../support/fake-shard.ts';
+import { createTwoShardConfigMapRing } from '../support/configmap-rings.ts';
+import type { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { freePort } from '../support/ports.ts';
-import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
+import { createNamespace, listObjects } from '../support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
 
 const ring = 'webhook-down';
@@ -34,20 +34,10 @@ beforeAll(async () => {
     webhookUrl: `https://127.0.0.1:${await freePort()}`,
     args: ['--sync-period=2s', '--leader-elect=false'],
   });
-  for (const name of ['a', 'b']) {
-    const shard = new FakeShard(rest, { ring, name, namespace: 'sharder-system', durationSeconds: 10 });
-    await shard.join();
-    shards.push(shard);
-  }
-  await createRing(rest, ring, {
-    resources: [{ resource: 'configmaps' }],
-    shardLeaseNamespaces: ['sharder-system'],
-  });
-  await eventually(async () => {
-    expect((await getRing(rest, ring))?.status?.availableShards).toBe(2);
-    await rest.request<IMutatingWebhookConfiguration>({
-      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
-    });
+  await createTwoShardConfigMapRing(rest, shards, {
+    ring,
+    shardNamespace: 'sharder-system',
+    durationSeconds: 10,
   });
 });
 

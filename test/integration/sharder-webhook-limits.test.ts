@@ -6,15 +6,14 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { webhookPath } from '../../webhook/path.ts';
-import { eventually } from '../support/eventually.ts';
-import { FakeShard } from '../support/fake-shard.ts';
+import { createTwoShardConfigMapRing } from '../support/configmap-rings.ts';
+import type { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
-import { createNamespace, createRing, getRing } from '../support/rings.ts';
+import { createNamespace } from '../support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../support/sharder.ts';
 
 const ring = 'webhook-limits';
@@ -42,20 +41,10 @@ beforeAll(async () => {
     // Some 40 MiB of it are the sharder's own; one nested review built whole takes over 100 MiB.
     nodeArgs: ['--max-old-space-size=96'],
   });
-  for (const name of ['a', 'b']) {
-    const shard = new FakeShard(rest, { ring, name, namespace: 'sharder-system', durationSeconds: 30 });
-    await shard.join();
-    shards.push(shard);
-  }
-  await createRing(rest, ring, {
-    resources: [{ resource: 'configmaps' }],
-    shardLeaseNamespaces: ['sharder-system'],
-  });
-  await eventually(async () => {
-    expect((await getRing(rest, ring))?.status?.availableShards).toBe(2);
-    await rest.request<IMutatingWebhookConfiguration>({
-      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
-    });
+  await createTwoShardConfigMapRing(rest, shards, {
+    ring,
+    shardNamespace: 'sharder-system',
+    durationSeconds: 30,
   });
 });
 

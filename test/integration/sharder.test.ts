@@ -10,8 +10,9 @@ import { HashRing } from '../../sharding/ring.ts';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
+import { configMapsPath, createConfigMap, webhookEffective } from '../support/configmap-rings.ts';
 import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
-import { FakeShard } from '../support/fake-shard.ts';
+import { joinFakeShard, type FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
 import {
@@ -31,22 +32,8 @@ const sharders: SharderProcess[] = [];
 let certificates: WebhookFiles;
 const shards: FakeShard[] = [];
 
-async function joinShard(ring: string, name: string, durationSeconds = 10): Promise<FakeShard> {
-  const shard = new FakeShard(rest, { ring, name, namespace: shardNamespace, durationSeconds });
-  await shard.join();
-  shards.push(shard);
-  return shard;
-}
-
-function configMapsPath(namespace: string): string {
-  return `/api/v1/namespaces/${namespace}/configmaps`;
-}
-
-async function createConfigMap(
-  namespace: string,
-  name: string,
-): Promise<{ metadata: { uid?: string; labels?: Record<string, string> } }> {
-  return rest.request({ method: 'POST', path: configMapsPath(namespace), body: { metadata: { name } } });
+function joinShard(ring: string, name: string, durationSeconds = 10): Promise<FakeShard> {
+  return joinFakeShard(rest, shards, { ring, name, namespace: shardNamespace, durationSeconds });
 }
 
 async function readyRing(name: string, available: number): Promise<ControllerRing> {
@@ -55,19 +42,6 @@ async function readyRing(name: string, available: number): Promise<ControllerRin
     expect(ring?.status?.availableShards).toBe(available);
     expect(ring?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     return ring as ControllerRing;
-  });
-}
-
-/** The API server picks webhook configurations up with a lag: wait until a dry-run create is labelled. */
-async function webhookEffective(ring: string, namespace: string): Promise<void> {
-  await eventually(async () => {
-    const object = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
-      method: 'POST',
-      path: configMapsPath(namespace),
-      query: { dryRun: 'All' },
-      body: { metadata: { name: 'probe' } },
-    });
-    expect(object.metadata.labels?.[shardLabel(ring)]).toBeDefined();
   });
 }
 
@@ -109,7 +83,7 @@ describe('assignment through the webhook', () => {
     });
     for (const name of ['a', 'b', 'c']) await joinShard(ring, `${ring}-${name}`);
     await readyRing(ring, 3);
-    await webhookEffective(ring, inside);
+    await webhookEffective(rest, ring, inside);
   });
 
   it('keeps a webhook configuration per ring, owned by the ring', async () => {
@@ -148,7 +122,7 @@ describe('assignment through the webhook', () => {
   it('labels new objects with the shard the hash ring gives their key', async () => {
     const hashRing = new HashRing([`${ring}-a`, `${ring}-b`, `${ring}-c`]);
     for (let i = 0; i < 15; i++) {
-      const object = await createConfigMap(inside, `object-${i}`);
+      const object = await createConfigMap(rest, inside, `object-${i}`);
       expect(object.metadata.labels?.[shardLabel(ring)]).toBe(
         hashRing.shardFor(`/ConfigMap/${inside}/object-${i}`),
       );
@@ -156,7 +130,7 @@ describe('assignment through the webhook', () => {
   });
 
   it('labels controlled objects with the shard of their controller', async () => {
-    const owner = await createConfigMap(inside, 'owner');
+    const owner = await createConfigMap(rest, inside, 'owner');
     const ownerShard = owner.metadata.labels?.[shardLabel(ring)];
     expect(ownerShard).toBeDefined();
     const reference = {
@@ -182,9 +156,9 @@ describe('assignment through the webhook', () => {
   });
 
   it('leaves objects outside the ring alone', async () => {
-    const elsewhere = await createConfigMap(outside, 'elsewhere');
+    const elsewhere = await createConfigMap(rest, outside, 'elsewhere');
     expect(elsewhere.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
-    const system = await createConfigMap(sharderNamespace, 'own-namespace');
+    const system = await createConfigMap(rest, sharderNamespace, 'own-namespace');
     expect(system.metadata.labels?.[shardLabel(ring)]).toBeUndefined();
   });
 });
@@ -244,7 +218,7 @@ describe('certificate rotation', () => {
       });
       expect(configuration.webhooks?.[0]?.clientConfig.caBundle).toBe(btoa(ca));
       // The webhook still serves the certificate that CA signed.
-      await webhookEffective('assign', 'assign-inside');
+      await webhookEffective(rest, 'assign', 'assign-inside');
     } finally {
       await writeFile(certificates.keyFile, key);
       await writeFile(certificates.caFile, ca);
@@ -321,8 +295,8 @@ describe('rebalancing', () => {
     });
     for (const name of names('a', 'b', 'c')) await joinShard(ring, name);
     await readyRing(ring, 3);
-    await webhookEffective(ring, namespace);
-    for (let i = 0; i < objects; i++) await createConfigMap(namespace, `object-${i}`);
+    await webhookEffective(rest, ring, namespace);
+    for (let i = 0; i < objects; i++) await createConfigMap(rest, namespace, `object-${i}`);
   });
 
   it('drains about 1/(N+1) of the objects to a joining shard and changes nothing else', async () => {

@@ -71,3 +71,15 @@ export class FakeShard {
     });
   }
 }
+
+/** Joins a FakeShard and adds it to `shards`, the ones the test crashes at its end. */
+export async function joinFakeShard(
+  rest: RestClient,
+  shards: FakeShard[],
+  options: ConstructorParameters<typeof FakeShard>[1],
+): Promise<FakeShard> {
+  const shard = new FakeShard(rest, options);
+  await shard.join();
+  shards.push(shard);
+  return shard;
+}
