@@ -57,8 +57,8 @@ function shardLibraryRules(resources: readonly GroupResource[]): IPolicyRule[] {
 /** The cluster-wide rules: the library's, and what the reconcile writes. */
 export const clusterRules: IPolicyRule[] = [
   ...shardLibraryRules([controller.resource, ...controlledResources]),
-  // The reconcile server-side applies Secrets: an apply that creates the object is authorized as a create.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+  // The reconcile creates a Secret that is absent and replaces one that is out of date.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update'] },
   // The Secret's ownerReference sets blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
   // admission plugin (where a cluster enables it) allows only to those who may update the owner's finalizers.
   { apiGroups: [''], resources: ['configmaps/finalizers'], verbs: ['update'] },
