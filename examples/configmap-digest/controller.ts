@@ -38,7 +38,7 @@ export function configMapDigestController(observer?: ReconcileObserver): Sharded
       const { name = '', namespace = '', uid = '' } = configMap.metadata ?? {};
       const digest = digestOf(configMap);
       const secretName = digestSecretName(name);
-      const current = controlled(secrets, namespace, secretName) as ISecret | undefined;
+      const current = (await controlled(secrets, namespace, secretName)) as ISecret | undefined;
       if (current?.data?.digest === btoa(digest)) return;
       const collection = `/api/v1/namespaces/${namespace}/secrets`;
       if (current === undefined) {
