@@ -417,7 +417,10 @@ export class Shard {
       throw error;
     }
     const shard = found.metadata?.labels?.[shardLabel(this.#options.ring)];
-    binding.logger.debug({ object: key, shard }, 'read a controlled object missing from the cache');
+    binding.logger.debug(
+      { object: key, assignedTo: shard ?? 'none' },
+      'read a controlled object missing from the cache',
+    );
     if (shard === this.#options.name) return found;
     if (controlledBy(found, owner, binding.info))
       throw new NotYetArrivedError(`${cache.info.resource} ${key}`, shard);
