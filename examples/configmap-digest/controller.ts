@@ -56,7 +56,14 @@ export function configMapDigestController(observer?: ReconcileObserver): Sharded
               namespace,
               labels: shardLabels,
               ownerReferences: [
-                { apiVersion: 'v1', kind: 'ConfigMap', name, uid, controller: true, blockOwnerDeletion: true },
+                {
+                  apiVersion: 'v1',
+                  kind: 'ConfigMap',
+                  name,
+                  uid,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
               ],
             },
             data: { digest: btoa(digest) },
