@@ -56,7 +56,7 @@ export interface ReconcileContext {
   /**
    * A controlled object of this shard (same shard as its controller), from the cache. When the cache does not
    * have it, a consistent read decides: absent (undefined), here already (the object read), or controlled by
-   * the object being reconciled but not on this shard yet (throws NotYetArrivedError: the reconcile is
+   * the object being reconciled but not on this shard yet (rejects with NotYetArrivedError: the reconcile is
    * retried, and the object's arrival enqueues it too). So "absent" is never an answer of a cache that lags.
    */
   controlled: (
