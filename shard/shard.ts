@@ -13,7 +13,7 @@ import {
   ringLabel,
   shardLabel,
 } from '../api/v1alpha1/index.ts';
-import { drainAcknowledgementPatch } from '../sharding/patches.ts';
+import { drainAcknowledgementPatch, drainPatch } from '../sharding/patches.ts';
 import { Controller } from '../runtime/controller.ts';
 import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
@@ -24,6 +24,7 @@ import { serializers, type Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
+import { HandedOver } from './handed-over.ts';
 
 // For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
 export { ExpectedError } from '../runtime/expected-error.ts';
@@ -56,12 +57,30 @@ export interface ReconcileContext {
    * drain of the controller already names the next shard, before the controller has moved.
    */
   shardLabels: Readonly<Record<string, string>>;
-  /** Reads controlled objects of this shard from its cache (same shard as their controller). */
+  /**
+   * A controlled object of this shard (same shard as its controller), from the cache. When the cache does not
+   * have it, a consistent read decides: absent (undefined), here already (the object read), or controlled by
+   * the object being reconciled but not on this shard yet (rejects with NotYetArrivedError: the reconcile is
+   * retried, and the object's arrival enqueues it too). So "absent" is never an answer of a cache that lags.
+   */
   controlled: (
     resource: GroupResource,
     namespace: string | undefined,
     name: string,
-  ) => KubeObject | undefined;
+  ) => Promise<KubeObject | undefined>;
+}
+
+/**
+ * controlled() found the object being reconciled controlling an object that is not on this shard yet: it is
+ * on its way (handed over by the previous shard, moved by the sharder). Acting on it now could act on it
+ * together with the shard that still holds it.
+ */
+export class NotYetArrivedError extends ExpectedError {
+  constructor(what: string, shard: string | undefined) {
+    const where = shard === undefined ? 'no shard yet' : `shard ${shard}`;
+    super(`${what} is on ${where}, not yet on this one: reconciling again once it is here`);
+    this.name = 'NotYetArrivedError';
+  }
 }
 
 /** Receives every reconcile's start and end, e.g. for tracing or the end-to-end invariant checks. */
@@ -111,10 +130,15 @@ export interface ShardOptions {
 
 type AnyController = ShardedController<KubeObject>;
 
-/** The cache of one controlled resource, indexed by the key of each object's controller. */
-interface ControlledCache {
+/** The cache of one of a controller's resources, and what this shard handed over that it may still show. */
+interface Cache {
   info: ResourceInfo;
   informer: Informer<KubeObject>;
+  handedOver: HandedOver;
+}
+
+/** The cache of one controlled resource, indexed by the key of each object's controller. */
+interface ControlledCache extends Cache {
   byOwner: Map<string, Set<string>>;
 }
 
@@ -122,7 +146,7 @@ interface ControlledCache {
 interface Binding {
   controller: AnyController;
   info: ResourceInfo;
-  objects: Informer<KubeObject>;
+  objects: Cache;
   /** By `group/resource`. */
   controlled: Map<string, ControlledCache>;
   logger: Logger;
@@ -148,6 +172,12 @@ function controllerKey(object: KubeObject, owner: ResourceInfo): string | undefi
   if (group !== owner.group) return undefined;
   const namespace = object.metadata?.namespace;
   return namespace ? `${namespace}/${reference.name}` : reference.name;
+}
+
+/** Whether `owner` (of resource `info`) is `object`'s controller. */
+function controlledBy(object: KubeObject, owner: KubeObject, info: ResourceInfo): boolean {
+  const uid = object.metadata?.ownerReferences?.find((candidate) => candidate.controller === true)?.uid;
+  return controllerKey(object, info) === objectKey(owner) && uid === owner.metadata?.uid;
 }
 
 export class Shard {
@@ -277,13 +307,18 @@ export class Shard {
 
   async #startController(controller: AnyController, term: Term): Promise<void> {
     const info = await this.#resolve(controller.resource);
-    const objects = this.#informer(info, controller.namespace, term);
+    const objects: Cache = {
+      info,
+      informer: this.#informer(info, controller.namespace, term),
+      handedOver: new HandedOver(),
+    };
     const controlled = new Map<string, ControlledCache>();
     for (const resource of controller.controlledResources ?? []) {
       const controlledInfo = await this.#resolve(resource);
       controlled.set(`${resource.group}/${resource.resource}`, {
         info: controlledInfo,
         informer: this.#informer(controlledInfo, controller.namespace, term),
+        handedOver: new HandedOver(),
         byOwner: new Map(),
       });
     }
@@ -296,15 +331,18 @@ export class Shard {
       metrics: this.metrics,
     });
     const binding: Binding = { controller, info, objects, controlled, logger: runner.logger, term };
-    objects.onEvent(({ type, object }) => {
+    objects.informer.onEvent(({ type, object }) => {
+      const key = objectKey(object);
+      objects.handedOver.observe(type, key, object.metadata?.resourceVersion);
       // An object leaving this shard's selection arrives as a deletion: it is no longer ours, nothing to do.
-      if (type !== 'deleted') runner.enqueue(objectKey(object));
+      if (type !== 'deleted') runner.enqueue(key);
     });
     for (const cache of controlled.values()) {
       cache.informer.onEvent(({ type, object }) => {
+        const key = objectKey(object);
+        cache.handedOver.observe(type, key, object.metadata?.resourceVersion);
         const owner = controllerKey(object, info);
         if (owner === undefined) return;
-        const key = objectKey(object);
         const owned = cache.byOwner.get(owner) ?? new Set<string>();
         if (type === 'deleted') owned.delete(key);
         else owned.add(key);
@@ -313,30 +351,32 @@ export class Shard {
         runner.enqueue(owner);
       });
     }
-    for (const informer of [objects, ...[...controlled.values()].map((cache) => cache.informer)])
-      informer.start();
+    for (const cache of [objects, ...controlled.values()]) cache.informer.start();
     runner.start();
     term.controllers.push(runner);
   }
 
   /**
-   * One work item: acknowledge drains, or reconcile. Never both, and never for an object not ours. Drains of
-   * controlled objects are acknowledged in their controller's work item: the sharder drains them once their
-   * controller has left this shard, when only that key still leads here.
+   * One work item: hand over, or reconcile. Never both, and never for an object not ours. A drained object is
+   * handed over together with its controlled objects, those first: they reach the next shard no later than
+   * their owner, which therefore finds them there (design.md, "Drain acknowledgement"). A controlled object
+   * whose controller is not on this shard is handed over in its controller's work item once drained.
    */
   async #reconcile(binding: Binding, key: string): Promise<HandlerResult | undefined> {
-    const { controller, objects, controlled, term } = binding;
+    const { controller, objects, term } = binding;
     if (term.stopped.signal.aborted) return undefined;
-    if (!(await this.#acknowledgeControlledDrains(binding, key))) return undefined;
-    const object = objects.get(key);
-    // Gone from the cache: deleted, or moved to another shard. Either way not ours to act on.
-    if (object?.metadata === undefined) return undefined;
     const { ring, name } = this.#options;
-    const labels = object.metadata.labels ?? {};
-    if (labels[shardLabel(ring)] !== name) return undefined;
+    const object = objects.handedOver.has(key) ? undefined : objects.informer.get(key);
+    const labels = object?.metadata?.labels ?? {};
+    // Gone from the cache (deleted, or moved to another shard) or handed over: not ours to act on.
+    if (object?.metadata === undefined || labels[shardLabel(ring)] !== name) {
+      await this.#handOverControlled(binding, key, 'drained');
+      return undefined;
+    }
     const logger = binding.logger.child({ object: key });
     if (labels[drainLabel(ring)] === drainValue) {
-      await this.#acknowledgeDrain(term, binding.info, object.metadata, logger);
+      if (await this.#handOverControlled(binding, key, 'all'))
+        await this.#handOver(term, objects, object.metadata, logger);
       return undefined;
     }
     const context: ReconcileContext = {
@@ -345,9 +385,7 @@ export class Shard {
       signal: term.stopped.signal,
       shardLabels: { [shardLabel(ring)]: name },
       controlled: (resource, namespace, objectName) =>
-        controlled
-          .get(`${resource.group}/${resource.resource}`)
-          ?.informer.get(namespace ? `${namespace}/${objectName}` : objectName),
+        this.#controlled(binding, object, resource, namespace, objectName),
     };
     // No await from this check to the reconcile's start: a shard paused past its renew deadline starts nothing
     // when it resumes (design.md, "What the sharder must not do"). Its Lease is being lost: no retry either.
@@ -363,15 +401,53 @@ export class Shard {
     }
   }
 
-  /** Acknowledges the drains of `owner`'s controlled objects; false when the Lease stopped being certain. */
-  async #acknowledgeControlledDrains(binding: Binding, owner: string): Promise<boolean> {
+  /** context.controlled(): from the cache, or, when the cache does not have it, from a consistent read. */
+  async #controlled(
+    binding: Binding,
+    owner: KubeObject,
+    resource: GroupResource,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    const cache = binding.controlled.get(`${resource.group}/${resource.resource}`);
+    if (cache === undefined) return undefined;
+    const key = namespace ? `${namespace}/${name}` : name;
+    const cached = cache.handedOver.has(key) ? undefined : cache.informer.get(key);
+    if (cached !== undefined) return cached;
+    // The cache may lag: an object that arrived with its owner can be in flight on the other watch. A GET
+    // without resourceVersion reads the current state.
+    const path = `${collectionPath(cache.info, cache.info.namespaced ? namespace : undefined)}/${name}`;
+    let found: KubeObject;
+    try {
+      found = await binding.term.client.request<KubeObject>({ path, signal: binding.term.stopped.signal });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const shard = found.metadata?.labels?.[shardLabel(this.#options.ring)];
+    binding.logger.debug(
+      { object: key, assignedTo: shard ?? 'none' },
+      'read a controlled object missing from the cache',
+    );
+    if (shard === this.#options.name) return found;
+    if (controlledBy(found, owner, binding.info))
+      throw new NotYetArrivedError(`${cache.info.resource} ${key}`, shard);
+    return undefined;
+  }
+
+  /**
+   * Hands over the controlled objects of `owner` that this shard holds: all of them (its owner is being handed
+   * over), or those the sharder drains (their owner is not here). False when the Lease stopped being certain.
+   */
+  async #handOverControlled(binding: Binding, owner: string, which: 'all' | 'drained'): Promise<boolean> {
     const drain = drainLabel(this.#options.ring);
     for (const cache of binding.controlled.values()) {
-      for (const key of cache.byOwner.get(owner) ?? []) {
-        const metadata = cache.informer.get(key)?.metadata;
-        if (metadata?.labels?.[drain] !== drainValue) continue;
+      for (const key of [...(cache.byOwner.get(owner) ?? [])]) {
+        const metadata = cache.handedOver.has(key) ? undefined : cache.informer.get(key)?.metadata;
+        if (metadata === undefined) continue;
+        if (which === 'drained' && metadata.labels?.[drain] !== drainValue) continue;
         const logger = binding.logger.child({ object: key, owner });
-        if (!(await this.#acknowledgeDrain(binding.term, cache.info, metadata, logger))) return false;
+        if (!(await this.#handOver(binding.term, cache, metadata, logger))) return false;
       }
     }
     return true;
@@ -388,26 +464,35 @@ export class Shard {
   }
 
   /**
-   * Lets go of a drained object: removes both labels, with the cached resourceVersion as precondition, in the
-   * work item that would otherwise have reconciled it. After this the shard never touches the object again;
-   * the UPDATE passes the sharder's webhook, which assigns the new shard.
+   * Lets go of an object: removes both labels, with the cached resourceVersion as precondition, in the work
+   * item that would otherwise have reconciled it. After this the shard never touches the object again; the
+   * UPDATE passes the sharder's webhook, which assigns the new shard. An object without the drain label (a
+   * controlled object going with its owner before the sharder drained it) gets it first: the webhook assigns
+   * anew only an object that carried it, and would otherwise give it back to this live shard.
    */
-  async #acknowledgeDrain(
-    term: Term,
-    info: ResourceInfo,
-    metadata: IObjectMeta,
-    logger: Logger,
-  ): Promise<boolean> {
+  async #handOver(term: Term, cache: Cache, metadata: IObjectMeta, logger: Logger): Promise<boolean> {
     if (metadata.name === undefined) return true;
+    const { info } = cache;
+    const ring = this.#options.ring;
     const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
-    if (!this.#certain(term, logger)) return false;
+    const versions = [metadata.resourceVersion ?? ''];
+    const write = async (body: unknown): Promise<KubeObject | undefined> => {
+      if (!this.#certain(term, logger)) return undefined;
+      return term.client.request<KubeObject>({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+    };
     try {
-      await term.client.request({
-        method: 'PATCH',
-        path,
-        contentType: patchTypes.merge,
-        body: drainAcknowledgementPatch(this.#options.ring, metadata.resourceVersion ?? ''),
-      });
+      if (metadata.labels?.[drainLabel(ring)] !== drainValue) {
+        const drained = await write(drainPatch(ring, versions[0] ?? ''));
+        if (drained === undefined) return false;
+        versions.push(drained.metadata?.resourceVersion ?? '');
+      }
+      const result = await write(drainAcknowledgementPatch(ring, versions.at(-1) ?? ''));
+      if (result === undefined) return false;
+      // The webhook may have given it back to this shard: then it stays ours.
+      if (result.metadata?.labels?.[shardLabel(ring)] !== this.#options.name) {
+        const key = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
+        cache.handedOver.add(key, versions, cache.informer.get(key)?.metadata?.resourceVersion);
+      }
       logger.debug('acknowledged drain: the object moves to another shard');
       return true;
     } catch (error) {

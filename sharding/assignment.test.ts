@@ -7,7 +7,7 @@ const available = new Set(['a', 'b']);
 const shard = 'shard.controller-rings.io/ring';
 const drain = 'drain.controller-rings.io/ring';
 
-describe('syncAction of a ring resource object', () => {
+describe('syncAction of a ring resource object or a controlled object', () => {
   it.each<[string, SyncAction, ListedObject['labels'], string | undefined]>([
     // [object, action, its labels, its desired shard]
     ['on its desired shard', 'ok', { [shard]: 'a' }, 'a'],
@@ -24,22 +24,5 @@ describe('syncAction of a ring resource object', () => {
     ['on a dead shard, no shard available', 'ok', { [shard]: 'd' }, undefined],
   ])('%s: %s', (_, action, labels, desired) => {
     expect(syncAction('ring', available, { labels, desired })).toBe(action);
-  });
-});
-
-describe('syncAction of a controlled object whose desired shard is a, given its owner', () => {
-  it.each<[string, SyncAction, ListedObject['labels'], string | undefined]>([
-    // [object, action, its labels, its owner's shard]
-    ['on the live shard holding its owner', 'wait', { [shard]: 'b' }, 'b'],
-    ['on the live shard holding its owner, being drained', 'ok', { [shard]: 'b', [drain]: 'true' }, 'b'],
-    ['on a live shard its owner has left', 'drain', { [shard]: 'b' }, 'a'],
-    ['on a live shard, its owner unassigned', 'drain', { [shard]: 'b' }, undefined],
-    ['on a dead shard, its owner on a live one', 'move', { [shard]: 'd' }, 'b'],
-    ['without shard label, its owner on a live shard', 'move', undefined, 'b'],
-    ['on its desired shard ahead of its owner', 'ok', { [shard]: 'a' }, 'b'],
-  ])('%s: %s', (_, action, labels, ownerShard) => {
-    expect(syncAction('ring', available, { labels, desired: 'a', owner: { shard: ownerShard } })).toBe(
-      action,
-    );
   });
 });

@@ -38,15 +38,20 @@ export function movePatch(ring: string, shard: string, resourceVersion: string):
   return { metadata: { resourceVersion, labels: { [shardLabel(ring)]: shard, [drainLabel(ring)]: null } } };
 }
 
-/** The sharder's request to the current shard to let go of an object listed at `resourceVersion`. */
+/**
+ * The sharder's request to the current shard to let go of an object listed at `resourceVersion`. A shard
+ * writes it too, on a controlled object it hands over with its controller before the sharder drained it:
+ * the webhook assigns anew only an object that carried the drain label.
+ */
 export function drainPatch(ring: string, resourceVersion: string): LabelsMergePatch {
   return { metadata: { resourceVersion, labels: { [drainLabel(ring)]: drainValue } } };
 }
 
 /**
- * A shard's acknowledgement of a drain, written in the work item that would have reconciled the object: it
- * removes both labels, after which the shard no longer touches the object; the UPDATE passes the admission
- * webhook, which assigns the object to its new shard (or the sharder's next sync does).
+ * A shard's acknowledgement of a drain, its handover of the object, written in the work item that would have
+ * reconciled the object (for a controlled object: its controller's): it removes both labels, after which the
+ * shard no longer touches the object; the UPDATE passes the admission webhook, which assigns the object to its
+ * new shard (or the sharder's next sync does).
  */
 export function drainAcknowledgementPatch(ring: string, resourceVersion: string): LabelsMergePatch {
   return { metadata: { resourceVersion, labels: { [shardLabel(ring)]: null, [drainLabel(ring)]: null } } };

@@ -30,7 +30,7 @@ import type { Address, SharderConfig } from './config.ts';
 import { sharderMetrics } from './metrics.ts';
 import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
 
-/** How soon the sync looks again at objects waiting for their owner's drain or that kept conflicting. */
+/** How soon the sync looks again at objects that kept conflicting or whose shard came back during it. */
 const syncRetryAfterMs = 2_000;
 
 /** The controllers while this replica leads. */

@@ -2,7 +2,7 @@
 // the sync ends at the first refused patch and sends no other.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
-import { ringLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { drainLabel, ringLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { Discovery, ResourceInfo } from '../../runtime/discovery.ts';
 import { FencedClient, isFenced } from '../../runtime/fence.ts';
@@ -95,5 +95,107 @@ describe('the sync through the fenced client', () => {
     expect(patches.length).toBeGreaterThanOrEqual(5);
     expect(patches.length).toBeLessThan(5 + 3);
     rest.close();
+  });
+});
+
+describe('the sync of a ring with controlled resources', () => {
+  const secrets: ResourceInfo = { ...configMaps, resource: 'secrets', kind: 'Secret' };
+  const hashRing = new HashRing(['a', 'b']);
+  // Owners on the dead shard d and on the live shard a, each with a Secret on its owner's shard.
+  const owners = Array.from({ length: 40 }, (_, i) => ({
+    metadata: {
+      name: `cm-${i}`,
+      namespace: 'default',
+      uid: `uid-${i}`,
+      resourceVersion: '1',
+      labels: { [shardLabel(ring)]: i % 2 === 0 ? 'd' : 'a' },
+    },
+  }));
+  const controlled = owners.map(({ metadata }) => ({
+    metadata: {
+      name: `${metadata.name}-digest`,
+      namespace: 'default',
+      resourceVersion: '1',
+      labels: metadata.labels,
+      ownerReferences: [
+        { apiVersion: 'v1', kind: 'ConfigMap', name: metadata.name, uid: metadata.uid, controller: true },
+      ],
+    },
+  }));
+  const onB = owners.filter(
+    ({ metadata }) =>
+      metadata.labels[shardLabel(ring)] === 'a' &&
+      hashRing.shardFor(`/ConfigMap/default/${metadata.name}`) === 'b',
+  ).length;
+
+  it('moves and drains controlled objects before their owners, each on its own like any object', async () => {
+    expect(onB).toBeGreaterThan(3);
+    const patched: { path: string; labels: Record<string, string | null> }[] = [];
+    const resources = await startHttpsStub((request, body, response) => {
+      response.setHeader('content-type', 'application/json');
+      const path = request.url?.split('?')[0] ?? '';
+      if (request.method === 'PATCH') {
+        const patch = JSON.parse(body) as { metadata: { labels: Record<string, string | null> } };
+        patched.push({ path, labels: patch.metadata.labels });
+        response.end('{}');
+        return;
+      }
+      const items = path.endsWith('/secrets') ? controlled : owners;
+      response.end(JSON.stringify({ metadata: {}, items }));
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', {
+      certain: true,
+      lost: new AbortController().signal,
+      reason: '',
+    });
+    const controllerRing: ControllerRing = {
+      metadata: { name: ring },
+      spec: {
+        resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+        shardLeaseNamespaces: ['shards'],
+      },
+    };
+    const sync = new SyncReconciler({
+      ring: () => controllerRing,
+      leases: () => [lease('a'), lease('b')],
+      namespace: () => ({ metadata: { name: 'default', labels: {} } }),
+      rest,
+      discovery: {
+        resolve: (_group: string, resource: string) =>
+          Promise.resolve(resource === 'secrets' ? secrets : configMaps),
+      } as unknown as Discovery,
+      excludedNamespaces: [],
+      concurrency: 3,
+      syncPeriodMs: 60_000,
+      retryAfterMs: 1_000,
+      now: () => now,
+      logger: createLogger({ level: 'silent' }),
+    });
+    try {
+      // Nothing waits: the sync does not look again before its period.
+      expect(await sync.reconcile(ring)).toEqual({ requeueAfter: 60_000 });
+    } finally {
+      rest.close();
+      await resources.close();
+    }
+    const lastSecret = patched.findLastIndex(({ path }) => path.includes('/secrets/'));
+    const firstConfigMap = patched.findIndex(({ path }) => path.includes('/configmaps/'));
+    expect(lastSecret).toBeLessThan(firstConfigMap);
+    // Every object of d moves; on the live shard a, the Secrets are drained as their owners are.
+    const drained = (resource: string) =>
+      patched.filter(
+        ({ path, labels }) => path.includes(`/${resource}/`) && labels[drainLabel(ring)] === 'true',
+      );
+    const moved = (resource: string) =>
+      patched.filter(
+        ({ path, labels }) => path.includes(`/${resource}/`) && labels[drainLabel(ring)] === null,
+      );
+    for (const resource of ['secrets', 'configmaps']) {
+      expect({ resource, moved: moved(resource).length, drained: drained(resource).length }).toEqual({
+        resource,
+        moved: 20,
+        drained: onB,
+      });
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The sync controller (design.md, "Assignment and movement", 2): on membership changes and periodically it
 // lists each ring resource as metadata only from the API server's watch cache, page by page, and moves or
-// drains the objects whose shard is not the desired one. It never watches or caches the sharded objects.
+// drains the objects whose shard is not the desired one. It never watches or caches the sharded objects, and
+// holds nothing per object: its memory does not grow with the ring.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
@@ -29,7 +30,7 @@ export interface SyncReconcilerOptions {
   /** Patches running at once per ring. */
   concurrency: number;
   syncPeriodMs: number;
-  /** How soon to look again when objects wait for their owner or kept conflicting. */
+  /** How soon to look again when objects kept conflicting, or their shard came back during the sync. */
   retryAfterMs: number;
   pageSize?: number;
   now(): Date;
@@ -50,9 +51,7 @@ interface RingSync {
   available: ReadonlySet<string>;
   hashRing: HashRing;
   selector: LabelSelector;
-  /** Hash keys of ring objects not on their desired shard, with their current shard: their children wait. */
-  ownersElsewhere: Map<string, string>;
-  /** Objects that must be looked at again soon (waiting for their owner, or conflicting). */
+  /** Objects that must be looked at again soon (conflicting, or their shard came back). */
   pending: number;
   log: Logger;
 }
@@ -83,16 +82,17 @@ export class SyncReconciler {
       available: new Set(available),
       hashRing: new HashRing(available),
       selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
-      ownersElsewhere: new Map(),
       pending: 0,
       log: this.#options.logger.child({ ring: name }),
     };
-    // Owners first: whether a controlled object may move depends on where its owner is.
-    for (const { group = '', resource } of ring.spec.resources) {
-      await this.#syncResource(sync, group, resource, false);
-    }
+    // Controlled objects first: moved from an unavailable shard, they reach the new shard before their owners
+    // (whose shard then finds them there, design.md "Assignment and movement"); drained, they are mostly
+    // labelled by the time their owner's shard hands both over.
     for (const { group = '', resource } of ring.spec.resources.flatMap((r) => r.controlledResources ?? [])) {
       await this.#syncResource(sync, group, resource, true);
+    }
+    for (const { group = '', resource } of ring.spec.resources) {
+      await this.#syncResource(sync, group, resource, false);
     }
     this.#synced.set(name, available.join(','));
     return { requeueAfter: sync.pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
@@ -117,14 +117,7 @@ export class SyncReconciler {
       if (!this.#selected(sync, object.metadata.namespace)) return;
       const result = hashKey(object.metadata, source);
       if (!('key' in result)) return;
-      const desired = sync.hashRing.shardFor(result.key);
-      if (!controlled) {
-        const current = object.metadata.labels?.[shardLabel(sync.name)];
-        if (current !== undefined && current !== desired) sync.ownersElsewhere.set(result.key, current);
-      }
-      const ownerShard = sync.ownersElsewhere.get(result.key);
-      const owner = controlled && ownerShard !== undefined ? { owner: { shard: ownerShard } } : {};
-      await this.#act(sync, info, object, { desired, ...owner });
+      await this.#act(sync, info, object, sync.hashRing.shardFor(result.key));
     });
   }
 
@@ -140,17 +133,13 @@ export class SyncReconciler {
     sync: RingSync,
     info: ResourceInfo,
     listed: PartialObjectMetadata,
-    target: { desired: string | undefined; owner?: { shard: string } },
+    desired: string | undefined,
   ): Promise<void> {
     const path = `${collectionPath(info, listed.metadata.namespace)}/${listed.metadata.name ?? ''}`;
     let object = listed;
     for (let attempt = 1; ; attempt++) {
-      const action = syncAction(sync.name, sync.available, { labels: object.metadata.labels, ...target });
-      if (action === 'ok') return;
-      if (action === 'wait' || target.desired === undefined) {
-        sync.pending++;
-        return;
-      }
+      const action = syncAction(sync.name, sync.available, { labels: object.metadata.labels, desired });
+      if (action === 'ok' || desired === undefined) return;
       const current = object.metadata.labels?.[shardLabel(sync.name)];
       if (action === 'move' && current !== undefined && this.#available(sync.name).includes(current)) {
         // Its shard came back (e.g. restarted under the same name) since this sync began: it may be acting on
@@ -161,12 +150,12 @@ export class SyncReconciler {
       const resourceVersion = object.metadata.resourceVersion ?? '';
       const body =
         action === 'move'
-          ? movePatch(sync.name, target.desired, resourceVersion)
+          ? movePatch(sync.name, desired, resourceVersion)
           : drainPatch(sync.name, resourceVersion);
       try {
         await this.#options.rest.request({ method: 'PATCH', path, contentType: patchTypes.merge, body });
         this.#options.metrics?.acted(sync.name, action);
-        sync.log.debug({ object: path, action, shard: target.desired }, 'synced object');
+        sync.log.debug({ object: path, action, shard: desired }, 'synced object');
         return;
       } catch (error) {
         if (isNotFound(error)) return;

@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
-import { patchTypes } from '../../runtime/rest.ts';
 import type { ReconcileObserver, ShardedController } from '../../shard/shard.ts';
 
 export const fieldManager = 'configmap-digest';
@@ -35,31 +34,52 @@ export function configMapDigestController(observer?: ReconcileObserver): Sharded
     controlledResources: [secrets],
     concurrency: 4,
     ...(observer === undefined ? {} : { observer }),
-    async reconcile(configMap, { client, controlled, logger, shardLabels }) {
+    async reconcile(configMap, { client, controlled, logger, shardLabels, signal }) {
       const { name = '', namespace = '', uid = '' } = configMap.metadata ?? {};
       const digest = digestOf(configMap);
       const secretName = digestSecretName(name);
-      const current = controlled(secrets, namespace, secretName) as ISecret | undefined;
+      const current = (await controlled(secrets, namespace, secretName)) as ISecret | undefined;
       if (current?.data?.digest === btoa(digest)) return;
-      // Server-side apply: creates the Secret or updates only the fields this controller owns.
-      await client.request({
-        method: 'PATCH',
-        path: `/api/v1/namespaces/${namespace}/secrets/${secretName}`,
-        query: { fieldManager, force: true },
-        contentType: patchTypes.apply,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: {
-            name: secretName,
-            namespace,
-            labels: shardLabels,
-            ownerReferences: [
-              { apiVersion: 'v1', kind: 'ConfigMap', name, uid, controller: true, blockOwnerDeletion: true },
-            ],
+      const collection = `/api/v1/namespaces/${namespace}/secrets`;
+      if (current === undefined) {
+        // Create if absent, as an ordinary controller does: a Secret that exists but is missing from what
+        // controlled() answers fails with 409 AlreadyExists.
+        await client.request({
+          method: 'POST',
+          path: collection,
+          query: { fieldManager },
+          body: {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: {
+              name: secretName,
+              namespace,
+              labels: shardLabels,
+              ownerReferences: [
+                {
+                  apiVersion: 'v1',
+                  kind: 'ConfigMap',
+                  name,
+                  uid,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
+            },
+            data: { digest: btoa(digest) },
           },
-          stringData: { digest },
-        },
+          signal,
+        });
+        logger.info({ digest }, 'created digest secret');
+        return;
+      }
+      // Update what was read, with its resourceVersion: a stale copy fails with 409 Conflict.
+      await client.request({
+        method: 'PUT',
+        path: `${collection}/${secretName}`,
+        query: { fieldManager },
+        body: { ...current, data: { ...current.data, digest: btoa(digest) } },
+        signal,
       });
       logger.info({ digest }, 'updated digest secret');
     },

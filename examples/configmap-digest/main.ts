@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, isLogLevel } from '../../runtime/logger.ts';
 import { MonitoringServer } from '../../runtime/monitoring-server.ts';
 import { Probes } from '../../runtime/probes.ts';
+import { ApiError } from '../../runtime/rest.ts';
 import { Shard } from '../../shard/shard.ts';
 import { configMapDigestController } from './controller.ts';
 import type { ReconcileObserver } from '../../shard/shard.ts';
@@ -66,8 +67,13 @@ const observer: ReconcileObserver | undefined =
           appendFileSync(recordFile, `${JSON.stringify(line)}\n`);
         },
         finished: (object, error) => {
+          // A Kubernetes status error also names its reason (AlreadyExists, Conflict, ...).
+          const reason =
+            error instanceof ApiError && error.reason !== undefined ? { reason: error.reason } : {};
           const failed =
-            error === undefined ? {} : { error: error instanceof Error ? error.message : 'failed' };
+            error === undefined
+              ? {}
+              : { error: error instanceof Error ? error.message : 'failed', ...reason };
           appendFileSync(
             recordFile,
             `${JSON.stringify({ event: 'end', object, shard: shardName, time: Date.now(), ...failed })}\n`,

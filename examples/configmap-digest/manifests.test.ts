@@ -68,10 +68,10 @@ describe('examples/configmap-digest/deploy/', () => {
     ]);
   });
 
-  it('lets the shards watch, acknowledge drains and apply Secrets everywhere, and keep Leases at home', () => {
+  it('lets the shards watch, acknowledge drains and create and update Secrets everywhere, and keep Leases at home', () => {
     expect(find('ClusterRole', 'configmap-digest-shard').rules).toEqual([
       { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'watch', 'patch'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update'] },
       { apiGroups: [''], resources: ['configmaps/finalizers'], verbs: ['update'] },
     ]);
     expect(find('Role', 'configmap-digest-shard-lease').rules).toEqual([

@@ -45,8 +45,8 @@ export function renderExampleManifests(): Map<string, string> {
     replicas,
     monitoringPort: metricsPort,
     permissions: [
-      // The reconcile server-side applies Secrets: an apply that creates the object is authorized as a create.
-      { group: '', resource: 'secrets', verbs: ['create'] },
+      // The reconcile creates a Secret that is absent and replaces one that is out of date.
+      { group: '', resource: 'secrets', verbs: ['create', 'update'] },
       // The Secret's ownerReference sets blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement
       // admission plugin (where a cluster enables it) allows only to those who may update the owner's finalizers.
       { group: '', resource: 'configmaps/finalizers', verbs: ['update'] },

@@ -587,7 +587,14 @@ export class EndToEnd {
     const events = [];
     for (const file of this.#recordFiles) {
       for (const line of await readRecords(file)) {
-        events.push({ object: line.object, shard: line.shard, time: line.time, phase: line.event });
+        events.push({
+          object: line.object,
+          shard: line.shard,
+          time: line.time,
+          phase: line.event,
+          ...(line.error === undefined ? {} : { error: line.error }),
+          ...(line.reason === undefined ? {} : { reason: line.reason }),
+        });
       }
     }
     const history: History = {

@@ -427,6 +427,65 @@ describe('faults around the shards: no bound counts API server outages, nor shar
   });
 });
 
+describe('invariant 7: a shard finds the controlled objects of an object that arrives', () => {
+  const refused = (shard: string, start: number, end: number, reason: string): ReconcileRecord => ({
+    ...reconcile(shard, start, end),
+    error: `secrets "cm-1-digest" ${reason === 'AlreadyExists' ? 'already exists' : 'changed'}`,
+    reason,
+  });
+  const failed = (shard: string, start: number, end: number): ReconcileRecord => ({
+    ...reconcile(shard, start, end),
+    error: 'connection reset',
+  });
+  // drainedHandover's reconciles on shard-a: shard-b gets the object at 10.020 s.
+  const onA = drainedHandover.reconciles.filter((record) => record.shard === 'shard-a');
+
+  it.each(['AlreadyExists', 'Conflict'])(
+    'finds a write refused as %s before the new shard reconciled the object once without error',
+    (reason) => {
+      const input = history({
+        ...drainedHandover,
+        reconciles: [
+          ...onA,
+          failed('shard-b', 10_025, 10_028),
+          refused('shard-b', 10_030, 10_040, reason),
+          reconcile('shard-b', 10_100, 10_120),
+        ],
+      });
+      const summary = summarize(input, options);
+      expect(summary.violations).toEqual([
+        expect.objectContaining({ invariant: 7, rule: 'arrival', object: cm, shards: ['shard-b'] }),
+      ]);
+      expect(summary.violations[0]?.message).toBe(
+        `ring-a/cm-1: a write of shard-b's reconcile (10:00:10.030–10:00:10.040) was refused as ${reason} ` +
+          `before any reconcile of it there succeeded; shard-b got it at 10:00:10.020: ` +
+          (input.reconciles.at(-2)?.error ?? ''),
+      );
+      expect(summary.refused).toEqual({ onArrival: 1, later: 0 });
+    },
+  );
+
+  it('counts, without judging, a refusal after the shard has reconciled the object once', () => {
+    const input = history({
+      ...drainedHandover,
+      reconciles: [...drainedHandover.reconciles, refused('shard-b', 10_100, 10_110, 'Conflict')],
+    });
+    const summary = summarize(input, options);
+    expect(summary.violations).toEqual([]);
+    expect(summary.refused).toEqual({ onArrival: 0, later: 1 });
+  });
+
+  it('judges the first run of an object too, and other errors not at all', () => {
+    const input = history({
+      objects: [{ object: cm, created: at(0) }],
+      labels: [label(5, 'shard-a')],
+      reconciles: [failed('shard-a', 10, 20), refused('shard-a', 30, 40, 'AlreadyExists')],
+    });
+    expect(rules(input)).toEqual(['arrival']);
+    expect(rules(history({ ...input, reconciles: [failed('shard-a', 10, 20)] }))).toEqual([]);
+  });
+});
+
 describe('pairReconcileEvents', () => {
   it('pairs starts and ends per shard and object, and leaves a start whose process died open', () => {
     const events = [
@@ -440,6 +499,23 @@ describe('pairReconcileEvents', () => {
       reconcile('shard-a', 1, 3),
       reconcile('shard-a', 2, undefined, 'ring-a/cm-2'),
       reconcile('shard-a', 9, 10, 'ring-a/cm-2'),
+    ]);
+  });
+
+  it("keeps an end's error and its status reason", () => {
+    const events = [
+      { object: cm, shard: 'shard-a', time: at(1), phase: 'start' as const },
+      {
+        object: cm,
+        shard: 'shard-a',
+        time: at(3),
+        phase: 'end' as const,
+        error: 'exists',
+        reason: 'AlreadyExists',
+      },
+    ];
+    expect(pairReconcileEvents(events)).toEqual([
+      { ...reconcile('shard-a', 1, 3), error: 'exists', reason: 'AlreadyExists' },
     ]);
   });
 
@@ -460,11 +536,12 @@ describe('formatSummary', () => {
       [
         'scenario handover: objects 1, reconciles 3 (shard-a 2, shard-b 1)',
         '  moves: 1 drained, 0 undrained after their shard died, 0 undrained while their shard was alive',
+        '  writes refused as AlreadyExists/Conflict: 0 on arrival, 0 later',
         '  violations: none',
       ].join('\n'),
     );
     expect(formatSummary('direct move', summarize(violating, options))).toMatch(
-      /undrained while their shard was alive\n {2}violations: 1\n {4}- \[invariant 4, drain\] ring-a\/cm-1 moved from/,
+      /undrained while their shard was alive\n.*\n {2}violations: 1\n {4}- \[invariant 4, drain\] ring-a\/cm-1 moved from/,
     );
   });
 });

@@ -1,4 +1,4 @@
-// Checks invariants 1–4 and 6 of design.md against what an end-to-end scenario recorded: the reconciles the
+// Checks invariants 1–4, 6 and 7 of design.md against what an end-to-end scenario recorded: the reconciles the
 // shards logged, every label change of the ring's objects seen by the test's watch, the shard processes' life
 // events and, with the API server's audit log, every write request and who sent it. Pure: the scenario
 // collects, this module judges.
@@ -13,6 +13,12 @@
 //   "X started reconciling after it was assigned to X" allows `clockToleranceMs` of skew.
 // - Shard events are taken by the harness before it signals the process ('stopping', 'killed'), so the shard
 //   cannot act for others after them: a move observed after a shard's death time is judged as after it.
+// - Invariant 7 (controlled objects arrive with their owner): a reconcile that ended with a write refused as
+//   AlreadyExists or Conflict (409) belongs to the run of the object on that shard in which it started, with
+//   the same tolerance; from the run's start until the shard's first reconcile of it that ends without error,
+//   each one is a violation: the shard did not find the object's controlled objects (or their current
+//   versions) where the protocol says they are when an object arrives. Later ones are counted, not judged: a
+//   shard's cache may lag behind its own writes.
 // - A write's time is the API server's requestReceivedTimestamp from its audit log (same machine clock).
 // Moves and reconciles caused by a shard's death come from the sharder, which reacts only after the
 // shard's Lease is released or expires, far later than any of these skews.
@@ -37,6 +43,9 @@ export interface ReconcileRecord {
   shard: string;
   start: number; // ms since the epoch
   end?: number;
+  /** The error the reconcile ended with, and its Kubernetes status reason (e.g. AlreadyExists) if any. */
+  error?: string;
+  reason?: string;
 }
 
 /** A reconcile's start or end as a shard logs it, one line each. */
@@ -45,6 +54,9 @@ export interface ReconcileEvent {
   shard: string;
   time: number;
   phase: 'start' | 'end';
+  /** On ends: the error, and its status reason (see ReconcileRecord). */
+  error?: string;
+  reason?: string;
 }
 
 /** One event of the test's watch on the ring's objects, in the order delivered; the first is the state found. */
@@ -144,10 +156,13 @@ export interface CheckOptions {
   fencing?: FencingOptions;
 }
 
-export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain' | 'fence';
+export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain' | 'fence' | 'arrival';
+
+/** Reasons of a write refused because the writer's view was not current (HTTP 409). */
+const refusedReasons = new Set(['AlreadyExists', 'Conflict']);
 
 export interface Violation {
-  invariant: 1 | 2 | 3 | 4 | 6;
+  invariant: 1 | 2 | 3 | 4 | 6 | 7;
   rule: Rule;
   object: string;
   shards: string[];
@@ -168,6 +183,8 @@ export interface Summary {
   objects: number;
   reconcilesPerShard: Record<string, number>;
   moves: { drained: number; afterShardDeath: number; undrainedWhileAlive: number };
+  /** Reconciles that ended with a write refused as AlreadyExists or Conflict: on arrival (judged), later. */
+  refused: { onArrival: number; later: number };
   failovers: Failover[];
   /** Invariant 6: acts judged against their writer's Lease (writes other than Lease renewals, reconcile starts). */
   fenced: { sharderWrites: number; shardWrites: number; reconcileStarts: number } | undefined;
@@ -192,6 +209,8 @@ export function pairReconcileEvents(events: ReconcileEvent[]): ReconcileRecord[]
         `reconcile of ${event.object} by ${event.shard} ended at ${clock(event.time)} without a start`,
       );
     record.end = event.time;
+    if (event.error !== undefined) record.error = event.error;
+    if (event.reason !== undefined) record.reason = event.reason;
     open.delete(key);
   }
   return records;
@@ -213,6 +232,7 @@ export function summarize(history: History, options: CheckOptions): Summary {
   const violations: Violation[] = [];
   const failovers: Failover[] = [];
   const moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
+  const refused = { onArrival: 0, later: 0 };
 
   for (const [object, records] of reconcilesByObject) violations.push(...overlaps(object, records));
   const outages = merge(history.outages ?? []);
@@ -228,6 +248,10 @@ export function summarize(history: History, options: CheckOptions): Summary {
     for (const gap of timeline.gaps) violations.push(...unassigned(object, gap, available, options));
     for (const run of timeline.runs) {
       violations.push(...unreconciled(object, run, lives, ofObject, outages, options));
+      const arrival = refusedOnArrival(object, run, ofObject, options);
+      refused.onArrival += arrival.onArrival.length;
+      refused.later += arrival.later;
+      violations.push(...arrival.onArrival);
       const failover = failoverOf(object, run, lives, ofObject, timeline.deletions, stalled, options);
       if (!failover) continue;
       failovers.push(failover.failover);
@@ -260,7 +284,7 @@ export function summarize(history: History, options: CheckOptions): Summary {
     violations.push(...judged.violations);
   }
   violations.sort((a, b) => a.time - b.time);
-  return { objects, reconcilesPerShard, moves, failovers, fenced, violations };
+  return { objects, reconcilesPerShard, moves, refused, failovers, fenced, violations };
 }
 
 export function formatSummary(scenario: string, summary: Summary): string {
@@ -274,6 +298,9 @@ export function formatSummary(scenario: string, summary: Summary): string {
     `scenario ${scenario}: objects ${summary.objects}, reconciles ${total} (${perShard || 'none'})`,
     `  moves: ${drained} drained, ${afterShardDeath} undrained after their shard died, ${undrainedWhileAlive} undrained while their shard was alive`,
   ];
+  lines.push(
+    `  writes refused as AlreadyExists/Conflict: ${summary.refused.onArrival} on arrival, ${summary.refused.later} later`,
+  );
   if (summary.fenced !== undefined) {
     const { sharderWrites, shardWrites, reconcileStarts } = summary.fenced;
     lines.push(
@@ -619,6 +646,39 @@ function unreconciled(
           : 'it never reconciled it after'),
     },
   ];
+}
+
+// Invariant 7: the reconciles of `run`'s shard that ended with a write refused as AlreadyExists or Conflict,
+// those before its first reconcile in the run that ended without error as violations, the others counted.
+function refusedOnArrival(
+  object: string,
+  run: Run,
+  records: Reconcile[],
+  options: CheckOptions,
+): { onArrival: Violation[]; later: number } {
+  const tolerance = options.clockToleranceMs ?? 100;
+  const own = records
+    .filter((r) => r.shard === run.shard && r.start >= run.from - tolerance && r.start <= run.to)
+    .sort((a, b) => a.start - b.start);
+  const settled = own.find((r) => !r.unfinished && r.error === undefined)?.start ?? Infinity;
+  const refused = own.filter((r) => r.reason !== undefined && refusedReasons.has(r.reason));
+  const onArrival = refused.filter((r) => r.start < settled);
+  const since = run.initial
+    ? `held it when first observed at ${clock(run.from)}`
+    : `got it at ${clock(run.from)}`;
+  return {
+    onArrival: onArrival.map((record) => ({
+      invariant: 7,
+      rule: 'arrival',
+      object,
+      shards: [run.shard],
+      time: record.start,
+      message:
+        `${object}: a write of ${run.shard}'s reconcile (${span(record)}) was refused as ${record.reason ?? ''} ` +
+        `before any reconcile of it there succeeded; ${run.shard} ${since}: ${record.error ?? ''}`,
+    })),
+    later: refused.length - onArrival.length,
+  };
 }
 
 // Invariant 3: an object whose shard died while holding it (or that was assigned to a dead shard) is

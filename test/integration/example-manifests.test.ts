@@ -1,6 +1,6 @@
 // The example controller's generated manifests (examples/configmap-digest/deploy/) on a real API server: it
 // accepts them, the shards' service account may do what a shard of the example does and no more, and a shard
-// holding nothing but that service account's token joins the ring, reconciles and acknowledges drains. No
+// holding nothing but that service account's token joins the ring, reconciles and hands objects over. No
 // sharder runs here (it would act on every ring of the shared control plane): the test labels objects as the
 // sharder would.
 import { readFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import {
   ring,
   serviceAccountName,
 } from '../../examples/configmap-digest/manifests.ts';
-import { ApiError, patchTypes, RestClient } from '../../runtime/rest.ts';
+import { patchTypes, RestClient } from '../../runtime/rest.ts';
 import {
   describeAttributes,
   grantsIn,
@@ -57,7 +57,7 @@ const applied = objects.filter((object) => object !== deployment && !sharderGran
 let dir: string;
 let shard: ExampleShard | undefined;
 
-/** A shard's whole API use: caches, drain acknowledgements, the reconcile's apply, its Lease. */
+/** A shard's whole API use: caches, handovers, the reconcile's create and update, its Lease. */
 const needed: Attributes[] = [
   ...['list', 'watch'].flatMap((verb) => [
     { verb, resource: 'configmaps' },
@@ -65,7 +65,7 @@ const needed: Attributes[] = [
   ]),
   { verb: 'patch', resource: 'configmaps', namespace: appsNamespace },
   { verb: 'update', resource: 'configmaps', subresource: 'finalizers', namespace: appsNamespace },
-  ...['create', 'patch'].map((verb) => ({ verb, resource: 'secrets', namespace: appsNamespace })),
+  ...['create', 'update', 'patch'].map((verb) => ({ verb, resource: 'secrets', namespace: appsNamespace })),
   ...['get', 'create', 'update'].map((verb) => ({
     verb,
     group: 'coordination.k8s.io',
@@ -81,7 +81,7 @@ const forbidden: Attributes[] = [
     resource: 'configmaps',
     namespace: appsNamespace,
   })),
-  ...['update', 'delete'].map((verb) => ({ verb, resource: 'secrets', namespace: appsNamespace })),
+  { verb: 'delete', resource: 'secrets', namespace: appsNamespace },
   // Other Leases: node heartbeats, the sharder's, and listing or deleting those of other shards.
   ...['create', 'update'].map((verb) => ({
     verb,
@@ -167,11 +167,12 @@ describe('the example controller manifests', () => {
     };
     const shards = await clientOf({ namespace, name: serviceAccountName });
     const everyone = await clientOf(nobody);
-    // Everywhere: the library's caches and drain acknowledgements (get comes with list), the reconcile's apply
-    // of Secrets, and the finalizers update that blockOwnerDeletion takes. In the shards' namespace: their Leases.
+    // Everywhere: the library's caches and drain acknowledgements (get comes with list), the reconcile's create and
+    // update of Secrets, and the finalizers update that blockOwnerDeletion takes. In the shards' namespace: their Leases.
     const everywhere = [
       ...['get', 'list', 'watch', 'patch'].flatMap((verb) => [`${verb} configmaps`, `${verb} secrets`]),
       'create secrets',
+      'update secrets',
       'update configmaps/finalizers',
     ];
     const leases = ['get', 'create', 'update'].map((verb) => `${verb} leases.coordination.k8s.io`);
@@ -190,47 +191,7 @@ describe('the example controller manifests', () => {
     }
   });
 
-  it('need create for the Secrets: a server-side apply that creates an object is authorized as a create', async () => {
-    // A service account that may patch Secrets in the apps namespace, and nothing else.
-    const name = 'patch-secrets-only';
-    const rbac = { apiVersion: 'rbac.authorization.k8s.io/v1', metadata: { name, namespace: appsNamespace } };
-    for (const object of [
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: appsNamespace } },
-      { ...rbac, kind: 'Role', rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch'] }] },
-      {
-        ...rbac,
-        kind: 'RoleBinding',
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-        subjects: [{ kind: 'ServiceAccount', name, namespace: appsNamespace }],
-      },
-    ]) {
-      await apply(rest, object);
-    }
-    const patchOnly = new KubeConfig();
-    patchOnly.loadFromFile(await serviceAccountKubeconfig(admin, { namespace: appsNamespace, name }, dir));
-    const client = new RestClient(patchOnly);
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: appsNamespace } };
-    const applySecret = (data: Record<string, string>) => apply(client, { ...secret, stringData: data });
-    try {
-      await eventually(async () => {
-        const check = { verb: 'patch', resource: 'secrets', namespace: appsNamespace, name };
-        expect(await permitted(rest, serviceAccountSubject(appsNamespace, name), [check])).toHaveLength(1);
-      });
-      const refused = await applySecret({ step: 'create' }).catch((error: unknown) => error);
-      expect(refused).toBeInstanceOf(ApiError);
-      expect(refused).toMatchObject({
-        code: 403,
-        message: expect.stringContaining('cannot create resource'),
-      });
-
-      await apply(rest, secret);
-      await expect(applySecret({ step: 'update' })).resolves.toMatchObject({ metadata: { name } });
-    } finally {
-      client.close();
-    }
-  });
-
-  it('let a shard with nothing but these permissions join the ring, reconcile and acknowledge drains', async () => {
+  it('let a shard with nothing but these permissions join the ring, reconcile and hand objects over', async () => {
     const kubeconfigPath = await serviceAccountKubeconfig(
       admin,
       { namespace, name: serviceAccountName },
@@ -271,16 +232,17 @@ describe('the example controller manifests', () => {
       ]);
     });
 
-    // Drains in the sharder's order: the ConfigMap, then its Secret, once the ConfigMap has left the shard. The
-    // shard acknowledges each by removing both labels.
-    const unlabelled = async (path: string): Promise<void> => {
+    // A drain of the ConfigMap: the shard hands its Secret over first, then the ConfigMap, each by removing both
+    // labels (no webhook assigns them anew here).
+    await label(configMapPath('settings'), { [drainLabel(ring)]: drainValue });
+    const unlabelled = async (path: string): Promise<string> => {
       const { metadata } = await rest.request<IConfigMap | ISecret>({ path });
       expect(metadata?.labels ?? {}).not.toHaveProperty([shardLabel(ring)]);
       expect(metadata?.labels ?? {}).not.toHaveProperty([drainLabel(ring)]);
+      return metadata?.resourceVersion ?? '';
     };
-    for (const path of [configMapPath('settings'), secretPath(secretName)]) {
-      await label(path, { [drainLabel(ring)]: drainValue });
-      await eventually(() => unlabelled(path));
-    }
+    const configMapVersion = await eventually(() => unlabelled(configMapPath('settings')));
+    const secretVersion = await eventually(() => unlabelled(secretPath(secretName)));
+    expect(Number(secretVersion)).toBeLessThan(Number(configMapVersion));
   });
 });

@@ -1,6 +1,7 @@
 // The shard library through the example controller, as real processes with a real sharder: shards keep their
 // Leases, reconcile only their own objects (and controlled objects land with their owner), acknowledge drains
-// instead of reconciling, and release their Lease on graceful shutdown.
+// instead of reconciling, hand controlled objects over before their owner, and release their Lease on graceful
+// shutdown.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -13,6 +14,7 @@ import { ExpectedError } from '../../runtime/expected-error.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { Shard } from '../../shard/shard.ts';
+import { HashRing } from '../../sharding/ring.ts';
 import { eventually } from '../support/eventually.ts';
 import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
@@ -65,6 +67,40 @@ async function allReconciled(): Promise<Labelled[]> {
     expect(secret?.metadata?.labels?.[shardLabel(ring)]).toBe(object.metadata.labels?.[shardLabel(ring)]);
   }
   return objects;
+}
+
+/** A name of a ConfigMap that the hash ring of both shards puts on `shard`. */
+function nameOn(shard: string, prefix: string): string {
+  const hashRing = new HashRing(['shard-0', 'shard-1']);
+  for (let i = 0; ; i++) {
+    if (hashRing.shardFor(`/ConfigMap/${namespace}/${prefix}-${i}`) === shard) return `${prefix}-${i}`;
+  }
+}
+
+/** Creates a ConfigMap labelled for `shard` (so the webhook leaves it there), whose shard reconciles it. */
+async function createOn(shard: string, name: string): Promise<void> {
+  await rest.request({
+    method: 'POST',
+    path: configMaps,
+    body: { metadata: { name, labels: { [shardLabel(ring)]: shard } }, data: { name } },
+  });
+}
+
+/** The digest Secret of ConfigMap `name`; throws unless it is on `shard`. */
+async function secretOf(name: string, shard: string): Promise<ISecret> {
+  const secret = await rest.request<ISecret>({
+    path: `/api/v1/namespaces/${namespace}/secrets/${digestSecretName(name)}`,
+  });
+  expect(secret.metadata?.labels?.[shardLabel(ring)]).toBe(shard);
+  return secret;
+}
+
+/** The errors of `shard`'s reconciles of ConfigMap `name`, with their status reason if any. */
+async function refusedOrFailed(shard: string, name: string): Promise<string[]> {
+  const records = await readRecords(shards.get(shard)?.recordFile ?? '');
+  return records
+    .filter((r) => r.object === `${namespace}/${name}` && r.error !== undefined)
+    .map((r) => (r.reason === undefined ? (r.error ?? '') : `${r.reason}: ${r.error ?? ''}`));
 }
 
 beforeAll(async () => {
@@ -157,6 +193,58 @@ describe('shard library', () => {
       expect(current.metadata.labels?.[shardLabel(ring)]).toBe(owner?.name);
       await allReconciled();
     });
+  });
+
+  it("hands a drained object's controlled objects over before the object, and the new shard finds them", async () => {
+    // On the shard it does not hash to, with its Secret there too: a drain moves both to the other shard.
+    const name = nameOn('shard-0', 'handover');
+    await createOn('shard-1', name);
+    await eventually(() => secretOf(name, 'shard-1'));
+    await rest.request({
+      method: 'PATCH',
+      path: `${configMaps}/${name}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { [drainLabel(ring)]: 'true' } } },
+    });
+    const moved = await eventually(async () => {
+      const current = await rest.request<Labelled>({ path: `${configMaps}/${name}` });
+      expect(current.metadata.labels?.[shardLabel(ring)]).toBe('shard-0');
+      return current;
+    });
+    const handedOver = await eventually(() => secretOf(name, 'shard-0'));
+    // Handed over before its owner (the resourceVersions of one etcd are comparable), though the sharder
+    // drained only the owner: the shard drained the Secret itself, so that the webhook assigned it anew.
+    expect(Number(handedOver.metadata?.resourceVersion)).toBeLessThan(Number(moved.metadata.resourceVersion));
+    await eventually(allReconciled);
+    expect(await refusedOrFailed('shard-0', name)).toEqual([]);
+  });
+
+  it('does not act on a controlled object that is not on its shard yet, and reconciles once it is', async () => {
+    const name = nameOn('shard-0', 'split');
+    await createOn('shard-1', name);
+    await eventually(() => secretOf(name, 'shard-1'));
+    // The owner alone moves on, as when membership changes between the two handovers' admissions.
+    await rest.request({
+      method: 'PATCH',
+      path: `${configMaps}/${name}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { [shardLabel(ring)]: 'shard-0' } }, data: { moved: 'alone' } },
+    });
+    const waiting = `secrets ${namespace}/${digestSecretName(name)} is on shard shard-1, not yet on this one`;
+    await eventually(async () => {
+      const errors = await refusedOrFailed('shard-0', name);
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.filter((error) => !error.includes(waiting))).toEqual([]);
+    });
+    // The sharder drains the Secret from shard-1, which holds it without its owner: it hands it over at once.
+    await rest.request({
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${namespace}/secrets/${digestSecretName(name)}`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { [drainLabel(ring)]: 'true' } } },
+    });
+    await eventually(allReconciled);
+    expect((await refusedOrFailed('shard-0', name)).filter((error) => !error.includes(waiting))).toEqual([]);
   });
 
   it('refuses to join with a resource the API server does not serve, and leaves no Lease held', async () => {

@@ -31,7 +31,9 @@ export interface ReconcileLine {
   time: number;
   /** On start lines: the version of the object reconciled. */
   resourceVersion?: string;
+  /** On end lines: the error the reconcile ended with, and its Kubernetes status reason if it had one. */
   error?: string;
+  reason?: string;
 }
 
 /** Starts one shard and waits until it has joined the ring (Lease held, caches synced). */
