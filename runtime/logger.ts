@@ -1,7 +1,7 @@
 // One pino logger per process, passed down and narrowed with child({ controller, ring, shard, object }). Each
 // part binds only the fields it adds (pino repeats a key bound twice): see docs/architecture.md, "Logs".
 // JSON lines by default (for log pipelines); human-readable when writing to a terminal.
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { PinoPretty } from 'pino-pretty';
 import { ExpectedError } from './expected-error.ts';
@@ -74,8 +74,8 @@ function serialize(value: unknown, depth: number): unknown {
   if (value instanceof ApiError) {
     serialized = { type: value.name, message: value.message, code: value.code };
     if (value.reason !== undefined) serialized.reason = value.reason;
-  } else if (value instanceof ApiException) {
-    serialized = apiException(value as ApiException<unknown>);
+  } else if (isApiException(value)) {
+    serialized = apiException(value);
   } else {
     serialized = { type: value.name, message: value.message };
     const { code } = value as { code?: unknown };
@@ -85,6 +85,15 @@ function serialize(value: unknown, depth: number): unknown {
   }
   if (value.cause !== undefined && depth < causeDepth) serialized.cause = serialize(value.cause, depth + 1);
   return serialized;
+}
+
+/**
+ * client-node's ApiException, told by its shape rather than instanceof: the shard library must not load
+ * client-node, an optional peer of the package (a cdk8s app has none).
+ */
+function isApiException(error: Error): error is ApiException<unknown> {
+  const { code, headers } = error as { code?: unknown; headers?: unknown };
+  return typeof code === 'number' && typeof headers === 'object' && headers !== null && 'body' in error;
 }
 
 /** client-node's error: its body is the Status (JSON text or parsed), its message a dump of the whole answer. */
