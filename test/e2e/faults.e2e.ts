@@ -11,7 +11,7 @@ import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { compactEtcd, etcdRevision } from '../support/etcd.ts';
 import { EndToEnd, ring } from './harness.ts';
-import { formatSummary } from './invariants.ts';
+import { bounds, expectInvariants, started } from './judge.ts';
 
 const objects = Array.from({ length: 60 }, (_, i) => `config-${i}`);
 // Leases twice as long as scenarios.e2e.ts's: the sync of thousands of objects and the listings that wait for
@@ -22,28 +22,9 @@ const leaderElection = [
   '--leader-election-renew-deadline=6s',
   '--leader-election-retry-period=1s',
 ];
-const bounds = {
-  assignmentBoundMs: 1_000 + 10_000, // webhook (1 s); the sync period covers objects created while it is down
-  reconcileBoundMs: 10_000,
-  failoverBoundMs: 2 * leaseDurationSeconds * 1000 + 5_000,
-};
+const limits = bounds(leaseDurationSeconds);
 let e2e: EndToEnd | undefined;
 jest.setTimeout(180_000);
-
-function environment(): EndToEnd {
-  if (e2e === undefined) throw new Error('the end-to-end environment did not start');
-  return e2e;
-}
-
-/** Judges the history so far; fails with the summary, which names every violation. */
-async function expectInvariants(scenario: string, options: Partial<typeof bounds> = {}): Promise<void> {
-  const summary = await environment().check({ ...bounds, ...options });
-  console.log(formatSummary(scenario, summary));
-  expect({ scenario, violations: summary.violations.map((v) => v.message) }).toEqual({
-    scenario,
-    violations: [],
-  });
-}
 
 beforeAll(async () => {
   e2e = await EndToEnd.start({
@@ -64,7 +45,7 @@ afterAll(async () => {
 
 describe('faults around a ring of example shards', () => {
   it('the API server restarts while shards and sharders run', async () => {
-    const env = environment();
+    const env = started(e2e);
     await env.withChurn(objects, async () => {
       await env.restartApiServer();
       await env.createObjects(['after-restart-0', 'after-restart-1', 'after-restart-2']);
@@ -72,11 +53,11 @@ describe('faults around a ring of example shards', () => {
     });
     await env.converged();
     console.log(`shard processes that exited on their own (lost their Lease): ${env.shardExits}`);
-    await expectInvariants('API server restart');
+    await expectInvariants(env, 'API server restart', limits);
   });
 
   it('etcd is compacted under every watch while objects change: all watches get 410 Gone and relist', async () => {
-    const env = environment();
+    const env = started(e2e);
     const etcd = env.cluster.controlPlane.etcdUrl;
     const processes = [...env.sharders.values(), ...env.shards.values()];
     const cutAt = Date.now();
@@ -115,11 +96,11 @@ describe('faults around a ring of example shards', () => {
       await env.converged();
     });
     await env.converged();
-    await expectInvariants('etcd compaction');
+    await expectInvariants(env, 'etcd compaction', limits);
   });
 
   it('both sharder replicas are down while objects are created; the sync assigns them', async () => {
-    const env = environment();
+    const env = started(e2e);
     const unassigned = Array.from({ length: 40 }, (_, i) => `while-sharderless-${i}`);
     await env.withChurn(objects, async () => {
       for (const identity of [...env.sharders.keys()]) await env.killSharder(identity);
@@ -132,11 +113,11 @@ describe('faults around a ring of example shards', () => {
       await env.converged();
     });
     await env.converged();
-    await expectInvariants('both sharder replicas down');
+    await expectInvariants(env, 'both sharder replicas down', limits);
   });
 
   it('SIGKILL of the sharder leader in the middle of a sync of 2,000 objects', async () => {
-    const env = environment();
+    const env = started(e2e);
     const bulk = Array.from({ length: 2_000 }, (_, i) => `bulk-${i}`);
     const createdAt = Date.now();
     await env.createObjects(bulk, 8);
@@ -165,6 +146,9 @@ describe('faults around a ring of example shards', () => {
     // Hundreds of objects land on a shard at once (a join's drains, a lost shard's moves) and wait in its queue
     // of 4 workers: the bound on its first reconcile grows with the queue (here: ~1,000 objects at 40-100/s
     // on a busy machine). Everything before was judged with the tighter bound already.
-    await expectInvariants('sharder leader SIGKILL during a large sync', { reconcileBoundMs: 30_000 });
+    await expectInvariants(env, 'sharder leader SIGKILL during a large sync', {
+      ...limits,
+      reconcileBoundMs: 30_000,
+    });
   });
 });
