@@ -5,7 +5,6 @@
 // renewal's start plus the renew deadline still ahead), and reconciles write through a fenced client, so that a
 // shard paused past its deadline does nothing more when it resumes, before the sharder takes its objects.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import {
   defaultLeaseDurationSeconds,
   drainLabel,
@@ -13,7 +12,6 @@ import {
   ringLabel,
   shardLabel,
 } from '../api/v1alpha1/index.ts';
-import { drainAcknowledgementPatch, drainPatch } from '../sharding/patches.ts';
 import { Controller } from '../runtime/controller.ts';
 import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
@@ -22,18 +20,16 @@ import { LeaderElector, type Fence } from '../runtime/leader-election.ts';
 import { ExpectedError } from '../runtime/expected-error.ts';
 import { serializers, type Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
-import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
+import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
+import { isNotFound, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 import { HandedOver } from './handed-over.ts';
+import { certain, handOver, type HandOverCache } from './hand-over.ts';
 
 // For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
 export { ExpectedError } from '../runtime/expected-error.ts';
 
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: IObjectMeta;
-}
+export type { KubeObject, ObjectMeta, OwnerReference } from '../runtime/object.ts';
 
 /** A resource by API group (empty for the core group) and plural name, as in a ControllerRing. */
 export interface GroupResource {
@@ -389,7 +385,7 @@ export class Shard {
     };
     // No await from this check to the reconcile's start: a shard paused past its renew deadline starts nothing
     // when it resumes (design.md, "What the sharder must not do"). Its Lease is being lost: no retry either.
-    if (!this.#certain(term, logger)) return undefined;
+    if (!certain(term.fence, logger)) return undefined;
     controller.observer?.started(key, object.metadata.resourceVersion);
     try {
       const result = await controller.reconcile(object, context);
@@ -453,54 +449,19 @@ export class Shard {
     return true;
   }
 
-  /**
-   * Whether the Lease is certain now (see Fence.certain); says so at debug when it is not (the Lease's loss is
-   * logged once, not for every object it stops).
-   */
-  #certain(term: Term, logger: Logger): boolean {
-    if (term.fence.certain) return true;
-    logger.debug({ reason: term.fence.reason }, 'not acting on the object: the shard lease is not certain');
-    return false;
-  }
-
-  /**
-   * Lets go of an object: removes both labels, with the cached resourceVersion as precondition, in the work
-   * item that would otherwise have reconciled it. After this the shard never touches the object again; the
-   * UPDATE passes the sharder's webhook, which assigns the new shard. An object without the drain label (a
-   * controlled object going with its owner before the sharder drained it) gets it first: the webhook assigns
-   * anew only an object that carried it, and would otherwise give it back to this live shard.
-   */
-  async #handOver(term: Term, cache: Cache, metadata: IObjectMeta, logger: Logger): Promise<boolean> {
-    if (metadata.name === undefined) return true;
-    const { info } = cache;
-    const ring = this.#options.ring;
-    const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
-    const versions = [metadata.resourceVersion ?? ''];
-    const write = async (body: unknown): Promise<KubeObject | undefined> => {
-      if (!this.#certain(term, logger)) return undefined;
-      return term.client.request<KubeObject>({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+  /** Hands over one object of `cache` (see handOver). */
+  #handOver(term: Term, cache: Cache, metadata: ObjectMeta, logger: Logger): Promise<boolean> {
+    const shard = {
+      ring: this.#options.ring,
+      name: this.#options.name,
+      fence: term.fence,
+      client: term.client,
     };
-    try {
-      if (metadata.labels?.[drainLabel(ring)] !== drainValue) {
-        const drained = await write(drainPatch(ring, versions[0] ?? ''));
-        if (drained === undefined) return false;
-        versions.push(drained.metadata?.resourceVersion ?? '');
-      }
-      const result = await write(drainAcknowledgementPatch(ring, versions.at(-1) ?? ''));
-      if (result === undefined) return false;
-      // The webhook may have given it back to this shard: then it stays ours.
-      if (result.metadata?.labels?.[shardLabel(ring)] !== this.#options.name) {
-        const key = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
-        cache.handedOver.add(key, versions, cache.informer.get(key)?.metadata?.resourceVersion);
-      }
-      logger.debug('acknowledged drain: the object moves to another shard');
-      return true;
-    } catch (error) {
-      // Deleted meanwhile: nothing to hand over. Changed meanwhile: the watch brings the new version and a retry.
-      if (isNotFound(error)) return true;
-      if (isConflict(error))
-        throw new ExpectedError('the object changed before the drain was acknowledged', { cause: error });
-      throw error;
-    }
+    const view: HandOverCache = {
+      info: cache.info,
+      handedOver: cache.handedOver,
+      cachedVersion: (key) => cache.informer.get(key)?.metadata?.resourceVersion,
+    };
+    return handOver(shard, view, metadata, logger);
   }
 }
