@@ -5,37 +5,29 @@
 // renewal's start plus the renew deadline still ahead), and reconciles write through a fenced client, so that a
 // shard paused past its deadline does nothing more when it resumes, before the sharder takes its objects.
 import type { KubeConfig } from '@kubernetes/client-node';
-import {
-  defaultLeaseDurationSeconds,
-  drainLabel,
-  drainValue,
-  ringLabel,
-  shardLabel,
-} from '../api/v1alpha1/index.ts';
+import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 import { Controller } from '../runtime/controller.ts';
-import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
+import { collectionPath, type ResourceInfo } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
-import { LeaderElector, type Fence } from '../runtime/leader-election.ts';
+import type { Fence } from '../runtime/leader-election.ts';
 import { ExpectedError } from '../runtime/expected-error.ts';
-import { serializers, type Logger } from '../runtime/logger.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
+import { resolveResource, type GroupResource } from './resource.ts';
+import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
 
 // For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
 export { ExpectedError } from '../runtime/expected-error.ts';
 
 export type { KubeObject, ObjectMeta, OwnerReference } from '../runtime/object.ts';
 
-/** A resource by API group (empty for the core group) and plural name, as in a ControllerRing. */
-export interface GroupResource {
-  group: string;
-  resource: string;
-}
+export type { GroupResource } from './resource.ts';
 
 /** What a reconcile may use: this shard's client, a logger naming ring, shard and object, and an abort signal. */
 export interface ReconcileContext {
@@ -110,16 +102,9 @@ export interface ShardedController<T extends KubeObject> {
   observer?: ReconcileObserver;
 }
 
-export interface ShardOptions {
-  ring: string;
-  /** This shard's name: its Lease's name and holder, and the value of the shard label on its objects. */
-  name: string;
-  /** Namespace of the shard Lease. */
-  namespace: string;
+export interface ShardOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** Default 15 s; the Lease is renewed well inside it. */
-  leaseDurationSeconds?: number;
   /** Where reconcile and queue metrics are registered; default a new Metrics (see Shard.metrics). */
   metrics?: Metrics;
 }
@@ -178,14 +163,9 @@ function controlledBy(object: KubeObject, owner: KubeObject, info: ResourceInfo)
 
 export class Shard {
   readonly metrics: Metrics;
+  readonly #connection: ShardConnection;
   readonly #options: ShardOptions;
-  readonly #userAgent: string;
-  /** Informers, discovery and the Lease; reconciles and drain acknowledgements use the term's fenced client. */
-  readonly #rest: RestClient;
-  readonly #discovery: Discovery;
-  readonly #logger: Logger;
   readonly #controllers: AnyController[] = [];
-  readonly #elector: LeaderElector;
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
   #stopping = false;
@@ -193,24 +173,7 @@ export class Shard {
   constructor(options: ShardOptions) {
     this.#options = options;
     this.metrics = options.metrics ?? new Metrics();
-    // Named for the ring and the shard, so that the API server's audit log tells shards apart.
-    this.#userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
-    this.#rest = new RestClient(options.kubeConfig, this.#userAgent);
-    this.#discovery = new Discovery(this.#rest);
-    // The library's lines (and the reconciles') write errors compactly, whichever logger the author passed.
-    this.#logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
-    const leaseDurationSeconds = options.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
-    // Renewals keep well inside the duration, like client-go's defaults (15 s / 10 s / 2 s).
-    this.#elector = new LeaderElector(this.#rest, {
-      namespace: options.namespace,
-      name: options.name,
-      identity: options.name,
-      leaseDurationSeconds,
-      renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
-      retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
-      labels: { [ringLabel]: options.ring },
-      logger: this.#logger.child({ component: 'lease' }),
-    });
+    this.#connection = connectShard(options);
     this.#ready.promise.catch(() => undefined);
   }
 
@@ -226,7 +189,7 @@ export class Shard {
 
   /** Joins the ring: resolves once the Lease is held and the caches are synced. */
   async start(): Promise<void> {
-    void this.#elector.run((signal, fence) => this.#hold(signal, fence));
+    void this.#connection.elector.run((signal, fence) => this.#hold(signal, fence));
     try {
       await this.#ready.promise;
     } catch (error) {
@@ -240,8 +203,8 @@ export class Shard {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#ready.reject(new Error('the shard stopped'));
-    await this.#elector.stop();
-    this.#rest.close();
+    await this.#connection.elector.stop();
+    this.#connection.rest.close();
   }
 
   /** While the Lease is held: caches restricted to this shard's objects, and the controllers. */
@@ -251,13 +214,13 @@ export class Shard {
       controllers: [],
       stopped: new AbortController(),
       fence,
-      client: new FencedClient(this.#options.kubeConfig, this.#userAgent, fence),
+      client: new FencedClient(this.#options.kubeConfig, this.#connection.userAgent, fence),
     };
     let failed = false;
     try {
       for (const controller of this.#controllers) await this.#startController(controller, term);
       await Promise.all(term.informers.map((informer) => informer.waitForSync(signal)));
-      this.#logger.info('joined the ring');
+      this.#connection.logger.info('joined the ring');
       this.#ready.resolve(undefined);
       if (!signal.aborted) {
         await new Promise((resolve) => {
@@ -274,35 +237,26 @@ export class Shard {
       await Promise.all(term.informers.map((informer) => informer.stop()));
       term.client.close();
       if (!this.#stopping && !failed) {
-        this.#logger.warn('lost the shard lease: reconciling stopped');
+        this.#connection.logger.warn('lost the shard lease: reconciling stopped');
         for (const handler of this.#lostHandlers) handler();
       }
     }
   }
 
-  async #resolve(resource: GroupResource): Promise<ResourceInfo> {
-    const info = await this.#discovery.resolve(resource.group, resource.resource);
-    if (info === undefined) {
-      const name = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
-      throw new Error(`the API server does not serve ${name}`);
-    }
-    return info;
-  }
-
   #informer(info: ResourceInfo, namespace: string | undefined, term: Term): Informer<KubeObject> {
     const path = collectionPath(info, info.namespaced ? namespace : undefined);
-    const informer = new Informer<KubeObject>(this.#rest, {
+    const informer = new Informer<KubeObject>(this.#connection.rest, {
       path,
       // The cache holds only this shard's objects: ~1/N of the ring.
       labelSelector: `${shardLabel(this.#options.ring)}=${this.#options.name}`,
-      logger: this.#logger,
+      logger: this.#connection.logger,
     });
     term.informers.push(informer);
     return informer;
   }
 
   async #startController(controller: AnyController, term: Term): Promise<void> {
-    const info = await this.#resolve(controller.resource);
+    const info = await resolveResource(this.#connection.discovery, controller.resource);
     const objects: Cache = {
       info,
       informer: this.#informer(info, controller.namespace, term),
@@ -310,7 +264,7 @@ export class Shard {
     };
     const controlled = new Map<string, ControlledCache>();
     for (const resource of controller.controlledResources ?? []) {
-      const controlledInfo = await this.#resolve(resource);
+      const controlledInfo = await resolveResource(this.#connection.discovery, resource);
       controlled.set(`${resource.group}/${resource.resource}`, {
         info: controlledInfo,
         informer: this.#informer(controlledInfo, controller.namespace, term),
@@ -323,7 +277,7 @@ export class Shard {
       reconciler: { reconcile: (key) => this.#reconcile(binding, key) },
       concurrency: controller.concurrency ?? 1,
       // The Controller binds `controller`; its logger is the reconciles' too.
-      logger: this.#logger,
+      logger: this.#connection.logger,
       metrics: this.metrics,
     });
     const binding: Binding = { controller, info, objects, controlled, logger: runner.logger, term };

@@ -1,0 +1,156 @@
+// The shard library for a controller that already exists on @kubernetes/client-node (docs/adapter.md): the
+// author keeps their informers, work queue and reconcile; the adapter keeps the shard Lease and gives the
+// three things that make the controller one shard of a ring (design.md, "Parts" and "Drain acknowledgement"):
+// - `labelSelector`, for both the informer's list function and its watch: the informer holds only this
+//   shard's objects (client-node's makeInformer puts the selector on the watch only);
+// - `guard(resource, object)`, called first in each work item: acknowledges a drain in that work item (so the
+//   shard never reconciles an object it handed over), says 'not-mine' for an object not labelled for this
+//   shard or while the Lease is not certain (past its renew deadline, or lost), 'reconcile' otherwise;
+// - `isGone(object)`, for the informer's 'delete' events: an object leaving this shard's selection arrives
+//   as a deletion; only one that still carried this shard's label was deleted.
+// What the adapter does not do, unlike Shard: fence the author's own writes (they go through the author's
+// client; a write the guard let pass runs even if the Lease is lost meanwhile), and hand over an owner's
+// controlled objects with it (design.md's invariant for controlled objects needs Shard's controlledResources).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
+import { FencedClient } from '../runtime/fence.ts';
+import { objectKey } from '../runtime/informer.ts';
+import type { Fence } from '../runtime/leader-election.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { KubeObject } from '../runtime/object.ts';
+import { HandedOver } from './handed-over.ts';
+import { certain, handOver, type HandOverCache } from './hand-over.ts';
+import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
+import { resolveResource, type GroupResource } from './resource.ts';
+
+export interface ShardAdapterOptions extends ShardIdentity {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+}
+
+/** What a work item does with an object: reconcile it, or leave it (another shard's, or handed over now). */
+export type Verdict = 'reconcile' | 'not-mine' | 'handed-over';
+
+/** One period of holding the Lease. */
+interface Term {
+  fence: Fence;
+  /** Writes the drain acknowledgements, fenced by the Lease. */
+  client: FencedClient;
+}
+
+export class ShardAdapter {
+  /** `<ring's shard label>=<this shard>`: give it to the informer's list function and to makeInformer. */
+  readonly labelSelector: string;
+  /**
+   * Labels to put on objects of the ring that a reconcile creates and controls: they assign the object to this
+   * shard at once instead of by the webhook's hash ring.
+   */
+  readonly shardLabels: Readonly<Record<string, string>>;
+  readonly #connection: ShardConnection;
+  readonly #options: ShardAdapterOptions;
+  readonly #ready = Promise.withResolvers<undefined>();
+  readonly #lostHandlers: (() => void)[] = [];
+  /** By `group/resource`: what this shard handed over that the author's cache may still show. */
+  readonly #handedOver = new Map<string, HandedOver>();
+  #term: Term | undefined;
+  #stopping = false;
+
+  constructor(options: ShardAdapterOptions) {
+    this.#options = options;
+    this.labelSelector = `${shardLabel(options.ring)}=${options.name}`;
+    this.shardLabels = { [shardLabel(options.ring)]: options.name };
+    this.#connection = connectShard(options);
+    this.#ready.promise.catch(() => undefined);
+  }
+
+  /**
+   * Called when the Lease is lost (taken by the sharder or not renewed in time): the guard says 'not-mine'
+   * from then on. Stop the controller (e.g. exit): its objects are being given to other shards.
+   */
+  onLost(handler: () => void): void {
+    this.#lostHandlers.push(handler);
+  }
+
+  /** Joins the ring: resolves once the Lease is held. Start the informers after it. */
+  async start(): Promise<void> {
+    void this.#connection.elector.run((signal, fence) => this.#hold(signal, fence));
+    await this.#ready.promise;
+  }
+
+  /** Leaves the ring: releases the Lease (stop the work queue first, so that no work item is in flight). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#ready.reject(new Error('the shard stopped'));
+    await this.#connection.elector.stop();
+    this.#connection.rest.close();
+  }
+
+  /**
+   * Call first in each work item, with the object from the informer's cache. 'reconcile': go on, at once.
+   * 'not-mine' and 'handed-over': do nothing with the object, it is no longer this shard's (it was not
+   * deleted). Rejects when a drain acknowledgement failed; an ExpectedError when the object changed meanwhile:
+   * retry the work item as after a failed reconcile.
+   */
+  async guard(resource: GroupResource, object: KubeObject): Promise<Verdict> {
+    const term = this.#term;
+    const key = objectKey(object);
+    const logger = this.#connection.logger.child({ object: key });
+    if (term === undefined || !certain(term.fence, logger)) return 'not-mine';
+    const { ring, name } = this.#options;
+    const metadata = object.metadata ?? {};
+    const cache: HandOverCache = {
+      info: await resolveResource(this.#connection.discovery, resource),
+      handedOver: this.#handedOverOf(resource),
+      cachedVersion: () => metadata.resourceVersion,
+    };
+    // A version after the handover means the object came back (the webhook or the sync gave it back).
+    cache.handedOver.observe('updated', key, metadata.resourceVersion);
+    if (cache.handedOver.has(key)) return 'handed-over';
+    const labels = metadata.labels ?? {};
+    if (labels[shardLabel(ring)] !== name) return 'not-mine';
+    if (labels[drainLabel(ring)] === drainValue)
+      return (await handOver({ ring, name, ...term }, cache, metadata, logger)) ? 'handed-over' : 'not-mine';
+    // Checked again after the awaits above: a shard paused past its renew deadline starts no reconcile.
+    return certain(term.fence, logger) ? 'reconcile' : 'not-mine';
+  }
+
+  /**
+   * For an informer 'delete' event: whether the object was deleted (its last state was still this shard's)
+   * rather than moved off this shard (it left the label selection: the event's object is its new state).
+   */
+  isGone(object: KubeObject): boolean {
+    return object.metadata?.labels?.[shardLabel(this.#options.ring)] === this.#options.name;
+  }
+
+  #handedOverOf(resource: GroupResource): HandedOver {
+    const id = `${resource.group}/${resource.resource}`;
+    const handedOver = this.#handedOver.get(id) ?? new HandedOver();
+    this.#handedOver.set(id, handedOver);
+    return handedOver;
+  }
+
+  /** While the Lease is held: the guard may say 'reconcile'. */
+  async #hold(signal: AbortSignal, fence: Fence): Promise<void> {
+    const term: Term = {
+      fence,
+      client: new FencedClient(this.#options.kubeConfig, this.#connection.userAgent, fence),
+    };
+    this.#term = term;
+    this.#connection.logger.info('joined the ring');
+    this.#ready.resolve(undefined);
+    try {
+      if (!signal.aborted) {
+        await new Promise((resolve) => {
+          signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
+    } finally {
+      this.#term = undefined;
+      term.client.close();
+      if (!this.#stopping) {
+        this.#connection.logger.warn('lost the shard lease');
+        for (const handler of this.#lostHandlers) handler();
+      }
+    }
+  }
+}
