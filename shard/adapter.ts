@@ -6,18 +6,23 @@
 // - `guard(resource, object)`, called first in each work item: acknowledges a drain in that work item (so the
 //   shard never reconciles an object it handed over), says 'not-mine' for an object not labelled for this
 //   shard or while the Lease is not certain (past its renew deadline, or lost), 'reconcile' otherwise;
-// - `isGone(object)`, for the informer's 'delete' events: an object leaving this shard's selection arrives
-//   as a deletion; only one that still carried this shard's label was deleted.
+// - `whenGone(resource, handler)` (and `isGone`), for the informer's 'delete' events: an object leaving this
+//   shard's selection arrives as a deletion, carrying its previous state (the API server's watch cache sends
+//   the last state that matched the selector), so the event alone cannot tell a move from a deletion. A read
+//   of the object can: deleted when it is not found, or found with another uid (deleted and created anew).
 // What the adapter does not do, unlike Shard: fence the author's own writes (they go through the author's
 // client; a write the guard let pass runs even if the Lease is lost meanwhile), and hand over an owner's
 // controlled objects with it (design.md's invariant for controlled objects needs Shard's controlledResources).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
+import { collectionPath } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
-import type { Logger } from '../runtime/logger.ts';
+import { createLogger, type Logger } from '../runtime/logger.ts';
 import type { KubeObject } from '../runtime/object.ts';
+import { isNotFound } from '../runtime/rest.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
 import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
@@ -25,7 +30,8 @@ import { resolveResource, type GroupResource } from './resource.ts';
 
 export interface ShardAdapterOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
-  logger: Logger;
+  /** Default JSON lines at info on stdout. */
+  logger?: Logger;
 }
 
 /** What a work item does with an object: reconcile it, or leave it (another shard's, or handed over now). */
@@ -59,7 +65,10 @@ export class ShardAdapter {
     this.#options = options;
     this.labelSelector = `${shardLabel(options.ring)}=${options.name}`;
     this.shardLabels = { [shardLabel(options.ring)]: options.name };
-    this.#connection = connectShard(options);
+    this.#connection = connectShard({
+      ...options,
+      logger: options.logger ?? createLogger({ level: 'info' }),
+    });
     this.#ready.promise.catch(() => undefined);
   }
 
@@ -115,11 +124,48 @@ export class ShardAdapter {
   }
 
   /**
-   * For an informer 'delete' event: whether the object was deleted (its last state was still this shard's)
-   * rather than moved off this shard (it left the label selection: the event's object is its new state).
+   * For an informer 'delete' event of `resource`: whether the object was deleted, rather than moved off this
+   * shard (then it still exists, with the same uid). Reads the object; rejects when the read fails.
    */
-  isGone(object: KubeObject): boolean {
-    return object.metadata?.labels?.[shardLabel(this.#options.ring)] === this.#options.name;
+  async isGone(resource: GroupResource, object: KubeObject): Promise<boolean> {
+    const { name, namespace, uid } = object.metadata ?? {};
+    const info = await resolveResource(this.#connection.discovery, resource);
+    const path = `${collectionPath(info, info.namespaced ? namespace : undefined)}/${name ?? ''}`;
+    try {
+      const found = await this.#connection.rest.request<KubeObject>({ path });
+      return found.metadata?.uid !== uid;
+    } catch (error) {
+      if (isNotFound(error)) return true;
+      throw error;
+    }
+  }
+
+  /**
+   * Wraps an informer 'delete' handler: calls `handler` only for an object that was deleted, not for one that
+   * moved off this shard (see isGone), a moment after the event. A failed read is retried every second.
+   */
+  whenGone<T extends KubeObject>(resource: GroupResource, handler: (object: T) => void): (object: T) => void {
+    return (object) => {
+      void this.#untilTold(resource, object).then((gone) => {
+        if (gone) handler(object);
+      });
+    };
+  }
+
+  /** isGone, retried until it answers; false once the adapter stops (a stopped shard handles nothing). */
+  async #untilTold(resource: GroupResource, object: KubeObject): Promise<boolean> {
+    for (;;) {
+      try {
+        return await this.isGone(resource, object);
+      } catch (error) {
+        if (this.#stopping) return false;
+        this.#connection.logger.warn(
+          { err: error, object: objectKey(object) },
+          'could not tell whether the object was deleted or moved: retrying',
+        );
+        await sleep(1000);
+      }
+    }
   }
 
   #handedOverOf(resource: GroupResource): HandedOver {
