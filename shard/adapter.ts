@@ -11,8 +11,9 @@
 //   the last state that matched the selector), so the event alone cannot tell a move from a deletion. A read
 //   of the object can: deleted when it is not found, or found with another uid (deleted and created anew).
 // What the adapter does not do, unlike Shard: fence the author's own writes (they go through the author's
-// client; a write the guard let pass runs even if the Lease is lost meanwhile), and hand over an owner's
-// controlled objects with it (design.md's invariant for controlled objects needs Shard's controlledResources).
+// client; a write the guard let pass runs even if the Lease is lost meanwhile), hand over a drained controlled
+// object whose owner is not on this shard, and read a controlled object missing from the author's cache
+// consistently (Shard's controlled()).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
@@ -21,7 +22,7 @@ import { FencedClient } from '../runtime/fence.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
-import type { KubeObject } from '../runtime/object.ts';
+import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound } from '../runtime/rest.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
@@ -32,6 +33,12 @@ export interface ShardAdapterOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   /** Default JSON lines at info on stdout. */
   logger?: Logger;
+}
+
+/** Objects of `resource` that the object given to guard() controls, from the author's cache of them. */
+export interface ControlledObjects {
+  resource: GroupResource;
+  objects: readonly KubeObject[];
 }
 
 /** What a work item does with an object: reconcile it, or leave it (another shard's, or handed over now). */
@@ -95,32 +102,63 @@ export class ShardAdapter {
   }
 
   /**
-   * Call first in each work item, with the object from the informer's cache. 'reconcile': go on, at once.
+   * Call first in each work item, with the object from the informer's cache, and the objects it controls if
+   * they are objects of the ring too (from their informers': a drain hands them over first, before the object,
+   * as Shard does). 'reconcile': go on, at once.
    * 'not-mine' and 'handed-over': do nothing with the object, it is no longer this shard's (it was not
    * deleted). Rejects when a drain acknowledgement failed; an ExpectedError when the object changed meanwhile:
    * retry the work item as after a failed reconcile.
    */
-  async guard(resource: GroupResource, object: KubeObject): Promise<Verdict> {
+  async guard(
+    resource: GroupResource,
+    object: KubeObject,
+    controlled: readonly ControlledObjects[] = [],
+  ): Promise<Verdict> {
     const term = this.#term;
     const key = objectKey(object);
     const logger = this.#connection.logger.child({ object: key });
     if (term === undefined || !certain(term.fence, logger)) return 'not-mine';
-    const { ring, name } = this.#options;
     const metadata = object.metadata ?? {};
+    const cache = await this.#handOverCache(resource, key, metadata.resourceVersion);
+    if (cache.handedOver.has(key)) return 'handed-over';
+    if (!this.#mine(metadata)) return 'not-mine';
+    if (metadata.labels?.[drainLabel(this.#options.ring)] === drainValue) {
+      const shard = { ring: this.#options.ring, name: this.#options.name, ...term };
+      // The controlled objects first: they reach the next shard no later than their owner (as Shard does).
+      for (const { resource: controlledResource, objects } of controlled) {
+        for (const child of objects) {
+          const childKey = objectKey(child);
+          const version = child.metadata?.resourceVersion;
+          const childCache = await this.#handOverCache(controlledResource, childKey, version);
+          if (childCache.handedOver.has(childKey) || !this.#mine(child.metadata ?? {})) continue;
+          const childLogger = logger.child({ object: childKey, owner: key });
+          if (!(await handOver(shard, childCache, child.metadata ?? {}, childLogger))) return 'not-mine';
+        }
+      }
+      return (await handOver(shard, cache, metadata, logger)) ? 'handed-over' : 'not-mine';
+    }
+    // Checked again after the awaits above: a shard paused past its renew deadline starts no reconcile.
+    return certain(term.fence, logger) ? 'reconcile' : 'not-mine';
+  }
+
+  #mine(metadata: ObjectMeta): boolean {
+    return metadata.labels?.[shardLabel(this.#options.ring)] === this.#options.name;
+  }
+
+  /** What handing over `key` (at `version` in the author's cache) needs; forgets a handover it came back from. */
+  async #handOverCache(
+    resource: GroupResource,
+    key: string,
+    version: string | undefined,
+  ): Promise<HandOverCache> {
     const cache: HandOverCache = {
       info: await resolveResource(this.#connection.discovery, resource),
       handedOver: this.#handedOverOf(resource),
-      cachedVersion: () => metadata.resourceVersion,
+      cachedVersion: () => version,
     };
     // A version after the handover means the object came back (the webhook or the sync gave it back).
-    cache.handedOver.observe('updated', key, metadata.resourceVersion);
-    if (cache.handedOver.has(key)) return 'handed-over';
-    const labels = metadata.labels ?? {};
-    if (labels[shardLabel(ring)] !== name) return 'not-mine';
-    if (labels[drainLabel(ring)] === drainValue)
-      return (await handOver({ ring, name, ...term }, cache, metadata, logger)) ? 'handed-over' : 'not-mine';
-    // Checked again after the awaits above: a shard paused past its renew deadline starts no reconcile.
-    return certain(term.fence, logger) ? 'reconcile' : 'not-mine';
+    cache.handedOver.observe('updated', key, version);
+    return cache;
   }
 
   /**

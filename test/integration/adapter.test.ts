@@ -161,6 +161,29 @@ describe('the guard', () => {
     expect(await adapter.isGone(configMaps, unlabelled)).toBe(true);
   });
 
+  it("hands a drained object's controlled objects over first, then the object", async () => {
+    const labels = { [shardLabel(guarded)]: 'g-0' };
+    const owner = await configMap('owner', { ...labels, [drainLabel(guarded)]: drainValue });
+    const reference = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' };
+    const child = await rest().request<V1ConfigMap>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      body: { metadata: { name: 'child', labels, ownerReferences: [{ ...reference, controller: true }] } },
+    });
+    expect(await adapter.guard(configMaps, owner, [{ resource: configMaps, objects: [child] }])).toBe(
+      'handed-over',
+    );
+    const read = (name: string) =>
+      rest().request<V1ConfigMap>({ path: `/api/v1/namespaces/${namespace}/configmaps/${name}` });
+    const [ownerNow, childNow] = await Promise.all([read('owner'), read('child')]);
+    expect(ownerNow.metadata?.labels ?? {}).toEqual({});
+    expect(childNow.metadata?.labels ?? {}).toEqual({});
+    // Written first: the child's last write has the smaller resourceVersion (etcd's revisions only grow).
+    expect(Number(childNow.metadata?.resourceVersion)).toBeLessThan(
+      Number(ownerNow.metadata?.resourceVersion),
+    );
+  });
+
   it('says not-mine and calls the lost-Lease callback once the Lease is taken', async () => {
     // What the sharder does to a shard it gives up on, in effect: another holder.
     await rest().request({
