@@ -93,7 +93,10 @@ export class ShardAdapter {
     await this.#ready.promise;
   }
 
-  /** Leaves the ring: releases the Lease (stop the work queue first, so that no work item is in flight). */
+  /**
+   * Leaves the ring: releases the Lease; the guard says 'not-mine' from then on. A reconcile in flight is not
+   * waited for: stop the work queue first where its writes must not outlive the Lease.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#ready.reject(new Error('the shard stopped'));
