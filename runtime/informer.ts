@@ -2,9 +2,9 @@
 // good on any error but 410 Gone and watch timeouts (stack-notes.md); this one lists, watches, re-watches and
 // relists until it is stopped, whatever the API server does meanwhile (restarts, 5xx, 403, failing lists).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import type { IStatus } from '@kubernetes-models/apimachinery/apis/meta/v1/Status';
 import type { Logger } from './logger.ts';
+import type { KubeObject } from './object.ts';
 import { exponentialBackoff } from './rate-limiter.ts';
 import {
   ApiError,
@@ -61,7 +61,7 @@ const watchGraceMs = 30_000;
  * after the store has changed, so handlers that look objects up see the new state. An informer runs once:
  * start() after stop() does nothing.
  */
-export class Informer<T extends { metadata?: IObjectMeta }> {
+export class Informer<T extends KubeObject> {
   readonly #rest: RestClient;
   readonly #options: InformerOptions;
   readonly #logger: Logger;

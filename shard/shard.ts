@@ -5,41 +5,29 @@
 // renewal's start plus the renew deadline still ahead), and reconciles write through a fenced client, so that a
 // shard paused past its deadline does nothing more when it resumes, before the sharder takes its objects.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
-import {
-  defaultLeaseDurationSeconds,
-  drainLabel,
-  drainValue,
-  ringLabel,
-  shardLabel,
-} from '../api/v1alpha1/index.ts';
-import { drainAcknowledgementPatch, drainPatch } from '../sharding/patches.ts';
+import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 import { Controller } from '../runtime/controller.ts';
-import { collectionPath, Discovery, type ResourceInfo } from '../runtime/discovery.ts';
+import { collectionPath, type ResourceInfo } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
-import { LeaderElector, type Fence } from '../runtime/leader-election.ts';
+import type { Fence } from '../runtime/leader-election.ts';
 import { ExpectedError } from '../runtime/expected-error.ts';
-import { serializers, type Logger } from '../runtime/logger.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
-import { isConflict, isNotFound, patchTypes, RestClient } from '../runtime/rest.ts';
+import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
+import { isNotFound, RestClient } from '../runtime/rest.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 import { HandedOver } from './handed-over.ts';
+import { certain, handOver, type HandOverCache } from './hand-over.ts';
+import { resolveResource, type GroupResource } from './resource.ts';
+import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
 
 // For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
 export { ExpectedError } from '../runtime/expected-error.ts';
 
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: IObjectMeta;
-}
+export type { KubeObject, ObjectMeta, OwnerReference } from '../runtime/object.ts';
 
-/** A resource by API group (empty for the core group) and plural name, as in a ControllerRing. */
-export interface GroupResource {
-  group: string;
-  resource: string;
-}
+export type { GroupResource } from './resource.ts';
 
 /** What a reconcile may use: this shard's client, a logger naming ring, shard and object, and an abort signal. */
 export interface ReconcileContext {
@@ -114,16 +102,9 @@ export interface ShardedController<T extends KubeObject> {
   observer?: ReconcileObserver;
 }
 
-export interface ShardOptions {
-  ring: string;
-  /** This shard's name: its Lease's name and holder, and the value of the shard label on its objects. */
-  name: string;
-  /** Namespace of the shard Lease. */
-  namespace: string;
+export interface ShardOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** Default 15 s; the Lease is renewed well inside it. */
-  leaseDurationSeconds?: number;
   /** Where reconcile and queue metrics are registered; default a new Metrics (see Shard.metrics). */
   metrics?: Metrics;
 }
@@ -182,14 +163,9 @@ function controlledBy(object: KubeObject, owner: KubeObject, info: ResourceInfo)
 
 export class Shard {
   readonly metrics: Metrics;
+  readonly #connection: ShardConnection;
   readonly #options: ShardOptions;
-  readonly #userAgent: string;
-  /** Informers, discovery and the Lease; reconciles and drain acknowledgements use the term's fenced client. */
-  readonly #rest: RestClient;
-  readonly #discovery: Discovery;
-  readonly #logger: Logger;
   readonly #controllers: AnyController[] = [];
-  readonly #elector: LeaderElector;
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
   #stopping = false;
@@ -197,24 +173,7 @@ export class Shard {
   constructor(options: ShardOptions) {
     this.#options = options;
     this.metrics = options.metrics ?? new Metrics();
-    // Named for the ring and the shard, so that the API server's audit log tells shards apart.
-    this.#userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
-    this.#rest = new RestClient(options.kubeConfig, this.#userAgent);
-    this.#discovery = new Discovery(this.#rest);
-    // The library's lines (and the reconciles') write errors compactly, whichever logger the author passed.
-    this.#logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
-    const leaseDurationSeconds = options.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
-    // Renewals keep well inside the duration, like client-go's defaults (15 s / 10 s / 2 s).
-    this.#elector = new LeaderElector(this.#rest, {
-      namespace: options.namespace,
-      name: options.name,
-      identity: options.name,
-      leaseDurationSeconds,
-      renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
-      retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
-      labels: { [ringLabel]: options.ring },
-      logger: this.#logger.child({ component: 'lease' }),
-    });
+    this.#connection = connectShard(options);
     this.#ready.promise.catch(() => undefined);
   }
 
@@ -230,7 +189,7 @@ export class Shard {
 
   /** Joins the ring: resolves once the Lease is held and the caches are synced. */
   async start(): Promise<void> {
-    void this.#elector.run((signal, fence) => this.#hold(signal, fence));
+    void this.#connection.elector.run((signal, fence) => this.#hold(signal, fence));
     try {
       await this.#ready.promise;
     } catch (error) {
@@ -244,8 +203,8 @@ export class Shard {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#ready.reject(new Error('the shard stopped'));
-    await this.#elector.stop();
-    this.#rest.close();
+    await this.#connection.elector.stop();
+    this.#connection.rest.close();
   }
 
   /** While the Lease is held: caches restricted to this shard's objects, and the controllers. */
@@ -255,13 +214,13 @@ export class Shard {
       controllers: [],
       stopped: new AbortController(),
       fence,
-      client: new FencedClient(this.#options.kubeConfig, this.#userAgent, fence),
+      client: new FencedClient(this.#options.kubeConfig, this.#connection.userAgent, fence),
     };
     let failed = false;
     try {
       for (const controller of this.#controllers) await this.#startController(controller, term);
       await Promise.all(term.informers.map((informer) => informer.waitForSync(signal)));
-      this.#logger.info('joined the ring');
+      this.#connection.logger.info('joined the ring');
       this.#ready.resolve(undefined);
       if (!signal.aborted) {
         await new Promise((resolve) => {
@@ -278,35 +237,26 @@ export class Shard {
       await Promise.all(term.informers.map((informer) => informer.stop()));
       term.client.close();
       if (!this.#stopping && !failed) {
-        this.#logger.warn('lost the shard lease: reconciling stopped');
+        this.#connection.logger.warn('lost the shard lease: reconciling stopped');
         for (const handler of this.#lostHandlers) handler();
       }
     }
   }
 
-  async #resolve(resource: GroupResource): Promise<ResourceInfo> {
-    const info = await this.#discovery.resolve(resource.group, resource.resource);
-    if (info === undefined) {
-      const name = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
-      throw new Error(`the API server does not serve ${name}`);
-    }
-    return info;
-  }
-
   #informer(info: ResourceInfo, namespace: string | undefined, term: Term): Informer<KubeObject> {
     const path = collectionPath(info, info.namespaced ? namespace : undefined);
-    const informer = new Informer<KubeObject>(this.#rest, {
+    const informer = new Informer<KubeObject>(this.#connection.rest, {
       path,
       // The cache holds only this shard's objects: ~1/N of the ring.
       labelSelector: `${shardLabel(this.#options.ring)}=${this.#options.name}`,
-      logger: this.#logger,
+      logger: this.#connection.logger,
     });
     term.informers.push(informer);
     return informer;
   }
 
   async #startController(controller: AnyController, term: Term): Promise<void> {
-    const info = await this.#resolve(controller.resource);
+    const info = await resolveResource(this.#connection.discovery, controller.resource);
     const objects: Cache = {
       info,
       informer: this.#informer(info, controller.namespace, term),
@@ -314,7 +264,7 @@ export class Shard {
     };
     const controlled = new Map<string, ControlledCache>();
     for (const resource of controller.controlledResources ?? []) {
-      const controlledInfo = await this.#resolve(resource);
+      const controlledInfo = await resolveResource(this.#connection.discovery, resource);
       controlled.set(`${resource.group}/${resource.resource}`, {
         info: controlledInfo,
         informer: this.#informer(controlledInfo, controller.namespace, term),
@@ -327,7 +277,7 @@ export class Shard {
       reconciler: { reconcile: (key) => this.#reconcile(binding, key) },
       concurrency: controller.concurrency ?? 1,
       // The Controller binds `controller`; its logger is the reconciles' too.
-      logger: this.#logger,
+      logger: this.#connection.logger,
       metrics: this.metrics,
     });
     const binding: Binding = { controller, info, objects, controlled, logger: runner.logger, term };
@@ -389,7 +339,7 @@ export class Shard {
     };
     // No await from this check to the reconcile's start: a shard paused past its renew deadline starts nothing
     // when it resumes (design.md, "What the sharder must not do"). Its Lease is being lost: no retry either.
-    if (!this.#certain(term, logger)) return undefined;
+    if (!certain(term.fence, logger)) return undefined;
     controller.observer?.started(key, object.metadata.resourceVersion);
     try {
       const result = await controller.reconcile(object, context);
@@ -453,54 +403,19 @@ export class Shard {
     return true;
   }
 
-  /**
-   * Whether the Lease is certain now (see Fence.certain); says so at debug when it is not (the Lease's loss is
-   * logged once, not for every object it stops).
-   */
-  #certain(term: Term, logger: Logger): boolean {
-    if (term.fence.certain) return true;
-    logger.debug({ reason: term.fence.reason }, 'not acting on the object: the shard lease is not certain');
-    return false;
-  }
-
-  /**
-   * Lets go of an object: removes both labels, with the cached resourceVersion as precondition, in the work
-   * item that would otherwise have reconciled it. After this the shard never touches the object again; the
-   * UPDATE passes the sharder's webhook, which assigns the new shard. An object without the drain label (a
-   * controlled object going with its owner before the sharder drained it) gets it first: the webhook assigns
-   * anew only an object that carried it, and would otherwise give it back to this live shard.
-   */
-  async #handOver(term: Term, cache: Cache, metadata: IObjectMeta, logger: Logger): Promise<boolean> {
-    if (metadata.name === undefined) return true;
-    const { info } = cache;
-    const ring = this.#options.ring;
-    const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
-    const versions = [metadata.resourceVersion ?? ''];
-    const write = async (body: unknown): Promise<KubeObject | undefined> => {
-      if (!this.#certain(term, logger)) return undefined;
-      return term.client.request<KubeObject>({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+  /** Hands over one object of `cache` (see handOver). */
+  #handOver(term: Term, cache: Cache, metadata: ObjectMeta, logger: Logger): Promise<boolean> {
+    const shard = {
+      ring: this.#options.ring,
+      name: this.#options.name,
+      fence: term.fence,
+      client: term.client,
     };
-    try {
-      if (metadata.labels?.[drainLabel(ring)] !== drainValue) {
-        const drained = await write(drainPatch(ring, versions[0] ?? ''));
-        if (drained === undefined) return false;
-        versions.push(drained.metadata?.resourceVersion ?? '');
-      }
-      const result = await write(drainAcknowledgementPatch(ring, versions.at(-1) ?? ''));
-      if (result === undefined) return false;
-      // The webhook may have given it back to this shard: then it stays ours.
-      if (result.metadata?.labels?.[shardLabel(ring)] !== this.#options.name) {
-        const key = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
-        cache.handedOver.add(key, versions, cache.informer.get(key)?.metadata?.resourceVersion);
-      }
-      logger.debug('acknowledged drain: the object moves to another shard');
-      return true;
-    } catch (error) {
-      // Deleted meanwhile: nothing to hand over. Changed meanwhile: the watch brings the new version and a retry.
-      if (isNotFound(error)) return true;
-      if (isConflict(error))
-        throw new ExpectedError('the object changed before the drain was acknowledged', { cause: error });
-      throw error;
-    }
+    const view: HandOverCache = {
+      info: cache.info,
+      handedOver: cache.handedOver,
+      cachedVersion: (key) => cache.informer.get(key)?.metadata?.resourceVersion,
+    };
+    return handOver(shard, view, metadata, logger);
   }
 }

@@ -1,0 +1,58 @@
+// What a shard (a Shard or a ShardAdapter) holds to the API server: its client, discovery, logger and its
+// Lease (design.md, "Parts"), named for the shard, labelled with the ring, and renewed well inside its
+// duration, like client-go's defaults (15 s / 10 s / 2 s).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { defaultLeaseDurationSeconds, ringLabel } from '../api/v1alpha1/index.ts';
+import { Discovery } from '../runtime/discovery.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+import { serializers, type Logger } from '../runtime/logger.ts';
+import { RestClient } from '../runtime/rest.ts';
+
+export interface ShardIdentity {
+  ring: string;
+  /** This shard's name: its Lease's name and holder, and the value of the shard label on its objects. */
+  name: string;
+  /** Namespace of the shard Lease. */
+  namespace: string;
+  /** Default 15 s; the Lease is renewed well inside it. */
+  leaseDurationSeconds?: number;
+}
+
+export interface ShardConnectionOptions extends ShardIdentity {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+}
+
+export interface ShardConnection {
+  /** Named for the ring and the shard, so that the API server's audit log tells shards apart. */
+  userAgent: string;
+  /** Informers, discovery and the Lease; a shard's writes to objects go through a client fenced by the Lease. */
+  rest: RestClient;
+  discovery: Discovery;
+  /** Names ring and shard, and writes errors compactly, whichever logger the author passed. */
+  logger: Logger;
+  elector: LeaderElector;
+}
+
+export function connectShard(options: ShardConnectionOptions): ShardConnection {
+  const userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
+  const rest = new RestClient(options.kubeConfig, userAgent);
+  const logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
+  const elector = shardLeaseElector(rest, options, logger);
+  return { userAgent, rest, discovery: new Discovery(rest), logger, elector };
+}
+
+/** The elector that keeps `shard`'s Lease; `logger` names ring and shard. */
+function shardLeaseElector(rest: RestClient, shard: ShardIdentity, logger: Logger): LeaderElector {
+  const leaseDurationSeconds = shard.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
+  return new LeaderElector(rest, {
+    namespace: shard.namespace,
+    name: shard.name,
+    identity: shard.name,
+    leaseDurationSeconds,
+    renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
+    retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
+    labels: { [ringLabel]: shard.ring },
+    logger: logger.child({ component: 'lease' }),
+  });
+}
