@@ -3,7 +3,16 @@
 // sharders, which act on every ring of a cluster, start their own. End-to-end scenarios (*.e2e.ts) run the
 // sharder and shards as real processes on a control plane of their own.
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2024' } }] };
-const common = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'node' };
+// The package's self-reference (`controller-rings/shard`, used by examples/) resolves to the sources through the
+// `controller-rings-source` export condition, as for node and tsc; 'node' and 'node-addons' are the environment's
+// own conditions, which the option replaces.
+const testEnvironmentOptions = { customExportConditions: ['controller-rings-source', 'node', 'node-addons'] };
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform,
+  testEnvironment: 'node',
+  testEnvironmentOptions,
+};
 
 export default {
   // Integration tests wait for a real cluster to converge (namespace deletion alone takes several seconds).

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
-import type { ReconcileObserver, ShardedController } from '../../shard/shard.ts';
+import type { ReconcileObserver, ShardedController } from 'controller-rings/shard';
 
 export const fieldManager = 'configmap-digest';
 const secrets = { group: '', resource: 'secrets' };

@@ -1,16 +1,19 @@
 // The example controller as a program: one shard of the ring `configmap-digest` (or --ring).
-//   node examples/configmap-digest/main.ts --name shard-0 --namespace default [--kubeconfig file]
+//   node --conditions=controller-rings-source examples/configmap-digest/main.ts --name shard-0 --namespace default [--kubeconfig file]
 import { appendFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger, isLogLevel } from '../../runtime/logger.ts';
-import { MonitoringServer } from '../../runtime/monitoring-server.ts';
-import { Probes } from '../../runtime/probes.ts';
-import { ApiError } from '../../runtime/rest.ts';
-import { Shard } from '../../shard/shard.ts';
+import {
+  ApiError,
+  createLogger,
+  isLogLevel,
+  MonitoringServer,
+  Probes,
+  Shard,
+  type ReconcileObserver,
+} from 'controller-rings/shard';
 import { configMapDigestController } from './controller.ts';
-import type { ReconcileObserver } from '../../shard/shard.ts';
 
 const usage = `usage: configmap-digest [--ring configmap-digest] [--name NAME] [--namespace NAMESPACE] [--kubeconfig FILE]
   [--lease-duration SECONDS] [--metrics-port PORT] [--record-file FILE] [--log-level info]`;

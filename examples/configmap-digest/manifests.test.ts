@@ -6,7 +6,7 @@ import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
-import type { ControllerRing } from '../../api/v1alpha1/index.ts';
+import type { ControllerRing } from 'controller-rings/api';
 import { defaultImage } from '../../cdk8s/app.ts';
 import { assertSynthesized, yamlDocuments } from '../../cdk8s/generated-files.ts';
 import { configMapDigestController } from './controller.ts';
@@ -97,7 +97,7 @@ describe('examples/configmap-digest/deploy/', () => {
     expect(pod?.containers).toEqual([
       expect.objectContaining({
         image: defaultImage,
-        command: ['node', '/app/examples/configmap-digest/main.ts'],
+        command: ['node', '--conditions=controller-rings-source', '/app/examples/configmap-digest/main.ts'],
         args: expect.arrayContaining([
           '--ring=configmap-digest',
           '--name=$(POD_NAME)',

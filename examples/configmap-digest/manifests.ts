@@ -4,7 +4,7 @@
 import { App, Chart } from 'cdk8s';
 import { defaultImage } from '../../cdk8s/app.ts';
 import { yamlFile, type GeneratedDirectory } from '../../cdk8s/generated-files.ts';
-import { ControllerRing, ShardDeployment } from '../../cdk8s/index.ts';
+import { ControllerRing, ShardDeployment } from 'controller-rings/cdk8s';
 import { configMapDigestController } from './controller.ts';
 
 export const ring = 'configmap-digest';
@@ -34,7 +34,7 @@ export function renderExampleManifests(): Map<string, string> {
     namespace,
     labels,
     image: defaultImage,
-    command: ['node', '/app/examples/configmap-digest/main.ts'],
+    command: ['node', '--conditions=controller-rings-source', '/app/examples/configmap-digest/main.ts'],
     args: [
       `--ring=${ring}`,
       '--name=$(POD_NAME)',

@@ -44,6 +44,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
     options.name,
     process.execPath,
     [
+      '--conditions=controller-rings-source',
       exampleMain,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--ring=${options.ring}`,
