@@ -22,6 +22,7 @@ const configMaps: ResourceInfo = {
   namespaced: true,
   verbs: ['get', 'list', 'patch'],
 };
+const secrets: ResourceInfo = { ...configMaps, resource: 'secrets', kind: 'Secret' };
 const lease = (name: string): ILease => ({
   apiVersion: 'coordination.k8s.io/v1',
   kind: 'Lease',
@@ -40,6 +41,26 @@ const objects = Array.from({ length: 100 }, (_, i) => ({
 const drains = objects.filter(
   ({ metadata }) => new HashRing(['a', 'b']).shardFor(`/ConfigMap/default/${metadata.name}`) === 'b',
 ).length;
+
+/** The sync of `controllerRing` with shards a and b, its objects read through `rest`. */
+function syncOf(controllerRing: ControllerRing, rest: FencedClient): SyncReconciler {
+  return new SyncReconciler({
+    ring: () => controllerRing,
+    leases: () => [lease('a'), lease('b')],
+    namespace: () => ({ metadata: { name: 'default', labels: {} } }),
+    rest,
+    discovery: {
+      resolve: (_group: string, resource: string) =>
+        Promise.resolve(resource === 'secrets' ? secrets : configMaps),
+    } as unknown as Discovery,
+    excludedNamespaces: [],
+    concurrency: 3,
+    syncPeriodMs: 60_000,
+    retryAfterMs: 1_000,
+    now: () => now,
+    logger: createLogger({ level: 'silent' }),
+  });
+}
 
 let stub: HttpsStub;
 const patches: string[] = [];
@@ -73,19 +94,7 @@ describe('the sync through the fenced client', () => {
       metadata: { name: ring },
       spec: { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] },
     };
-    const sync = new SyncReconciler({
-      ring: () => controllerRing,
-      leases: () => [lease('a'), lease('b')],
-      namespace: () => ({ metadata: { name: 'default', labels: {} } }),
-      rest,
-      discovery: { resolve: () => Promise.resolve(configMaps) } as unknown as Discovery,
-      excludedNamespaces: [],
-      concurrency: 3,
-      syncPeriodMs: 60_000,
-      retryAfterMs: 1_000,
-      now: () => now,
-      logger: createLogger({ level: 'silent' }),
-    });
+    const sync = syncOf(controllerRing, rest);
     const outcome = await sync.reconcile(ring).then(
       () => 'completed',
       (error: unknown) => (isFenced(error) ? 'refused' : String(error)),
@@ -99,7 +108,6 @@ describe('the sync through the fenced client', () => {
 });
 
 describe('the sync of a ring with controlled resources', () => {
-  const secrets: ResourceInfo = { ...configMaps, resource: 'secrets', kind: 'Secret' };
   const hashRing = new HashRing(['a', 'b']);
   // Owners on the dead shard d and on the live shard a, each with a Secret on its owner's shard.
   const owners = Array.from({ length: 40 }, (_, i) => ({
@@ -155,22 +163,7 @@ describe('the sync of a ring with controlled resources', () => {
         shardLeaseNamespaces: ['shards'],
       },
     };
-    const sync = new SyncReconciler({
-      ring: () => controllerRing,
-      leases: () => [lease('a'), lease('b')],
-      namespace: () => ({ metadata: { name: 'default', labels: {} } }),
-      rest,
-      discovery: {
-        resolve: (_group: string, resource: string) =>
-          Promise.resolve(resource === 'secrets' ? secrets : configMaps),
-      } as unknown as Discovery,
-      excludedNamespaces: [],
-      concurrency: 3,
-      syncPeriodMs: 60_000,
-      retryAfterMs: 1_000,
-      now: () => now,
-      logger: createLogger({ level: 'silent' }),
-    });
+    const sync = syncOf(controllerRing, rest);
     try {
       // Nothing waits: the sync does not look again before its period.
       expect(await sync.reconcile(ring)).toEqual({ requeueAfter: 60_000 });
