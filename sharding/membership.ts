@@ -86,7 +86,9 @@ export function ringMembership(leases: Iterable<RingLease>, ring: MembershipRing
         message: `shard Lease ${ref} is ignored: its name is not a valid label value (at most 63 characters), so it cannot be the value of the shard label`,
       });
     } else {
-      byName.set(name, [...(byName.get(name) ?? []), { namespace, lease }]);
+      const namesakes = byName.get(name) ?? [];
+      namesakes.push({ namespace, lease });
+      byName.set(name, namesakes);
     }
   }
   const members: ShardMember[] = [];
