@@ -111,7 +111,7 @@ async function leading(): Promise<Run> {
   });
   const events: string[] = [];
   const fences: Fence[] = [];
-  expect(elector.certain).toBe(false);
+  expect(elector.fence.certain).toBe(false);
   const running = elector.run(async (signal, fence) => {
     const term = fences.push(fence);
     events.push(`lead ${term}`);
@@ -137,7 +137,7 @@ describe('the leadership fence', () => {
   it('is certain from the acquisition until its start plus the renew deadline, without any timer', async () => {
     const run = await leading();
     const fence = run.fences[0] as Fence;
-    expect(run.elector.certain).toBe(true);
+    expect(run.elector.fence.certain).toBe(true);
     run.clock.jump(renewDeadlineMs - 1);
     expect(fence.certain).toBe(true);
     expect(fence.lost.aborted).toBe(false);
@@ -228,7 +228,7 @@ describe('the leadership fence', () => {
     await stopped;
     expect(fence.certain).toBe(false);
     expect(fence.lost.aborted).toBe(false);
-    expect(run.elector.certain).toBe(false);
+    expect(run.elector.fence.certain).toBe(false);
     await run.running;
   });
 });

@@ -186,11 +186,6 @@ export class LeaderElector {
     return this.#term ?? noTerm;
   }
 
-  /** Whether leadership is certain now: in a term, and before its renew deadline (see Fence.certain). */
-  get certain(): boolean {
-    return this.fence.certain;
-  }
-
   /**
    * Campaigns until stop(); while leading calls lead(signal, fence) once per term; signal aborts when
    * leadership is lost or on stop(), fence tells writers whether leadership is still certain (check it right

@@ -3,7 +3,8 @@
 // own Registry instead of prom-client's global one: tests and several managers in one process would
 // otherwise collide on metric names. Other parts (webhook, sharder) register their metrics on `registry`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
-import type { Clock, Handler, HandlerResult, WorkQueue, WorkQueueMetrics } from './workqueue.ts';
+import type { Clock } from './clock.ts';
+import type { Handler, HandlerResult, WorkQueue, WorkQueueMetrics } from './workqueue.ts';
 
 export interface MetricsOptions {
   /** prom-client's process and Node.js metrics (process_cpu_seconds_total, nodejs_*...). Default true. */

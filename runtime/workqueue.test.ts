@@ -3,13 +3,8 @@ import { pino } from 'pino';
 import { ExpectedError } from './expected-error.ts';
 import { exponentialBackoff } from './rate-limiter.ts';
 import { ApiError } from './rest.ts';
-import {
-  WorkQueue,
-  type Clock,
-  type Handler,
-  type HandlerResult,
-  type WorkQueueMetrics,
-} from './workqueue.ts';
+import type { Clock } from './clock.ts';
+import { WorkQueue, type Handler, type HandlerResult, type WorkQueueMetrics } from './workqueue.ts';
 
 const silent = pino({ level: 'silent' });
 

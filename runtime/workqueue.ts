@@ -9,8 +9,6 @@ import { FailureLog } from './failure-log.ts';
 import { exponentialBackoff, type RateLimiter } from './rate-limiter.ts';
 import { isTransient } from './rest.ts';
 
-export type { Clock } from './clock.ts';
-
 /**
  * Hooks for a Prometheus layer, one per controller-runtime workqueue metric. Durations are in seconds.
  * workqueue_unfinished_work_seconds and workqueue_longest_running_processor_seconds grow without events:

@@ -4,6 +4,7 @@ import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 import { drainAcknowledgementPatch, drainPatch } from '../sharding/patches.ts';
 import { collectionPath, type ResourceInfo } from '../runtime/discovery.ts';
 import { ExpectedError } from '../runtime/expected-error.ts';
+import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
@@ -69,7 +70,7 @@ export async function handOver(
     if (result === undefined) return false;
     // The webhook may have given it back to this shard: then it stays ours.
     if (result.metadata?.labels?.[shardLabel(ring)] !== shard.name) {
-      const key = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
+      const key = objectKey({ metadata });
       cache.handedOver.add(key, versions, cache.cachedVersion(key));
     }
     logger.debug('acknowledged drain: the object moves to another shard');

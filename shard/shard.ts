@@ -151,8 +151,7 @@ function controllerKey(object: KubeObject, owner: ResourceInfo): string | undefi
   if (reference === undefined || reference.kind !== owner.kind) return undefined;
   const group = reference.apiVersion.includes('/') ? reference.apiVersion.split('/')[0] : '';
   if (group !== owner.group) return undefined;
-  const namespace = object.metadata?.namespace;
-  return namespace ? `${namespace}/${reference.name}` : reference.name;
+  return objectKey({ metadata: { namespace: object.metadata?.namespace, name: reference.name } });
 }
 
 /** Whether `owner` (of resource `info`) is `object`'s controller. */
@@ -361,7 +360,7 @@ export class Shard {
   ): Promise<KubeObject | undefined> {
     const cache = binding.controlled.get(`${resource.group}/${resource.resource}`);
     if (cache === undefined) return undefined;
-    const key = namespace ? `${namespace}/${name}` : name;
+    const key = objectKey({ metadata: { namespace, name } });
     const cached = cache.handedOver.has(key) ? undefined : cache.informer.get(key);
     if (cached !== undefined) return cached;
     // The cache may lag: an object that arrived with its owner can be in flight on the other watch. A GET
