@@ -161,7 +161,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function fail(option: string, message: string): never {
+/** Refuses the value of `--option`: the message says what is wrong and what is expected. */
+export function fail(option: string, message: string): never {
   throw new ConfigError(`--${option}: ${message}`);
 }
 

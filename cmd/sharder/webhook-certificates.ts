@@ -5,7 +5,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KeyPair } from '../../runtime/certificates.ts';
-import { ConfigError, unreadable } from './config.ts';
+import { fail, unreadable } from './config.ts';
 
 export interface WebhookCertificateFiles {
   certFile: string;
@@ -20,10 +20,6 @@ export interface WebhookCertificates extends KeyPair {
 
 /** One PEM block (RFC 7468): its label and the base64 between the lines. */
 const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\s]*?-----END \1-----/g;
-
-function fail(option: string, message: string): never {
-  throw new ConfigError(`--${option}: ${message}`);
-}
 
 async function read(option: string, path: string): Promise<string> {
   try {
