@@ -1,5 +1,5 @@
 // A Role or ClusterRole and the binding of the same name that grants it: how the sharder's and the shards'
-// RBAC (sharder-rbac.ts, shard-rbac.ts) grant their rules to their service accounts.
+// RBAC (sharder-rbac.ts, shard-rbac.ts) and ShardedResourceAccess grant their rules to their service accounts.
 import type { Construct } from 'constructs';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';

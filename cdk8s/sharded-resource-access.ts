@@ -1,10 +1,8 @@
 // The grant a user gives the sharder on the resources of their rings (design.md, "What the sharder must not
 // do"): the sync lists them as metadata and patches their shard and drain labels, in all namespaces.
 import { Construct } from 'constructs';
-import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
-import { define } from './api-object.ts';
+import { defineBoundRole } from './bound-role.ts';
 import { defaultNamespace, sharderName } from './names.ts';
 
 export interface GroupResource {
@@ -65,18 +63,12 @@ export class ShardedResourceAccess extends Construct {
     this.name = props.name ?? `controller-rings-sharded-${id}`;
     const sharder = props.sharder ?? { namespace: defaultNamespace, serviceAccountName: sharderName };
     const labels = { 'app.kubernetes.io/part-of': 'controller-rings' };
-    define(this, 'cluster-role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: this.name, labels },
+    defineBoundRole(this, {
+      ids: ['cluster-role', 'cluster-role-binding'],
+      name: this.name,
+      labels,
       rules: rules(props.resources),
-    } satisfies IClusterRole);
-    define(this, 'cluster-role-binding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: this.name, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: this.name },
       subjects: [{ kind: 'ServiceAccount', name: sharder.serviceAccountName, namespace: sharder.namespace }],
-    } satisfies IClusterRoleBinding);
+    });
   }
 }
