@@ -73,6 +73,20 @@ describe('FencedClient', () => {
     client.close();
   });
 
+  it('refuses a write whose fence became uncertain after the call, before it was written', async () => {
+    received.length = 0;
+    const fence = manualFence();
+    const client = new FencedClient(stub.kubeConfig, 'test', fence);
+    const write = client.request({ method: 'PATCH', path: '/write', body: {} });
+    // Past the deadline while the request still gets its credentials and a connection, as a process paused
+    // there finds on resuming; the term's loss is not yet noticed, so nothing aborts the request.
+    fence.certain = false;
+    await expect(write).rejects.toThrow('PATCH /write refused: leadership lost: test');
+    await client.request({ path: '/read' });
+    expect(received).toEqual(['GET /read']);
+    client.close();
+  });
+
   it('aborts a write in flight when leadership is lost, with a FenceError', async () => {
     received.length = 0;
     const fence = manualFence();

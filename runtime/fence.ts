@@ -3,11 +3,14 @@
 // holds its Lease, writes through it, so that a process that lost leadership, or that was paused past its renew
 // deadline and resumed, writes nothing more. Reads pass: they change nothing.
 //
-// The fence is checked synchronously right before a write is handed to the transport, with no await between the
-// check and the call. What remains is the transport's own path to the socket (credentials, a connection from
-// the pool): a process paused on exactly that path sends the write when it resumes. A write that passed the
-// check just before the deadline therefore reaches the API server a little after it; the Lease duration's
-// margin over the renew deadline covers that, and no other candidate can hold the Lease before it runs out.
+// The fence is checked at the last moment the client still decides whether to send: when the transport has a
+// connection for the write and is about to write it (RestClientOptions.refuseWrite), so no wait for credentials or a
+// connection lies between the check and the send. What remains is the path through the process's own HTTP/2
+// and TLS layers to the socket, which runs without a wait but not at once: a process paused on exactly that
+// path sends the write when it resumes. A write that passed the check just before the deadline therefore
+// reaches the API server a little after it; the Lease duration's margin over the renew deadline covers that,
+// and no other candidate can hold the Lease before it runs out. A write written just before a pause longer
+// than the Lease reaches it only after the resume, like a write the network held that long.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ExpectedError } from './expected-error.ts';
 import type { Fence } from './leader-election.ts';
@@ -28,30 +31,35 @@ export function isFenced(error: unknown): boolean {
   return error instanceof FenceError;
 }
 
+/** A FenceError for a write of `method` to `path` unless `fence` is certain now. */
+function refusal(fence: Fence, method: string, path: string): FenceError | undefined {
+  return fence.certain ? undefined : new FenceError(`${method} ${path} refused: ${fence.reason}`);
+}
+
 export class FencedClient extends RestClient {
   readonly #fence: Fence;
 
   constructor(kubeConfig: KubeConfig, userAgent: string, fence: Fence) {
-    super(kubeConfig, userAgent);
+    super(kubeConfig, userAgent, { refuseWrite: (method, path) => refusal(fence, method, path) });
     this.#fence = fence;
   }
 
   /**
-   * Reads as RestClient does. A write is refused with a FenceError unless the fence is certain at the call,
-   * and aborted (its answer no longer awaited, and not sent if it still waits for a connection) when
-   * leadership is lost while it is in flight.
+   * Reads as RestClient does. A write is refused with a FenceError unless the fence is certain when it is about
+   * to be written, and aborted (its answer no longer awaited) when leadership is lost while it is in flight.
    */
   override request<T>(spec: RequestSpec): Promise<T> {
-    if ((spec.method ?? 'GET') === 'GET') return super.request(spec);
+    const method = spec.method ?? 'GET';
+    if (method === 'GET') return super.request(spec);
+    // Asked before the work of a request too: a fence lost already refuses at once.
     const fence = this.#fence;
-    if (!fence.certain) {
-      return Promise.reject(new FenceError(`${spec.method ?? ''} ${spec.path} refused: ${fence.reason}`));
-    }
+    const refused = refusal(fence, method, spec.path);
+    if (refused !== undefined) return Promise.reject(refused);
     const signal = spec.signal === undefined ? fence.lost : AbortSignal.any([spec.signal, fence.lost]);
     return super.request<T>({ ...spec, signal }).catch((error: unknown) => {
       // Aborted by the fence, not by the caller: a refusal too (its answer is not awaited).
-      if (fence.lost.aborted && spec.signal?.aborted !== true) {
-        throw new FenceError(`${spec.method ?? ''} ${spec.path} aborted: ${fence.reason}`, { cause: error });
+      if (fence.lost.aborted && spec.signal?.aborted !== true && !isFenced(error)) {
+        throw new FenceError(`${method} ${spec.path} aborted: ${fence.reason}`, { cause: error });
       }
       throw error;
     });

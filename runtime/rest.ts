@@ -6,6 +6,7 @@ import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
+import { isExpected } from './expected-error.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -119,6 +120,31 @@ function pathWithQuery(path: string, query: Query = {}): string {
   return encoded === '' ? path : `${path}?${encoded}`;
 }
 
+/**
+ * Hands each write to `refuse` at the last moment the client still decides: on a connection,
+ * credentials applied, about to be written. An Error it returns aborts the request unsent, and the request
+ * rejects with it.
+ */
+function refusingWrites(
+  refuse: (method: string, path: string) => Error | undefined,
+): Dispatcher.DispatchInterceptor {
+  return (dispatch) => (options, handler) => {
+    if (options.method === 'GET') return dispatch(options, handler);
+    return dispatch(options, {
+      onRequestStart(controller, context) {
+        const refusal = refuse(options.method, options.path);
+        if (refusal === undefined) handler.onRequestStart?.(controller, context);
+        else controller.abort(refusal);
+      },
+      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+      onResponseStart: (...args) => handler.onResponseStart?.(...args),
+      onResponseData: (...args) => handler.onResponseData?.(...args),
+      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+      onResponseError: (...args) => handler.onResponseError?.(...args),
+    });
+  };
+}
+
 function apiError(spec: RequestSpec, code: number, text: string): ApiError {
   const request = { method: spec.method ?? 'GET', path: spec.path };
   try {
@@ -129,14 +155,25 @@ function apiError(spec: RequestSpec, code: number, text: string): ApiError {
   }
 }
 
+export interface RestClientOptions {
+  /**
+   * Whether to send a write (any method but GET), asked when it is about to be written to its connection:
+   * an Error refuses it, and the request rejects with that Error. Without it every write is sent.
+   */
+  refuseWrite?: (method: string, path: string) => Error | undefined;
+}
+
 export class RestClient {
   readonly #kubeConfig: KubeConfig;
   readonly #userAgent: string;
+  readonly #refuseWrite: RestClientOptions['refuseWrite'];
   #agent: Agent | undefined;
+  #dispatcher: Dispatcher | undefined;
 
-  constructor(kubeConfig: KubeConfig, userAgent = 'controller-rings') {
+  constructor(kubeConfig: KubeConfig, userAgent = 'controller-rings', options: RestClientOptions = {}) {
     this.#kubeConfig = kubeConfig;
     this.#userAgent = userAgent;
+    this.#refuseWrite = options.refuseWrite;
   }
 
   /** Sends one request and returns the parsed JSON answer; a non-2xx answer throws an ApiError. */
@@ -183,6 +220,7 @@ export class RestClient {
     // destroy() only rejects when the agent was destroyed before, which is what was asked.
     this.#agent?.destroy().catch(() => undefined);
     this.#agent = undefined;
+    this.#dispatcher = undefined;
   }
 
   /** Runs `step`; a transport failure (not an abort) becomes an ApiError with code 0. */
@@ -190,7 +228,8 @@ export class RestClient {
     try {
       return await step();
     } catch (error) {
-      if (spec.signal?.aborted) throw error;
+      // Aborts, and the refusals of options.refuseWrite (expected errors), are the caller's own.
+      if (spec.signal?.aborted || isExpected(error)) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
     }
@@ -212,9 +251,25 @@ export class RestClient {
         ? {}
         : { authorization: `Basic ${Buffer.from(options.auth).toString('base64')}` }),
     };
+    const dispatcher = (this.#dispatcher ??= this.#connect(options));
+    return this.#transport(spec, () =>
+      dispatcher.request({
+        origin: cluster.server,
+        path: pathWithQuery(spec.path, spec.query),
+        method: spec.method ?? 'GET',
+        headers,
+        body,
+        signal: spec.signal,
+        bodyTimeout,
+      }),
+    );
+  }
+
+  /** The client's connections, made with the TLS material of the first request's options. */
+  #connect(options: RequestOptions): Dispatcher {
     // KubeConfig's own agent is not used: one undici Agent per client keeps connections alive (the sync
     // patches thousands of objects) and sets every request's length itself.
-    this.#agent ??= new Agent({
+    this.#agent = new Agent({
       connect: {
         timeout: connectTimeoutMs,
         ca: options.ca,
@@ -228,17 +283,7 @@ export class RestClient {
       headersTimeout: headersTimeoutMs,
       keepAliveTimeout: keepAliveTimeoutMs,
     });
-    const agent = this.#agent;
-    return this.#transport(spec, () =>
-      agent.request({
-        origin: cluster.server,
-        path: pathWithQuery(spec.path, spec.query),
-        method: spec.method ?? 'GET',
-        headers,
-        body,
-        signal: spec.signal,
-        bodyTimeout,
-      }),
-    );
+    const refuse = this.#refuseWrite;
+    return refuse === undefined ? this.#agent : this.#agent.compose(refusingWrites(refuse));
   }
 }

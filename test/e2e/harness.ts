@@ -64,6 +64,10 @@ function fencingOptions(): FencingOptions {
       renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
       leaseDurationMs: leaseDurationSeconds * 1000,
     },
+    // A shard has up to its reconcile concurrency (4, examples/configmap-digest/controller.ts) of writes in
+    // flight, more than a sharder replica's sync (--sync-concurrency=1 where paused) and status writes; a
+    // resumed process sends what it had written within moments, a second even on a loaded machine.
+    inFlightAtPause: { writes: 4, withinMs: 1_000 },
   };
 }
 
@@ -263,8 +267,10 @@ export class EndToEnd {
     this.sharders.delete(identity);
   }
 
-  #recordSharder(replica: string, type: SharderEvent['type']): void {
-    this.#sharderEvents.push({ replica, time: Date.now(), type });
+  #recordSharder(replica: string, type: SharderEvent['type']): number {
+    const time = Date.now();
+    this.#sharderEvents.push({ replica, time, type });
+    return time;
   }
 
   /**
@@ -425,7 +431,7 @@ export class EndToEnd {
   pauseSharder(identity: string): number {
     const pid = this.sharders.get(identity)?.pid;
     if (pid === undefined) throw new Error(`no sharder ${identity}`);
-    const time = Date.now();
+    const time = this.#recordSharder(identity, 'paused');
     process.kill(pid, 'SIGSTOP');
     return time;
   }
@@ -434,8 +440,9 @@ export class EndToEnd {
   resumeSharder(identity: string): number {
     const pid = this.sharders.get(identity)?.pid;
     if (pid === undefined) throw new Error(`no sharder ${identity}`);
+    const time = this.#recordSharder(identity, 'resumed');
     process.kill(pid, 'SIGCONT');
-    return Date.now();
+    return time;
   }
 
   /** How often a sharder replica has logged that its controllers stopped (at the end of each term). */

@@ -552,6 +552,7 @@ describe('invariant 6: no act without a certain Lease', () => {
     sharder: { renewDeadlineMs: 3_000, leaseDurationMs: 4_000 },
     shardLeaseNamespace: 'shards',
     shard: { renewDeadlineMs: 2_000, leaseDurationMs: 3_000 },
+    inFlightAtPause: { writes: 2, withinMs: 1_000 },
   };
   const fenced: CheckOptions = { ...options, fencing };
   const write = (
@@ -582,6 +583,7 @@ describe('invariant 6: no act without a certain Lease', () => {
       sharderWrites: 2,
       shardWrites: 0,
       reconcileStarts: 0,
+      inFlightAtPause: 0,
     });
   });
 
@@ -665,6 +667,38 @@ describe('invariant 6: no act without a certain Lease', () => {
     expect(fenceViolations(taken).map((violation) => violation.message)).toEqual([
       'shard/shard-a started a reconcile of ring-a/cm-1 at 10:00:01.500, when sharder/sharder-0 held its Lease shards/shard-a (written at 10:00:01.000)',
     ]);
+  });
+
+  describe('a process paused with writes in flight', () => {
+    // sharder-0 paused at 1 s, sharder-1 took over at 5 s, sharder-0 resumed at 6 s.
+    const sharders: SharderEvent[] = [
+      { replica: 'sharder-0', time: at(0), type: 'ready' },
+      { replica: 'sharder-1', time: at(0), type: 'ready' },
+      { replica: 'sharder-0', time: at(1_000), type: 'paused' },
+      { replica: 'sharder-0', time: at(6_000), type: 'resumed' },
+    ];
+    const takeover = [...sharderRenews('sharder-0', 0, 900), ...sharderRenews('sharder-1', 5_000)];
+    const paused = (...drains: number[]) =>
+      history({ sharders, writes: [...takeover, ...drains.map((time) => drain('sharder-0', time))] });
+
+    it('may deliver as many writes as it can have in flight, right after its resume', () => {
+      expect(fenceViolations(paused(6_010, 6_200))).toEqual([]);
+      expect(summarize(paused(6_010, 6_200), fenced).fenced).toMatchObject({ inFlightAtPause: 2 });
+    });
+
+    it('delivers nothing more: a third write, or one later than right after the resume, is a violation', () => {
+      expect(fenceViolations(paused(6_010, 6_020, 6_030)).map((violation) => violation.time)).toEqual([
+        at(6_030),
+      ]);
+      expect(fenceViolations(paused(7_001)).map((violation) => violation.time)).toEqual([at(7_001)]);
+    });
+
+    it('starts no reconcile after its resume', () => {
+      const shards = life('shard-a', -1_000, ['paused', 1_000], ['resumed', 6_000]);
+      const renews = [0, 900].map((time) => renew('shard', 'shard-a', time, 'shards/shard-a'));
+      const late = history({ shards, writes: renews, reconciles: [reconcile('shard-a', 6_010, 6_020)] });
+      expect(fenceViolations(late).map((violation) => violation.object)).toEqual([cm]);
+    });
   });
 
   it('is not judged without fencing options', () => {

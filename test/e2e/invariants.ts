@@ -35,7 +35,10 @@
 // never earlier than the process's own deadline. A write that passed the process's check just before its
 // deadline still has to travel to the API server (the fence's residual window, runtime/fence.ts): it is allowed
 // a margin up to the Lease duration, which is still safe, as no other candidate may take the Lease before it
-// runs out; a write later than that, or one after another process took the Lease, is a violation.
+// runs out; a write later than that, or one after another process took the Lease, is a violation. A process
+// paused after a write passed its check but before its bytes left sends that write when it resumes, however
+// long the pause: such writes in flight at a pause are allowed, as many as the process can have in flight and
+// only right after its resume. Anything more is what an unfenced process does: it goes on writing.
 
 /** One reconcile of one object by one shard; `end` is missing when the process died during it. */
 export interface ReconcileRecord {
@@ -108,6 +111,8 @@ export interface FencingOptions {
   /** Namespace of the shard Leases (each named after its shard). */
   shardLeaseNamespace: string;
   shard: LeaseTiming;
+  /** Writes a paused process may deliver on resuming, received within `withinMs` after the resume. */
+  inFlightAtPause: { writes: number; withinMs: number };
 }
 
 /** A sharder replica's life, as for shards: ready means it serves the webhook (it may not lead yet). */
@@ -187,7 +192,9 @@ export interface Summary {
   refused: { onArrival: number; later: number };
   failovers: Failover[];
   /** Invariant 6: acts judged against their writer's Lease (writes other than Lease renewals, reconcile starts). */
-  fenced: { sharderWrites: number; shardWrites: number; reconcileStarts: number } | undefined;
+  fenced:
+    | { sharderWrites: number; shardWrites: number; reconcileStarts: number; inFlightAtPause: number }
+    | undefined;
   violations: Violation[];
 }
 
@@ -302,9 +309,10 @@ export function formatSummary(scenario: string, summary: Summary): string {
     `  writes refused as AlreadyExists/Conflict: ${summary.refused.onArrival} on arrival, ${summary.refused.later} later`,
   );
   if (summary.fenced !== undefined) {
-    const { sharderWrites, shardWrites, reconcileStarts } = summary.fenced;
+    const { sharderWrites, shardWrites, reconcileStarts, inFlightAtPause } = summary.fenced;
     lines.push(
-      `  fencing: ${sharderWrites} sharder writes, ${shardWrites} shard writes, ${reconcileStarts} reconcile starts judged`,
+      `  fencing: ${sharderWrites} sharder writes, ${shardWrites} shard writes, ${reconcileStarts} reconcile starts judged` +
+        `, ${inFlightAtPause} in flight at a pause`,
     );
   }
   for (const cause of ['killed', 'stopped', 'paused', 'never started'] as const) {
@@ -770,7 +778,7 @@ interface LeaseWrite {
 // Invariant 6: every act of a sharder replica's controllers (a write other than to its leader Lease) and of a
 // shard (a write other than to its own Lease, a reconcile start) falls in a term of its writer's Lease: its
 // writer made the last successful create or update of that Lease before it, and it is no later than that
-// write's receipt + the renew deadline + the margin explained at the top.
+// write's receipt + the renew deadline + the margin explained at the top, or it was in flight at a pause.
 function fencing(
   history: History,
   options: FencingOptions,
@@ -791,9 +799,17 @@ function fencing(
   for (const list of holderWrites.values()) list.sort((a, b) => a.time - b.time);
   const ownLease = (role: 'sharder' | 'shard', name: string): string =>
     role === 'sharder' ? options.sharderLease : `${options.shardLeaseNamespace}/${name}`;
-  const counts = { sharderWrites: 0, shardWrites: 0, reconcileStarts: 0 };
+  const counts = { sharderWrites: 0, shardWrites: 0, reconcileStarts: 0, inFlightAtPause: 0 };
   const violations: Violation[] = [];
-  const judge = (role: 'sharder' | 'shard', name: string, time: number, what: string, object: string) => {
+  const inFlight = inFlightAtPause(history, options.inFlightAtPause);
+  const judge = (
+    role: 'sharder' | 'shard',
+    name: string,
+    time: number,
+    what: string,
+    object: string,
+    write = false,
+  ) => {
     const lease = ownLease(role, name);
     const timing = role === 'sharder' ? options.sharder : options.shard;
     const marginMs = Math.max(timing.leaseDurationMs - timing.renewDeadlineMs, 0);
@@ -810,6 +826,10 @@ function fencing(
               `${Math.round(time - last.time - timing.renewDeadlineMs - marginMs)} ms`
             : undefined;
     if (problem === undefined) return;
+    if (write && inFlight(self, time)) {
+      counts.inFlightAtPause++;
+      return;
+    }
     violations.push({
       invariant: 6,
       rule: 'fence',
@@ -819,18 +839,40 @@ function fencing(
       message: `${self} ${what} at ${clock(time)}, when ${problem}`,
     });
   };
-  for (const write of writes) {
+  for (const write of [...writes].sort((a, b) => a.time - b.time)) {
     const { role, name } = write.writer;
     if (leaseKey(write) === ownLease(role, name)) continue;
     if (role === 'sharder') counts.sharderWrites++;
     else counts.shardWrites++;
-    judge(role, name, write.time, `sent ${write.verb} ${write.resource} ${write.object}`, write.object);
+    judge(role, name, write.time, `sent ${write.verb} ${write.resource} ${write.object}`, write.object, true);
   }
   for (const record of history.reconciles) {
     counts.reconcileStarts++;
     judge('shard', record.shard, record.start, `started a reconcile of ${record.object}`, record.object);
   }
   return { counts, violations };
+}
+
+/**
+ * Whether a write its writer (role/name) made at `time` counts as one in flight when it was paused: received
+ * right after a resume, and among the first `writes` of those. Asked once per write, in order of receipt.
+ */
+function inFlightAtPause(
+  history: History,
+  { writes, withinMs }: FencingOptions['inFlightAtPause'],
+): (writer: string, time: number) => boolean {
+  const resumes = [
+    ...history.shards.map((event) => ({ writer: `shard/${event.shard}`, ...event })),
+    ...(history.sharders ?? []).map((event) => ({ writer: `sharder/${event.replica}`, ...event })),
+  ].filter((event) => event.type === 'resumed');
+  const delivered = new Map<(typeof resumes)[number], number>();
+  return (writer, time) => {
+    const resume = resumes.find((r) => r.writer === writer && r.time <= time && time <= r.time + withinMs);
+    if (resume === undefined) return false;
+    const count = (delivered.get(resume) ?? 0) + 1;
+    delivered.set(resume, count);
+    return count <= writes;
+  };
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
