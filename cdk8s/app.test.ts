@@ -24,6 +24,13 @@ describe('config/', () => {
     expect(kustomization).toMatchObject({ resources: ['crd/controllerrings.yaml', 'sharder/sharder.yaml'] });
   });
 
+  it('has the CRD and the sharder in one install.yaml, the CRD first', () => {
+    expect(yamlDocuments(rendered.get('install.yaml') ?? '')).toEqual([
+      ...yamlDocuments(rendered.get('crd/controllerrings.yaml') ?? ''),
+      ...yamlDocuments(rendered.get('sharder/sharder.yaml') ?? ''),
+    ]);
+  });
+
   it('carries the health check under the key Argo CD reads', () => {
     const [configMap] = yamlDocuments(rendered.get('argocd/argocd-cm.yaml') ?? '');
     expect(configMap).toMatchObject({

@@ -1,5 +1,5 @@
-// The app behind config/: the CRD, the sharder and the Argo CD health check, one chart per folder, rendered
-// as files so that `npm run synth` writes them and the drift test compares them without touching the disk.
+// The app behind config/: the CRD, the sharder and the Argo CD health check, one chart per folder, and the
+// CRD with the sharder as the single install.yaml of a release; rendered as files so that `npm run synth` writes them and the drift test compares them without touching the disk.
 import { readFileSync } from 'node:fs';
 import { App, Chart, Yaml } from 'cdk8s';
 import { ArgoCdHealthCheck, controllerRingHealthScript } from './argocd.ts';
@@ -34,6 +34,8 @@ export function renderConfig(): Map<string, string> {
     ['kustomization.yaml', `# ${header}\n${Yaml.stringify(kustomization)}`],
     ['crd/controllerrings.yaml', yamlFile(header, crd)],
     ['sharder/sharder.yaml', yamlFile(header, sharder)],
+    // The CRD first: `kubectl apply -f install.yaml` creates it before anything that might name it.
+    ['install.yaml', yamlFile(header, crd, sharder)],
     ['argocd/argocd-cm.yaml', yamlFile(header, argocd)],
     ['argocd/controllerring-health.lua', `-- ${header}\n${controllerRingHealthScript()}`],
   ]);

@@ -12,9 +12,9 @@ export interface GeneratedDirectory {
   render: () => Map<string, string>;
 }
 
-/** A chart's objects as one YAML file, under a comment that says where to edit them instead. */
-export function yamlFile(header: string, chart: Chart): string {
-  return `# ${header}\n${Yaml.stringify(...(chart.toJson() as unknown[]))}`;
+/** Charts' objects as one YAML file, under a comment that says where to edit them instead. */
+export function yamlFile(header: string, ...charts: Chart[]): string {
+  return `# ${header}\n${Yaml.stringify(...charts.flatMap((chart) => chart.toJson() as unknown[]))}`;
 }
 
 /** The objects of a YAML file, as plain values. */
