@@ -1,7 +1,7 @@
 // Caching and refreshing against a scripted API; what the real API server answers is checked in
 // test/integration/runtime-discovery.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { collectionPath, Discovery, type ResourceInfo } from './discovery.ts';
+import { collectionPath, Discovery, objectPath, type ResourceInfo } from './discovery.ts';
 import type { RequestSpec, RestClient } from './rest.ts';
 
 const deployments: ResourceInfo = {
@@ -25,6 +25,14 @@ describe('collectionPath', () => {
   it('refuses a namespace for a cluster-scoped resource', () => {
     const nodes = { ...deployments, group: '', resource: 'nodes', kind: 'Node', namespaced: false };
     expect(() => collectionPath(nodes, 'x')).toThrow('cluster-scoped');
+  });
+});
+
+describe('objectPath', () => {
+  it("names the object in its namespace's collection, and leaves a cluster-scoped one's namespace out", () => {
+    const nodes = { ...deployments, group: '', resource: 'nodes', kind: 'Node', namespaced: false };
+    expect(objectPath(deployments, 'x', 'web')).toBe('/apis/apps/v1/namespaces/x/deployments/web');
+    expect(objectPath(nodes, 'x', 'node-1')).toBe('/api/v1/nodes/node-1');
   });
 });
 

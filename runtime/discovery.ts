@@ -103,3 +103,8 @@ export function collectionPath(info: ResourceInfo, namespace?: string): string {
     throw new Error(`${info.resource}.${info.group} is cluster-scoped, not in a namespace`);
   return `${prefix}/namespaces/${namespace}/${info.resource}`;
 }
+
+/** The path of one object: a cluster-scoped resource's has no namespace, whatever `namespace` says. */
+export function objectPath(info: ResourceInfo, namespace: string | undefined, name: string): string {
+  return `${collectionPath(info, info.namespaced ? namespace : undefined)}/${name}`;
+}

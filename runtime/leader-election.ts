@@ -249,7 +249,7 @@ export class LeaderElector {
               this.#logger.error({ err: error }, 'lead() failed');
             },
           );
-    const kept = await this.#renewWhileLeading(term);
+    const kept = await this.#renewWhileLeading(term, ended);
     ended.removeEventListener('abort', stopLeading);
     if (!kept) {
       term.end();
@@ -267,12 +267,11 @@ export class LeaderElector {
    * Renews every retry period; true when the elector stopped while leading, false when leadership was lost.
    * Times are the monotonic clock's, taken when an attempt starts, as its renewTime is: the deadline is never
    * late. A timer that fires late (the process was paused) finds the deadline passed and renews no more.
+   * `wake` (stopping or the term lost) ends a wait early: a writer that found the deadline passed ended the term.
    */
-  async #renewWhileLeading(term: Term): Promise<boolean> {
+  async #renewWhileLeading(term: Term, wake: AbortSignal): Promise<boolean> {
     const stopping = this.#stopping.signal;
     const { retryPeriodMs, renewDeadlineMs } = this.#options;
-    // Wakes early when a writer found the deadline passed: the term is over.
-    const wake = AbortSignal.any([stopping, term.lost]);
     // A call rather than a property read: the type checker would take it as unchanged across the awaits.
     const stopped = (): boolean => stopping.aborted;
     for (;;) {

@@ -17,7 +17,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
-import { collectionPath } from '../runtime/discovery.ts';
+import { objectPath } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
@@ -171,7 +171,7 @@ export class ShardAdapter {
   async isGone(resource: GroupResource, object: KubeObject): Promise<boolean> {
     const { name, namespace, uid } = object.metadata ?? {};
     const info = await resolveResource(this.#connection.discovery, resource);
-    const path = `${collectionPath(info, info.namespaced ? namespace : undefined)}/${name ?? ''}`;
+    const path = objectPath(info, namespace, name ?? '');
     try {
       const found = await this.#connection.rest.request<KubeObject>({ path });
       return found.metadata?.uid !== uid;

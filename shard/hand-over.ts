@@ -2,7 +2,7 @@
 // work item that would otherwise have reconciled a drained object, each only while its Lease is certain.
 import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 import { drainAcknowledgementPatch, drainPatch } from '../sharding/patches.ts';
-import { collectionPath, type ResourceInfo } from '../runtime/discovery.ts';
+import { objectPath, type ResourceInfo } from '../runtime/discovery.ts';
 import { ExpectedError } from '../runtime/expected-error.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
@@ -54,7 +54,7 @@ export async function handOver(
   if (metadata.name === undefined) return true;
   const { info } = cache;
   const { ring } = shard;
-  const path = `${collectionPath(info, info.namespaced ? metadata.namespace : undefined)}/${metadata.name}`;
+  const path = objectPath(info, metadata.namespace, metadata.name);
   const versions = [metadata.resourceVersion ?? ''];
   const write = async (body: unknown): Promise<KubeObject | undefined> => {
     if (!certain(shard.fence, logger)) return undefined;

@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { drainLabel, drainValue, shardLabel } from '../api/v1alpha1/index.ts';
 import { Controller } from '../runtime/controller.ts';
-import { collectionPath, type ResourceInfo } from '../runtime/discovery.ts';
+import { collectionPath, objectPath, type ResourceInfo } from '../runtime/discovery.ts';
 import { FencedClient } from '../runtime/fence.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
@@ -365,7 +365,7 @@ export class Shard {
     if (cached !== undefined) return cached;
     // The cache may lag: an object that arrived with its owner can be in flight on the other watch. A GET
     // without resourceVersion reads the current state.
-    const path = `${collectionPath(cache.info, cache.info.namespaced ? namespace : undefined)}/${name}`;
+    const path = objectPath(cache.info, namespace, name);
     let found: KubeObject;
     try {
       found = await binding.term.client.request<KubeObject>({ path, signal: binding.term.stopped.signal });

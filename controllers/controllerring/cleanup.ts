@@ -3,7 +3,7 @@
 // labels are added meanwhile).
 import { drainLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
-import { collectionPath, type Discovery } from '../../runtime/discovery.ts';
+import { collectionPath, objectPath, type Discovery } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { listMetadata } from '../../runtime/pager.ts';
 import { isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
@@ -27,7 +27,7 @@ export async function removeRingLabels(
         resourceVersion: undefined,
       });
       await forEachConcurrently(objects, options.concurrency, async ({ metadata }) => {
-        const path = `${collectionPath(info, metadata.namespace)}/${metadata.name ?? ''}`;
+        const path = objectPath(info, metadata.namespace, metadata.name ?? '');
         try {
           await rest.request({
             method: 'PATCH',

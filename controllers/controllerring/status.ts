@@ -68,9 +68,13 @@ function noShardsProblem(ring: ControllerRing, membership: RingMembership): Ring
   return { reason: 'NoAvailableShards', message: `${message}${ignored}` };
 }
 
-function readyState(ring: ControllerRing, membership: RingMembership, problems: readonly RingProblem[]) {
+function readyState(
+  ring: ControllerRing,
+  membership: RingMembership,
+  available: number,
+  problems: readonly RingProblem[],
+) {
   const all = [...problems, ...leaseProblems(membership.leftOut)];
-  const available = availableShards(membership.members).length;
   if (available === 0) all.push(noShardsProblem(ring, membership));
   const first = all[0];
   if (first !== undefined) {
@@ -95,7 +99,8 @@ export function desiredStatus(
   now: Date,
 ): ControllerRingStatus {
   const generation = ring.metadata?.generation;
-  const ready = readyState(ring, membership, problems);
+  const available = availableShards(membership.members).length;
+  const ready = readyState(ring, membership, available, problems);
   const previous = ring.status?.conditions?.find((condition) => condition.type === readyCondition);
   const condition: Condition = {
     type: readyCondition,
@@ -110,7 +115,7 @@ export function desiredStatus(
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     shards: membership.members.length,
-    availableShards: availableShards(membership.members).length,
+    availableShards: available,
     conditions: [...others, condition],
   };
 }

@@ -12,7 +12,7 @@ import { availableShards, ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
-import { collectionPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
+import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { listMetadata, type PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
@@ -135,7 +135,7 @@ export class SyncReconciler {
     listed: PartialObjectMetadata,
     desired: string | undefined,
   ): Promise<void> {
-    const path = `${collectionPath(info, listed.metadata.namespace)}/${listed.metadata.name ?? ''}`;
+    const path = objectPath(info, listed.metadata.namespace, listed.metadata.name ?? '');
     let object = listed;
     for (let attempt = 1; ; attempt++) {
       const action = syncAction(sync.name, sync.available, { labels: object.metadata.labels, desired });
