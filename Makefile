@@ -1,6 +1,6 @@
 # The README's quick start: `make demo` shows the project at work on an embedded control plane; `make test`
 # installs what is missing and runs the whole suite.
-.PHONY: demo test install control-plane-binaries lint typecheck unit generate synth
+.PHONY: demo test install control-plane-binaries image lint typecheck unit generate synth
 
 node_modules/.installed: package.json package-lock.json
 	npm ci
@@ -10,6 +10,11 @@ install: node_modules/.installed control-plane-binaries
 
 control-plane-binaries:
 	@bash hack/build-control-plane.sh >/dev/null
+
+# The container image (deploy/image/Containerfile) on local base images, with podman, runc and mmdebstrap
+# installed where missing: test/e2e/image.e2e.ts runs the sharder from it.
+image: node_modules/.installed
+	@bash hack/build-image.sh >/dev/null
 
 demo: install
 	npm run demo
@@ -29,5 +34,5 @@ typecheck: node_modules/.installed
 unit: node_modules/.installed
 	npm run test:unit
 
-test: install lint typecheck
+test: install lint typecheck image
 	npm test

@@ -9,6 +9,9 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2024' } }] };
 const testEnvironmentOptions = { customExportConditions: ['controller-rings-source', 'node', 'node-addons'] };
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
+  // The image's package.json has the package's name too (its programs import the package by name), which jest's
+  // module map would otherwise report as a collision.
+  modulePathIgnorePatterns: ['<rootDir>/deploy/image/package.json'],
   transform,
   testEnvironment: 'node',
   testEnvironmentOptions,

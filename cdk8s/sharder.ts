@@ -25,7 +25,10 @@ export interface SharderProps {
   namespace?: string;
   /** Whether to define the Namespace object too; default true. */
   createNamespace?: boolean;
-  /** A Node 24 image with the project at /app (the command is node /app/cmd/sharder/main.ts). */
+  /**
+   * The project's image (deploy/image/Containerfile), or one like it: Node.js 24 with the compiled sharder at
+   * /app (the command is node /app/cmd/sharder/main.js).
+   */
   image: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Default 2: every replica serves the webhook, one leads. */
@@ -223,7 +226,7 @@ export class Sharder extends Construct {
                 name: 'sharder',
                 image: props.image,
                 ...(props.imagePullPolicy === undefined ? {} : { imagePullPolicy: props.imagePullPolicy }),
-                command: ['node', '/app/cmd/sharder/main.ts'],
+                command: ['node', '/app/cmd/sharder/main.js'],
                 args: [...this.args],
                 env: [
                   ...podIdentityEnv,

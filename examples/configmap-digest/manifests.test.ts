@@ -97,7 +97,7 @@ describe('examples/configmap-digest/deploy/', () => {
     expect(pod?.containers).toEqual([
       expect.objectContaining({
         image: defaultImage,
-        command: ['node', '--conditions=controller-rings-source', '/app/examples/configmap-digest/main.ts'],
+        command: ['node', '/app/examples/configmap-digest/main.js'],
         args: expect.arrayContaining([
           '--ring=configmap-digest',
           '--name=$(POD_NAME)',

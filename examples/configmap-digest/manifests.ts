@@ -34,7 +34,7 @@ export function renderExampleManifests(): Map<string, string> {
     namespace,
     labels,
     image: defaultImage,
-    command: ['node', '--conditions=controller-rings-source', '/app/examples/configmap-digest/main.ts'],
+    command: ['node', '/app/examples/configmap-digest/main.js'],
     args: [
       `--ring=${ring}`,
       '--name=$(POD_NAME)',

@@ -2,7 +2,8 @@
 // controller as real processes, a watch recording every label change of the ring's objects, the shards' and
 // sharders' life events and the API server's outages (and, with the audit log on, every write request and its
 // sender), so that a scenario can hand a complete history to the invariant checker. Faults are the scenario's:
-// the harness kills, pauses, stops, restarts and cuts off on request.
+// the harness kills, pauses, stops, restarts and cuts off on request. Sharders and shards may run from the
+// image instead, as their Deployments run them (sharderImage, startShard's image).
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +17,19 @@ import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import { isGone, metadataListAccept, type RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
-import { readRecords, startExampleShard, type ExampleShard } from '../support/example-shard.ts';
+import type { ContainerProcess } from '../support/container.ts';
+import {
+  readRecords,
+  startExampleShard,
+  startExampleShardContainer,
+  type ExampleShard,
+} from '../support/example-shard.ts';
+import { exampleShardPod, sharderPod } from '../support/image-pods.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, listObjects } from '../support/rings.ts';
 import {
   startSharder,
+  startSharderContainer,
   quickLeaderElection,
   webhookCertificates,
   type SharderProcess,
@@ -111,6 +120,8 @@ export interface EndToEndOptions {
   sharderArgs?: string[];
   /** The API server's audit log, from which invariant 6 is judged. */
   auditLog?: boolean;
+  /** Every sharder replica runs from this image, as the sharder's Deployment runs it. */
+  sharderImage?: string;
 }
 
 export class EndToEnd {
@@ -134,6 +145,8 @@ export class EndToEnd {
   /** Shards the harness itself is stopping or killing: their exit is expected. */
   readonly #leaving = new Set<ExampleShard>();
   readonly #restarts = new Set<Promise<void>>();
+  /** Every container started, removed at the end whatever happened. */
+  readonly #containers = new Set<ContainerProcess>();
   #shardExits = 0;
   #watch: Promise<void> | undefined;
   #watchFailure: Error | undefined;
@@ -239,7 +252,7 @@ export class EndToEnd {
 
   async startSharder(identity: string): Promise<SharderProcess> {
     this.#recordSharder(identity, 'started');
-    const sharder = await startSharder({
+    const options = {
       kubeconfigPath: this.#processKubeconfig,
       namespace: sharderNamespace,
       identity,
@@ -250,7 +263,12 @@ export class EndToEnd {
         '--sync-period=10s',
         ...(this.#options.sharderArgs ?? []),
       ],
-    });
+    };
+    const image = this.#options.sharderImage;
+    const sharder =
+      image === undefined
+        ? await startSharder(options)
+        : await this.#container(startSharderContainer({ ...options, image, pod: sharderPod() }));
     this.#recordSharder(identity, 'ready');
     this.sharders.set(identity, sharder);
     this.#webhookService.ports.add(sharder.webhookPort);
@@ -322,18 +340,23 @@ export class EndToEnd {
     this.#shardEvents.push({ shard, time: Date.now(), type });
   }
 
-  async startShard(name: string): Promise<ExampleShard> {
+  /** Starts a shard, as a process or from `image` as the example's Deployment runs it. */
+  async startShard(name: string, image?: string): Promise<ExampleShard> {
     this.#record(name, 'started');
     let shard: ExampleShard;
     try {
-      shard = await startExampleShard({
+      const options = {
         kubeconfigPath: this.#processKubeconfig,
         ring,
         name,
         namespace: shardNamespace,
         leaseDurationSeconds: this.#options.leaseDurationSeconds ?? leaseDurationSeconds,
         dir: this.#dir,
-      });
+      };
+      shard =
+        image === undefined
+          ? await startExampleShard(options)
+          : await this.#container(startExampleShardContainer({ ...options, image, pod: exampleShardPod() }));
     } catch (error) {
       // startExampleShard has killed it, or it exited.
       this.#record(name, 'stopped');
@@ -347,6 +370,13 @@ export class EndToEnd {
       this.#exited(name, shard);
     });
     return shard;
+  }
+
+  /** Keeps a started container for the cleanup in stop() (one that failed to start is gone: run --rm). */
+  async #container<C extends ContainerProcess>(starting: Promise<C>): Promise<C> {
+    const container = await starting;
+    this.#containers.add(container);
+    return container;
   }
 
   /** A shard process ended without the harness asking: recorded, and started again if the options say so. */
@@ -626,8 +656,12 @@ export class EndToEnd {
       if (shard.pid !== undefined && shard.running) process.kill(shard.pid, 'SIGCONT');
     }
     for (const shard of this.shards.values()) this.#leaving.add(shard);
-    await Promise.all([...this.shards.values(), ...this.#paused.values()].map((shard) => shard.stop()));
-    await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
+    try {
+      await Promise.all([...this.shards.values(), ...this.#paused.values()].map((shard) => shard.stop()));
+      await Promise.all([...this.sharders.values()].map((sharder) => sharder.stop()));
+    } finally {
+      await Promise.all([...this.#containers].map((container) => container.remove()));
+    }
     await this.#webhookService.close();
     await this.#proxy?.close();
     await this.cluster.stop();

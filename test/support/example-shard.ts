@@ -1,9 +1,13 @@
-// Runs shards of the example controller (examples/configmap-digest/main.ts) as real child processes, each
-// recording its reconciles (start and end lines) for the invariant checks.
-import { readFile } from 'node:fs/promises';
+// Runs shards of the example controller (examples/configmap-digest/main.ts) as real child processes, or from the
+// image as its Deployment runs them, each recording its reconciles (start and end lines) for the invariant
+// checks.
+import { chmod, chown, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from '../control-plane/process.ts';
+import { ContainerProcess } from './container.ts';
+import type { ImagePod } from './image-pods.ts';
+import { podmanRunArgs } from './pod-container.ts';
 import { freePort } from './ports.ts';
 import { httpOk } from './sharder.ts';
 
@@ -58,12 +62,58 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
     ],
     join(options.dir, `${options.name}.log`),
   );
+  await joined(shard, port);
+  return Object.assign(shard, { recordFile });
+}
+
+/** Waits until the shard has joined the ring; kills it if it does not. */
+async function joined(shard: ManagedProcess, port: number): Promise<void> {
   try {
     await shard.waitUntil(() => httpOk(port, '/readyz'), 30_000);
   } catch (error) {
     await shard.kill();
     throw error;
   }
+}
+
+/**
+ * Starts one shard from the image, as the example's Deployment runs it (user, read-only root, env, args), and
+ * waits until it has joined the ring. Its kubeconfig and its record file's directory (which its user may
+ * write, at the same path as on the host) are mounted; its metrics port is a free one on the host network.
+ */
+export async function startExampleShardContainer(
+  options: ExampleShardOptions & { image: string; pod: ImagePod },
+): Promise<ContainerProcess & ExampleShard> {
+  const port = await freePort();
+  const { pod, container } = options.pod;
+  const user = pod.securityContext?.runAsUser ?? 0;
+  const fsGroup = pod.securityContext?.fsGroup ?? 0;
+  const records = join(options.dir, `${options.name}-records`);
+  await mkdir(records, { recursive: true });
+  await chown(records, user, fsGroup);
+  const kubeconfig = join(records, 'kubeconfig');
+  await copyFile(options.kubeconfigPath, kubeconfig);
+  await chmod(kubeconfig, 0o440);
+  await chown(kubeconfig, 0, fsGroup);
+  const recordFile = join(records, `${options.name}.records.jsonl`);
+  const args = podmanRunArgs({
+    pod,
+    container,
+    identity: { name: options.name, namespace: options.namespace },
+    image: options.image,
+    flags: {
+      ring: options.ring,
+      kubeconfig,
+      'lease-duration': String(options.leaseDurationSeconds),
+      'metrics-port': String(port),
+      'record-file': recordFile,
+      'log-level': 'debug',
+    },
+    mounts: [{ host: records, container: records, rw: true }],
+  });
+  const shard = new ContainerProcess(options.name, args, join(options.dir, `${options.name}.log`));
+  await joined(shard, port);
+  await shard.started();
   return Object.assign(shard, { recordFile });
 }
 

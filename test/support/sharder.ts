@@ -1,12 +1,15 @@
 // Runs the sharder program (cmd/sharder/main.ts) as real child processes against a test control plane, with
-// a webhook serving certificate for 127.0.0.1 that all replicas of one test share.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+// a webhook serving certificate for 127.0.0.1 that all replicas of one test share; or replicas from the image,
+// as its Deployment runs them (startSharderContainer).
+import { chmod, chown, copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import { ManagedProcess } from '../control-plane/process.ts';
+import { ContainerProcess } from './container.ts';
+import { podmanRunArgs, writeSecretVolume, type ContainerRun } from './pod-container.ts';
 import { freePort } from './ports.ts';
 
 const sharderMain = fileURLToPath(new URL('../../cmd/sharder/main.ts', import.meta.url));
@@ -109,11 +112,98 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
     ],
     join(certificates.dir, `${options.identity}.log`),
   );
+  await ready(sharder, probePort);
+  return Object.assign(sharder, { identity: options.identity, webhookPort, probePort });
+}
+
+/** Waits until the replica is ready; kills it if it does not get there. */
+async function ready(sharder: ManagedProcess, probePort: number): Promise<void> {
   try {
     await sharder.waitUntil(() => httpOk(probePort, '/readyz'), 30_000);
   } catch (error) {
     await sharder.kill();
     throw error;
   }
+}
+
+export interface SharderContainerOptions extends Omit<SharderOptions, 'nodeArgs' | 'program'> {
+  image: string;
+  /** The sharder's pod and container in its Deployment (test/support/image-pods.ts). */
+  pod: Pick<ContainerRun, 'pod' | 'container'>;
+}
+
+/** A file readable by the containers' user only through the pod's fsGroup, as a mounted Secret's key is. */
+async function podFile(source: string, target: string, fsGroup: number): Promise<string> {
+  await copyFile(source, target);
+  await chmod(target, 0o440);
+  await chown(target, 0, fsGroup);
+  return target;
+}
+
+/**
+ * Starts one sharder replica from the image, as its Deployment's pod runs it (user, read-only root, env from
+ * the downward API, args, memory limit and the heap limit derived from it), and waits until it is ready. The
+ * test changes what a pod gets from the cluster: the API server through a kubeconfig instead of in-cluster
+ * config, addresses on the host network, and the webhook through the test's service by URL; `args` (flags of
+ * the form --name=value) replace the Deployment's flags of the same name or are added.
+ */
+export async function startSharderContainer(
+  options: SharderContainerOptions,
+): Promise<ContainerProcess & SharderProcess> {
+  const [webhookPort, probePort] = await Promise.all([freePort(), freePort()]);
+  const { certificates } = options;
+  const { pod, container } = options.pod;
+  const fsGroup = pod.securityContext?.fsGroup ?? 0;
+  const dir = await mkdtemp(join(certificates.dir, `${options.identity}-pod-`));
+  await chmod(dir, 0o755);
+  // The Secret volume with the webhook's certificate (the only one the Deployment mounts).
+  const volumeName =
+    container.volumeMounts?.find((mount) =>
+      pod.volumes?.some((volume) => volume.name === mount.name && volume.secret !== undefined),
+    )?.name ?? '';
+  const files = {
+    'tls.crt': certificates.certFile,
+    'tls.key': certificates.keyFile,
+    'ca.crt': certificates.caFile,
+  };
+  const contents = Object.fromEntries(
+    await Promise.all(Object.entries(files).map(async ([key, file]) => [key, await readFile(file, 'utf8')])),
+  ) as Record<string, string>;
+  const volume = await writeSecretVolume(join(dir, volumeName), pod, volumeName, contents);
+  const kubeconfig = await podFile(options.kubeconfigPath, join(dir, 'kubeconfig'), fsGroup);
+  const kubeconfigPath = '/etc/controller-rings/kubeconfig';
+  const flags: Record<string, string | undefined> = {
+    kubeconfig: kubeconfigPath,
+    'webhook-bind-address': `127.0.0.1:${webhookPort}`,
+    'webhook-service': undefined,
+    'webhook-url': options.webhookUrl ?? `https://127.0.0.1:${webhookPort}`,
+    'health-probe-bind-address': `127.0.0.1:${probePort}`,
+    // Metrics on the probe port: one server serves both.
+    'metrics-bind-address': `127.0.0.1:${probePort}`,
+    'log-format': 'json',
+    'log-level': 'debug',
+  };
+  for (const arg of options.args ?? []) {
+    const [name, value] = arg.replace(/^--/, '').split(/=(.*)/s);
+    if (name === undefined || value === undefined)
+      throw new Error(`startSharderContainer: ${arg} is not --name=value`);
+    flags[name] = value;
+  }
+  const args = podmanRunArgs({
+    pod,
+    container,
+    identity: { name: options.identity, namespace: options.namespace },
+    image: options.image,
+    volumes: { [volumeName]: volume },
+    flags,
+    mounts: [{ host: kubeconfig, container: kubeconfigPath }],
+  });
+  const sharder = new ContainerProcess(
+    options.identity,
+    args,
+    join(certificates.dir, `${options.identity}.log`),
+  );
+  await ready(sharder, probePort);
+  await sharder.started();
   return Object.assign(sharder, { identity: options.identity, webhookPort, probePort });
 }
