@@ -1,5 +1,6 @@
 // Runs the sharder program (cmd/sharder/main.ts) as real child processes against a test control plane, with
-// a webhook serving certificate for 127.0.0.1 that all replicas of one test share.
+// a webhook serving certificate for 127.0.0.1 that all replicas of one test share, in files or (the sharder's
+// default) in a Secret the sharder manages.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,25 @@ export const quickLeaderElection = [
   '--leader-election-retry-period=500ms',
 ];
 
+/** Sharder-managed certificates: a Secret in the sharder's namespace (default: the sharder's default name). */
+export interface ManagedWebhookCertificates {
+  /** Takes the logs. */
+  dir: string;
+  secret?: string;
+}
+
+/** A temp dir for the logs of sharders that manage their certificates. */
+export async function managedCertificates(secret?: string): Promise<ManagedWebhookCertificates> {
+  return { dir: await mkdtemp(join(tmpdir(), 'sharder-test-')), ...(secret === undefined ? {} : { secret }) };
+}
+
+function certificateArgs(certificates: WebhookFiles | ManagedWebhookCertificates): string[] {
+  if ('certFile' in certificates) {
+    return [...certificateArgs(certificates)];
+  }
+  return certificates.secret === undefined ? [] : [`--webhook-certificate-secret=${certificates.secret}`];
+}
+
 export interface SharderProcess extends ManagedProcess {
   identity: string;
   webhookPort: number;
@@ -72,7 +92,7 @@ export interface SharderOptions {
   kubeconfigPath: string;
   namespace: string;
   identity: string;
-  certificates: WebhookFiles;
+  certificates: WebhookFiles | ManagedWebhookCertificates;
   /** Where the API server calls the webhook; default this replica's own webhook port. */
   webhookUrl?: string;
   args?: string[];
@@ -97,9 +117,7 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
       `--identity=${options.identity}`,
       `--webhook-bind-address=127.0.0.1:${webhookPort}`,
       `--webhook-url=${options.webhookUrl ?? `https://127.0.0.1:${webhookPort}`}`,
-      `--webhook-cert-file=${certificates.certFile}`,
-      `--webhook-key-file=${certificates.keyFile}`,
-      `--webhook-ca-file=${certificates.caFile}`,
+      ...certificateArgs(certificates),
       `--health-probe-bind-address=127.0.0.1:${probePort}`,
       // Metrics on the probe port: one server serves both.
       `--metrics-bind-address=127.0.0.1:${probePort}`,
