@@ -77,7 +77,11 @@ export async function managedCertificates(secret?: string): Promise<ManagedWebho
 
 function certificateArgs(certificates: WebhookFiles | ManagedWebhookCertificates): string[] {
   if ('certFile' in certificates) {
-    return [...certificateArgs(certificates)];
+    return [
+      `--webhook-cert-file=${certificates.certFile}`,
+      `--webhook-key-file=${certificates.keyFile}`,
+      `--webhook-ca-file=${certificates.caFile}`,
+    ];
   }
   return certificates.secret === undefined ? [] : [`--webhook-certificate-secret=${certificates.secret}`];
 }
