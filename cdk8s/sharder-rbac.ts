@@ -1,7 +1,7 @@
 // What the sharder may do, and no more (design.md, "What the sharder must not do"): it watches rings, shard
 // Leases, its webhook configurations and namespaces; it writes ring status and finalizers, shard Lease states,
-// its webhook configurations and its own leader-election Lease. Access to sharded resources is granted by
-// users (ShardedResourceAccess).
+// its webhook configurations, its own leader-election Lease and (when it manages them) the Secret of its webhook
+// certificates. Access to sharded resources is granted by users (ShardedResourceAccess).
 import { Construct } from 'constructs';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -66,9 +66,28 @@ function leaderElectionRules(leaseName: string): IPolicyRule[] {
   ];
 }
 
+/**
+ * The Secret of its webhook certificates: create in its namespace (a create cannot be limited by name); read,
+ * watch (list and watch by name need the field selector metadata.name, which the sharder sends) and replace
+ * the named one only. No delete, no patch, no other Secret.
+ */
+function certificateSecretRules(secretName: string): IPolicyRule[] {
+  return [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    {
+      apiGroups: [''],
+      resources: ['secrets'],
+      resourceNames: [secretName],
+      verbs: ['get', 'list', 'watch', 'update'],
+    },
+  ];
+}
+
 export interface SharderRbacProps {
   namespace: string;
   leaderElectionLeaseName: string;
+  /** The Secret the sharder keeps its webhook certificates in, when it manages them. */
+  webhookCertificateSecret?: string;
 }
 
 /** The sharder's ServiceAccount and its ClusterRoles, Role and bindings. */
@@ -102,5 +121,15 @@ export class SharderRbac extends Construct {
       rules: leaderElectionRules(props.leaderElectionLeaseName),
       subjects,
     });
+    if (props.webhookCertificateSecret !== undefined) {
+      defineBoundRole(this, {
+        ids: ['webhook-certificates-role', 'webhook-certificates-binding'],
+        name: `${sharderName}-webhook-certificates`,
+        namespace,
+        labels,
+        rules: certificateSecretRules(props.webhookCertificateSecret),
+        subjects,
+      });
+    }
   }
 }

@@ -72,10 +72,8 @@ describe('Sharder', () => {
         'ClusterRoleBinding /controller-rings-sharder',
         'Role controller-rings-system/controller-rings-sharder-leader-election',
         'RoleBinding controller-rings-system/controller-rings-sharder-leader-election',
-        'Issuer controller-rings-system/controller-rings-selfsigned',
-        'Certificate controller-rings-system/controller-rings-ca',
-        'Issuer controller-rings-system/controller-rings-ca',
-        'Certificate controller-rings-system/controller-rings-sharder-webhook',
+        'Role controller-rings-system/controller-rings-sharder-webhook-certificates',
+        'RoleBinding controller-rings-system/controller-rings-sharder-webhook-certificates',
         'Deployment controller-rings-system/controller-rings-sharder',
         'Service controller-rings-system/controller-rings-sharder-webhook',
         'Service controller-rings-system/controller-rings-sharder-metrics',
@@ -156,9 +154,7 @@ describe('Sharder', () => {
       leaderElection: { enabled: true },
       webhook: {
         address: { port: 9443 },
-        certFile: '/etc/controller-rings/webhook/tls.crt',
-        keyFile: '/etc/controller-rings/webhook/tls.key',
-        caFile: '/etc/controller-rings/webhook/ca.crt',
+        certificates: { secret: { name: 'controller-rings-sharder-webhook-certificates' } },
         clientConfig: {
           service: {
             namespace: 'controller-rings-system',
@@ -181,8 +177,61 @@ describe('Sharder', () => {
     expect(deployment.spec?.template.spec?.serviceAccountName).toBe('controller-rings-sharder');
   });
 
-  it('mounts the certificate Secret where the flags point, with the CA from the same Secret', () => {
+  it('manages its webhook certificates in a Secret of its namespace by default: no cert-manager, no mount', () => {
     const objects = synth();
+    expect(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/'))).toEqual([]);
+    const deployment = find(objects, 'Deployment', 'controller-rings-sharder');
+    expect(deployment.spec?.template.spec?.volumes).toBeUndefined();
+    expect(container(objects).volumeMounts).toBeUndefined();
+    const role = find(objects, 'Role', 'controller-rings-sharder-webhook-certificates');
+    expect(role.metadata?.namespace).toBe('controller-rings-system');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['controller-rings-sharder-webhook-certificates'],
+        verbs: ['get', 'list', 'watch', 'update'],
+      },
+    ]);
+    const named = synth({ webhookCertificate: { managedBy: 'sharder', secretName: 'webhook-tls' } });
+    expect(sharderConfig(named, 'controller-rings-system').webhook.certificates).toMatchObject({
+      secret: { name: 'webhook-tls' },
+    });
+    expect(
+      find(named, 'Role', 'controller-rings-sharder-webhook-certificates').rules?.[1]?.resourceNames,
+    ).toEqual(['webhook-tls']);
+    expect(() => synth({ args: ['--webhook-certificate-secret=other'] })).toThrow(
+      '--webhook-certificate-secret is set by the construct',
+    );
+  });
+
+  it('takes the validities of the certificates it manages as args', () => {
+    const objects = synth({ args: ['--webhook-ca-validity=17520h', '--webhook-certificate-validity=720h'] });
+    expect(sharderConfig(objects, 'controller-rings-system').webhook.certificates).toEqual({
+      secret: {
+        name: 'controller-rings-sharder-webhook-certificates',
+        caValidityMs: 17_520 * 3_600_000,
+        certificateValidityMs: 720 * 3_600_000,
+      },
+    });
+    expect(() => synth({ args: ['--webhook-certificate-validity=2m'] })).toThrow(
+      /Sharder args: --webhook-certificate-validity: "2m" is shorter than 6 times/,
+    );
+  });
+
+  it('has cert-manager issue the certificate into a Secret it mounts where the flags point, on request', () => {
+    const objects = synth({ webhookCertificate: { managedBy: 'cert-manager' } });
+    expect(sharderConfig(objects, 'controller-rings-system').webhook.certificates).toEqual({
+      files: {
+        certFile: '/etc/controller-rings/webhook/tls.crt',
+        keyFile: '/etc/controller-rings/webhook/tls.key',
+        caFile: '/etc/controller-rings/webhook/ca.crt',
+      },
+    });
+    expect(
+      objects.filter((o) => o.metadata.name === 'controller-rings-sharder-webhook-certificates'),
+    ).toEqual([]);
     const deployment = find(objects, 'Deployment', 'controller-rings-sharder');
     expect(deployment.spec?.template.spec?.volumes).toEqual([
       {
@@ -210,6 +259,10 @@ describe('Sharder', () => {
     expect(find(objects, 'Issuer', 'controller-rings-ca').spec).toEqual({
       ca: { secretName: 'controller-rings-ca' },
     });
+    // The sharder reads no Secret through the API then.
+    expect(objects.filter((o) => o.kind === 'Role').map((o) => o.metadata.name)).toEqual([
+      'controller-rings-sharder-leader-election',
+    ]);
   });
 
   it('probes /healthz and /readyz, and its Services target the ports the sharder listens on', () => {
@@ -335,7 +388,11 @@ describe('Sharder', () => {
     expect(find(objects, 'ClusterRoleBinding', 'controller-rings-sharder').subjects).toEqual([
       { ...serviceAccount, namespace: 'sharding' },
     ]);
-    expect(find(objects, 'Certificate', 'controller-rings-sharder-webhook').spec).toMatchObject({
+    const withCertManager = synth({
+      namespace: 'sharding',
+      webhookCertificate: { managedBy: 'cert-manager' },
+    });
+    expect(find(withCertManager, 'Certificate', 'controller-rings-sharder-webhook').spec).toMatchObject({
       dnsNames: expect.arrayContaining(['controller-rings-sharder-webhook.sharding.svc']),
     });
     expect(sharderConfig(objects, 'sharding').webhook.clientConfig).toEqual({
@@ -343,9 +400,13 @@ describe('Sharder', () => {
     });
   });
 
-  it('uses a certificate Secret of yours instead of cert-manager, and an existing namespace', () => {
-    const objects = synth({ webhookCertificateSecret: 'my-webhook-tls', createNamespace: false });
+  it('mounts a certificate Secret of yours, and uses an existing namespace', () => {
+    const objects = synth({
+      webhookCertificate: { managedBy: 'external', secretName: 'my-webhook-tls' },
+      createNamespace: false,
+    });
     expect(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/'))).toEqual([]);
+    expect(sharderConfig(objects, 'controller-rings-system').webhook.certificates).toHaveProperty('files');
     expect(objects.filter((o) => o.kind === 'Namespace')).toEqual([]);
     const deployment = find(objects, 'Deployment', 'controller-rings-sharder');
     expect(deployment.spec?.template.spec?.volumes?.[0]?.secret?.secretName).toBe('my-webhook-tls');

@@ -1,12 +1,18 @@
-// The sharder's deployment: its namespace, RBAC, webhook certificate, Deployment (2+ replicas, each serving
-// the webhook, the controllers on the elected leader), Services for the webhook and for metrics, and a
-// PodDisruptionBudget.
+// The sharder's deployment: its namespace, RBAC, Deployment (2+ replicas, each serving the webhook, the
+// controllers on the elected leader), Services for the webhook and for metrics, a PodDisruptionBudget, and
+// the webhook certificate: by default the sharder's own (a Secret it creates and rotates), else cert-manager's
+// or yours, mounted.
 import { Construct } from 'constructs';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IService } from 'kubernetes-models/v1/Service';
-import { ConfigError, parseConfig, type SharderConfig } from '../cmd/sharder/config.ts';
+import {
+  ConfigError,
+  defaultCertificateSecret,
+  parseConfig,
+  type SharderConfig,
+} from '../cmd/sharder/config.ts';
 import { define } from './api-object.ts';
 import { defaultNamespace, sharderLabels, sharderName, sharderSelector } from './names.ts';
 import { SharderAdmissionPolicy } from './sharder-admission-policy.ts';
@@ -40,12 +46,21 @@ export interface SharderProps {
    * name, config files) are set by the construct and rejected here.
    */
   args?: readonly string[];
-  /**
-   * A Secret with tls.crt, tls.key and ca.crt (the CA that signed tls.crt) for the webhook, managed by you.
-   * Default: cert-manager issues one (cert-manager must be installed).
-   */
-  webhookCertificateSecret?: string;
+  /** Who keeps the webhook's certificate; default `{ managedBy: 'sharder' }`. */
+  webhookCertificate?: WebhookCertificateSource;
 }
+
+export type WebhookCertificateSource =
+  /**
+   * The sharder creates a CA and a serving certificate in the Secret `secretName` (default
+   * controller-rings-sharder-webhook-certificates) of its namespace, and rotates them; nothing to install.
+   * Validities: the args --webhook-ca-validity and --webhook-certificate-validity.
+   */
+  | { managedBy: 'sharder'; secretName?: string }
+  /** cert-manager (which must be installed) issues it from a CA of its own into a Secret mounted in the pods. */
+  | { managedBy: 'cert-manager' }
+  /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
+  | { managedBy: 'external'; secretName: string };
 
 // Measured (docs/benchmarks.md): ~190 MiB resident with a small ring; a sync of a 30,000-object ring peaks at
 // ~390 MiB unless V8 is told to collect sooner (heapLimit below).
@@ -79,6 +94,7 @@ const ownedFlags = new Set([
   'webhook-cert-file',
   'webhook-key-file',
   'webhook-ca-file',
+  'webhook-certificate-secret',
   'webhook-url',
   'webhook-service',
   'health-probe-bind-address',
@@ -130,7 +146,16 @@ export class Sharder extends Construct {
     const namespace = props.namespace ?? defaultNamespace;
     this.namespace = namespace;
     const labels = { ...sharderLabels };
-    const secretName = props.webhookCertificateSecret ?? `${this.webhookServiceName}-tls`;
+    const certificate = props.webhookCertificate ?? { managedBy: 'sharder' };
+    // The Secret the sharder manages, or else the one mounted into its pods.
+    const managedSecret =
+      certificate.managedBy === 'sharder' ? (certificate.secretName ?? defaultCertificateSecret) : undefined;
+    const mountedSecret =
+      certificate.managedBy === 'external'
+        ? certificate.secretName
+        : certificate.managedBy === 'cert-manager'
+          ? `${this.webhookServiceName}-tls`
+          : undefined;
 
     if (props.createNamespace ?? true) {
       define(this, 'namespace', restrictedNamespace(namespace, labels));
@@ -138,13 +163,14 @@ export class Sharder extends Construct {
     const rbac = new SharderRbac(this, 'rbac', {
       namespace,
       leaderElectionLeaseName: this.leaderElectionLeaseName,
+      ...(managedSecret === undefined ? {} : { webhookCertificateSecret: managedSecret }),
     });
     this.serviceAccountName = rbac.serviceAccountName;
-    if (props.webhookCertificateSecret === undefined) {
+    if (certificate.managedBy === 'cert-manager' && mountedSecret !== undefined) {
       new WebhookCertificate(this, 'webhook-certificate', {
         namespace,
         serviceName: this.webhookServiceName,
-        secretName,
+        secretName: mountedSecret,
       });
     }
 
@@ -156,9 +182,13 @@ export class Sharder extends Construct {
       `--webhook-bind-address=:${ports.webhook}`,
       // Through the Service (every replica serves the webhook), in whatever namespace the pod runs.
       `--webhook-service=$(POD_NAMESPACE)/${this.webhookServiceName}:443`,
-      `--webhook-cert-file=${certificateDirectory}/tls.crt`,
-      `--webhook-key-file=${certificateDirectory}/tls.key`,
-      `--webhook-ca-file=${certificateDirectory}/ca.crt`,
+      ...(mountedSecret === undefined
+        ? [`--webhook-certificate-secret=${managedSecret ?? defaultCertificateSecret}`]
+        : [
+            `--webhook-cert-file=${certificateDirectory}/tls.crt`,
+            `--webhook-key-file=${certificateDirectory}/tls.key`,
+            `--webhook-ca-file=${certificateDirectory}/ca.crt`,
+          ]),
       `--health-probe-bind-address=:${ports.probes}`,
       `--metrics-bind-address=:${ports.metrics}`,
       ...extra,
@@ -176,7 +206,7 @@ export class Sharder extends Construct {
     if (!Number.isInteger(replicas) || replicas < 1) {
       throw new Error(`Sharder: replicas must be a positive integer, not ${replicas}`);
     }
-    this.#deployment(namespace, replicas, secretName, props);
+    this.#deployment(namespace, replicas, mountedSecret, props);
     this.#services(namespace);
     define(this, 'pod-disruption-budget', {
       apiVersion: 'policy/v1',
@@ -191,7 +221,13 @@ export class Sharder extends Construct {
     } satisfies IPodDisruptionBudget);
   }
 
-  #deployment(namespace: string, replicas: number, secretName: string, props: SharderProps): void {
+  /** `secretName`: the certificate Secret to mount, if the sharder does not manage its own. */
+  #deployment(
+    namespace: string,
+    replicas: number,
+    secretName: string | undefined,
+    props: SharderProps,
+  ): void {
     const labels = { ...sharderLabels };
     const spread = (topologyKey: string) => ({
       topologyKey,
@@ -246,12 +282,18 @@ export class Sharder extends Construct {
                 lifecycle: { preStop: { sleep: { seconds: 5 } } },
                 resources,
                 securityContext: restrictedContainerSecurityContext,
-                volumeMounts: [
-                  { name: 'webhook-certificate', mountPath: certificateDirectory, readOnly: true },
-                ],
+                ...(secretName === undefined
+                  ? {}
+                  : {
+                      volumeMounts: [
+                        { name: 'webhook-certificate', mountPath: certificateDirectory, readOnly: true },
+                      ],
+                    }),
               },
             ],
-            volumes: [{ name: 'webhook-certificate', secret: { secretName, defaultMode: 0o440 } }],
+            ...(secretName === undefined
+              ? {}
+              : { volumes: [{ name: 'webhook-certificate', secret: { secretName, defaultMode: 0o440 } }] }),
           },
         },
       },

@@ -1,4 +1,5 @@
-// The webhook's serving certificate, issued by cert-manager from a CA of its own: the API server checks the
+// The webhook's serving certificate, issued by cert-manager from a CA of its own (the Sharder construct's
+// `webhookCertificate: { managedBy: 'cert-manager' }`; by default the sharder manages its own): the API server checks the
 // certificate against the caBundle the sharder writes into each ring's webhook configuration, which it reads
 // from the ca.crt that cert-manager's CA issuer puts into the same Secret (--webhook-ca-file).
 import { Construct } from 'constructs';
@@ -50,8 +51,8 @@ export class WebhookCertificate extends Construct {
       metadata: { name: caName, namespace, labels },
       spec: { ca: { secretName: caName } },
     });
-    // The sharder reads its certificate at start only: after a renewal, restart it before the old one expires
-    // (renewBefore leaves 30 days for that).
+    // The sharder reads the mounted files again every --webhook-certificate-reload-period: a renewal reaches
+    // it within a minute or two of cert-manager's (the kubelet's sync of the volume, then the reload).
     define(this, 'serving-certificate', {
       apiVersion: 'cert-manager.io/v1',
       kind: 'Certificate',

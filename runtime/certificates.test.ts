@@ -4,7 +4,11 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { describe, expect, it } from '@jest/globals';
-import { createCertificateAuthority, createSigningKeyPair } from './certificates.ts';
+import {
+  createCertificateAuthority,
+  createSigningKeyPair,
+  loadCertificateAuthority,
+} from './certificates.ts';
 
 describe('certificates', () => {
   it('issue a server certificate for 127.0.0.1 that a client trusting the CA accepts', async () => {
@@ -44,6 +48,24 @@ describe('certificates', () => {
       usage: 'client',
     });
     expect(new X509Certificate(client.certificate).subject).toBe('CN=admin\nO=system:masters');
+  });
+
+  it('load a CA from its PEM certificate and key, which signs until a given moment', async () => {
+    const notAfter = new Date(Math.ceil(Date.now() / 1000) * 1000 + 60_000);
+    const created = await createCertificateAuthority('test-ca', { notAfter });
+    const loaded = await loadCertificateAuthority(created);
+    expect(loaded.certificate).toBe(created.certificate);
+    const serving = await loaded.sign({
+      commonName: 'webhook',
+      dnsNames: ['webhook'],
+      usage: 'server',
+      notAfter,
+    });
+    const certificate = new X509Certificate(serving.certificate);
+    const authority = new X509Certificate(created.certificate);
+    expect(certificate.verify(authority.publicKey)).toBe(true);
+    expect(certificate.validToDate).toEqual(notAfter);
+    expect(authority.validToDate).toEqual(notAfter);
   });
 
   it('create a signing key pair whose halves belong together', async () => {

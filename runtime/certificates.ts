@@ -1,5 +1,7 @@
 // Certificates for TLS on 127.0.0.1 and in-cluster Services: a certificate authority and the serving and client
-// certificates it signs. The embedded control plane uses them for its API server; the sharder for its webhook.
+// certificates it signs. The embedded control plane uses them for its API server; the sharder for its webhook
+// (cmd/sharder/webhook-secret.ts), which loads this module only when it issues: @peculiar/x509 costs ~17 MiB of
+// resident memory.
 import { webcrypto } from 'node:crypto';
 // @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
@@ -28,7 +30,12 @@ export interface CertificateRequest {
   ipAddresses?: string[];
   usage: 'server' | 'client';
   validityDays?: number;
+  /** Expiry instead of validityDays (the sharder's rotation counts in milliseconds). */
+  notAfter?: Date;
 }
+
+/** How long a certificate is valid: days from now, or until a moment. */
+export type Validity = number | { notAfter: Date };
 
 function serialNumber(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
@@ -36,10 +43,11 @@ function serialNumber(): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+function validity(until: Validity): { notBefore: Date; notAfter: Date } {
   // Backdated by an hour so clocks that run slightly behind still accept a fresh certificate.
   const notBefore = new Date(Date.now() - 60 * 60 * 1000);
-  return { notBefore, notAfter: new Date(notBefore.getTime() + days * day) };
+  const notAfter = typeof until === 'number' ? new Date(notBefore.getTime() + until * day) : until.notAfter;
+  return { notBefore, notAfter };
 }
 
 async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
@@ -58,7 +66,7 @@ function distinguishedName(commonName: string, organizations: string[] = []): st
 /** Creates a self-signed certificate authority that signs server and client certificates. */
 export async function createCertificateAuthority(
   commonName: string,
-  validityDays = 365,
+  validityDays: Validity = 365,
 ): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const authority = await x509.X509CertificateGenerator.createSelfSigned({
@@ -73,7 +81,31 @@ export async function createCertificateAuthority(
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
+  const certificate = authority.toString('pem');
+  return signer(authority, keys.privateKey, {
+    certificate,
+    privateKey: await privateKeyPem(keys.privateKey),
+  });
+}
 
+/** A certificate authority from its PEM certificate and PKCS #8 key (made by createCertificateAuthority). */
+export async function loadCertificateAuthority(pair: KeyPair): Promise<CertificateAuthority> {
+  const authority = new x509.X509Certificate(pair.certificate);
+  const key = await webcrypto.subtle.importKey(
+    'pkcs8',
+    x509.PemConverter.decodeFirst(pair.privateKey),
+    algorithm,
+    false,
+    ['sign'],
+  );
+  return signer(authority, key, pair);
+}
+
+function signer(
+  authority: x509.X509Certificate,
+  signingKey: webcrypto.CryptoKey,
+  pair: KeyPair,
+): CertificateAuthority {
   async function sign(request: CertificateRequest): Promise<KeyPair> {
     const leafKeys = await generateKeys();
     const alternativeNames = [
@@ -84,9 +116,11 @@ export async function createCertificateAuthority(
       serialNumber: serialNumber(),
       subject: distinguishedName(request.commonName, request.organizations),
       issuer: authority.subject,
-      ...validity(request.validityDays ?? validityDays),
+      ...validity(
+        request.notAfter === undefined ? (request.validityDays ?? 365) : { notAfter: request.notAfter },
+      ),
       publicKey: leafKeys.publicKey,
-      signingKey: keys.privateKey,
+      signingKey,
       signingAlgorithm: algorithm,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
@@ -101,7 +135,7 @@ export async function createCertificateAuthority(
     return { certificate: certificate.toString('pem'), privateKey: await privateKeyPem(leafKeys.privateKey) };
   }
 
-  return { certificate: authority.toString('pem'), privateKey: await privateKeyPem(keys.privateKey), sign };
+  return { ...pair, sign };
 }
 
 /** Creates the key pair the API server signs service-account tokens with (PEM private and public key). */

@@ -188,13 +188,66 @@ describe('sharder config', () => {
         required.filter((a) => !a.startsWith('--webhook-cert-file')),
         {},
       ),
-    ).toThrow('--webhook-cert-file: is required');
+    ).toThrow('--webhook-cert-file: is required with --webhook-key-file');
     expect(() =>
       parseConfig(
         required.filter((a) => !a.startsWith('--namespace')),
         {},
       ),
     ).toThrow('--namespace: is required outside a cluster');
+  });
+
+  it('reads the certificate files when they are named', () => {
+    expect(parse(required).webhook.certificates).toEqual({
+      files: { certFile: 'tls.crt', keyFile: 'tls.key', caFile: 'ca.crt' },
+    });
+  });
+
+  describe('without certificate files', () => {
+    const managed = required.filter((arg) => !/^--webhook-(cert|key|ca)-file=/.test(arg));
+
+    it('manages the certificates in a Secret: a CA for a year, serving certificates for 90 days', () => {
+      expect(parse(managed).webhook).toMatchObject({
+        certificates: {
+          secret: {
+            name: 'controller-rings-sharder-webhook-certificates',
+            caValidityMs: 365 * 24 * 3_600_000,
+            certificateValidityMs: 90 * 24 * 3_600_000,
+          },
+        },
+        reloadPeriodMs: 30_000,
+      });
+      expect(
+        parse([
+          ...managed,
+          '--webhook-certificate-secret=webhook-tls',
+          '--webhook-ca-validity=3m',
+          '--webhook-certificate-validity=1m',
+          '--webhook-certificate-reload-period=1s',
+        ]).webhook.certificates,
+      ).toEqual({ secret: { name: 'webhook-tls', caValidityMs: 180_000, certificateValidityMs: 60_000 } });
+    });
+
+    it('refuses a Secret together with files, and a name that is no Secret name', () => {
+      expect(() => parseConfig([...required, '--webhook-certificate-secret=webhook-tls'], {})).toThrow(
+        '--webhook-certificate-secret: give either it or the certificate files (--webhook-cert-file), not both',
+      );
+      expect(() => parseConfig([...managed, '--webhook-certificate-secret=Webhook_TLS'], {})).toThrow(
+        '--webhook-certificate-secret: "Webhook_TLS" is not a Secret name (a DNS subdomain)',
+      );
+    });
+
+    it('refuses validities the rotation cannot keep: a certificate outliving its CA, or renewed between two looks', () => {
+      expect(() =>
+        parseConfig([...managed, '--webhook-ca-validity=24h', '--webhook-certificate-validity=25h'], {}),
+      ).toThrow('--webhook-certificate-validity: "25h" exceeds --webhook-ca-validity (24h)');
+      expect(() => parseConfig([...managed, '--webhook-certificate-validity=2m59s'], {})).toThrow(
+        '--webhook-certificate-validity: "2m59s" is shorter than 6 times --webhook-certificate-reload-period (30s)',
+      );
+      expect(() => parseConfig([...managed, '--webhook-ca-validity=87601h'], {})).toThrow(
+        '--webhook-ca-validity: "87601h" is out of range: use 1s to 87600h',
+      );
+    });
   });
 
   it('rejects unknown and mistyped keys in the config file', () => {

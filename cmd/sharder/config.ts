@@ -13,6 +13,22 @@ export interface Address {
   port: number;
 }
 
+export interface WebhookCertificateFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export interface ManagedCertificateOptions {
+  /** The Secret in the sharder's namespace that holds the CA bundle, the CAs' keys and the serving certificate. */
+  name: string;
+  caValidityMs: number;
+  certificateValidityMs: number;
+}
+
+/** Where the sharder keeps its webhook certificates when no files are named. */
+export const defaultCertificateSecret = 'controller-rings-sharder-webhook-certificates';
+
 export interface SharderConfig {
   kubeconfig: string | undefined;
   namespace: string;
@@ -27,9 +43,9 @@ export interface SharderConfig {
   };
   webhook: {
     address: Address;
-    certFile: string;
-    keyFile: string;
-    caFile: string;
+    /** Files someone else renews (cert-manager, your own tooling), or a Secret the sharder manages. */
+    certificates: { files: WebhookCertificateFiles } | { secret: ManagedCertificateOptions };
+    /** How often the files are read, or the sharder-managed Secret checked for a rotation. */
     reloadPeriodMs: number;
     /** Base URL the API server calls (e.g. https://127.0.0.1:9443), or else the Service in front of the sharder. */
     clientConfig: { url: string } | { service: { namespace: string; name: string; port: number } };
@@ -42,6 +58,8 @@ export interface SharderConfig {
 /** Node fires a timer of more than 2^31-1 ms (24.8 days) after 1 ms instead; no duration here needs a day. */
 const longest = '24h';
 const maxPort = 65535;
+/** Validities are compared with the clock, never set as timers: ten years. */
+const longestValidity = '87600h';
 /** The leader elector waits up to 1.2 retry periods between attempts (runtime/leader-election.ts), as client-go. */
 const retryJitter = 1.2;
 
@@ -94,19 +112,44 @@ const options = {
     default: ':9443',
     description: `HTTPS address of the admission webhook, host:port or :port, port 1 to ${maxPort}`,
   },
-  'webhook-cert-file': { type: 'string', description: 'PEM serving certificate of the webhook (required)' },
+  'webhook-certificate-secret': {
+    type: 'string',
+    description:
+      "Secret in the sharder's namespace where the sharder keeps the webhook's CA and certificate, which it " +
+      `creates and rotates; the default without --webhook-cert-file (default ${defaultCertificateSecret})`,
+  },
+  'webhook-ca-validity': {
+    type: 'string',
+    default: '8760h',
+    description: 'validity of a CA the sharder creates; the next CA is added with a third of it left',
+    duration: { min: '1s', max: longestValidity },
+  },
+  'webhook-certificate-validity': {
+    type: 'string',
+    default: '2160h',
+    description:
+      'validity of a serving certificate the sharder issues, renewed with a third of it left; at most the ' +
+      'CA validity, at least 6 reload periods',
+    duration: { min: '1s', max: longestValidity },
+  },
+  'webhook-cert-file': {
+    type: 'string',
+    description:
+      'PEM serving certificate of the webhook, renewed by someone else (with the key and CA files)',
+  },
   'webhook-key-file': {
     type: 'string',
-    description: "PEM private key of the webhook's certificate (required)",
+    description: "PEM private key of the webhook's certificate (with --webhook-cert-file)",
   },
   'webhook-ca-file': {
     type: 'string',
-    description: "PEM CA certificates, one of which signed the webhook's certificate (required)",
+    description:
+      "PEM CA certificates, one of which signed the webhook's certificate (with --webhook-cert-file)",
   },
   'webhook-certificate-reload-period': {
     type: 'string',
     default: '30s',
-    description: 'how often the certificate files are read for a renewal',
+    description: 'how often the certificate files are read, or the Secret checked, for a renewal',
     duration: { min: '100ms', max: longest },
   },
   'webhook-url': { type: 'string', description: 'base https:// URL the API server calls the webhook at' },
@@ -300,6 +343,57 @@ function namespaceFromServiceAccount(): string | undefined {
   }
 }
 
+/** The certificate files when any is named (then all three), else the sharder-managed Secret. */
+function webhookCertificates(
+  text: (name: OptionName) => string | undefined,
+  reloadPeriod: string,
+  reloadPeriodMs: number,
+): SharderConfig['webhook']['certificates'] {
+  const files = ['webhook-cert-file', 'webhook-key-file', 'webhook-ca-file'] as const;
+  const named = files.find((name) => text(name) !== undefined);
+  const secret = text('webhook-certificate-secret');
+  if (named !== undefined) {
+    if (secret !== undefined) {
+      fail(
+        'webhook-certificate-secret',
+        `give either it or the certificate files (--${named}), not both: the sharder manages the Secret's ` +
+          'certificates, someone else the files',
+      );
+    }
+    const file = (name: (typeof files)[number]): string =>
+      text(name) ?? fail(name, `is required with --${named}`);
+    return {
+      files: {
+        certFile: file('webhook-cert-file'),
+        keyFile: file('webhook-key-file'),
+        caFile: file('webhook-ca-file'),
+      },
+    };
+  }
+  const name = secret ?? defaultCertificateSecret;
+  if (!/^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/.test(name))
+    fail('webhook-certificate-secret', `"${name}" is not a Secret name (a DNS subdomain)`);
+  const caValidity = text('webhook-ca-validity') ?? fail('webhook-ca-validity', 'is required');
+  const certificateValidity =
+    text('webhook-certificate-validity') ?? fail('webhook-certificate-validity', 'is required');
+  const caValidityMs = duration('webhook-ca-validity', caValidity);
+  const certificateValidityMs = duration('webhook-certificate-validity', certificateValidity);
+  if (certificateValidityMs > caValidityMs) {
+    fail(
+      'webhook-certificate-validity',
+      `"${certificateValidity}" exceeds --webhook-ca-validity (${caValidity}): no certificate outlives its CA`,
+    );
+  }
+  if (certificateValidityMs < 6 * reloadPeriodMs) {
+    fail(
+      'webhook-certificate-validity',
+      `"${certificateValidity}" is shorter than 6 times --webhook-certificate-reload-period (${reloadPeriod}): ` +
+        'a certificate is renewed with a third of its validity left, and the sharder looks every reload period',
+    );
+  }
+  return { secret: { name, caValidityMs, certificateValidityMs } };
+}
+
 /** Kubernetes components take booleans as --flag=false; parseArgs wants --no-flag. */
 function booleanAssignment(arg: string): string {
   const match = /^--([a-z-]+)=(true|false)$/.exec(arg);
@@ -383,6 +477,8 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     );
   }
 
+  const reloadPeriod = required('webhook-certificate-reload-period');
+  const reloadPeriodMs = duration('webhook-certificate-reload-period', reloadPeriod);
   const metrics = required('metrics-bind-address');
   return {
     kubeconfig: text('kubeconfig'),
@@ -398,13 +494,8 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     },
     webhook: {
       address: address('webhook-bind-address', required('webhook-bind-address')),
-      certFile: required('webhook-cert-file'),
-      keyFile: required('webhook-key-file'),
-      caFile: required('webhook-ca-file'),
-      reloadPeriodMs: duration(
-        'webhook-certificate-reload-period',
-        required('webhook-certificate-reload-period'),
-      ),
+      certificates: webhookCertificates(text, reloadPeriod, reloadPeriodMs),
+      reloadPeriodMs,
       clientConfig:
         url !== undefined ? { url: webhookUrl(url) } : { service: serviceReference(service ?? '') },
     },

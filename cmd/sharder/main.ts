@@ -17,7 +17,9 @@ try {
     process.exit(0);
   }
   kubeConfig = loadKubeConfig({ flag: config.kubeconfig, env: process.env, home: homedir() });
-  await readWebhookCertificates(config.webhook);
+  // Managed certificates are read (or created) once the sharder reaches the API server.
+  const { certificates } = config.webhook;
+  if ('files' in certificates) await readWebhookCertificates(certificates.files);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`sharder: ${error.message}`);

@@ -1,6 +1,7 @@
 // The sharder program's parts wired together: informers on rings, shard Leases, webhook configurations and
 // namespaces (never on the sharded objects), the admission webhook on every replica, and the controllers on
 // the elected leader only.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
@@ -26,9 +27,11 @@ import { SyncReconciler } from '../../controllers/sync/reconciler.ts';
 import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
-import type { Address, SharderConfig } from './config.ts';
+import type { Address, SharderConfig, WebhookCertificateFiles } from './config.ts';
 import { sharderMetrics } from './metrics.ts';
+import { ManagedCertificates } from './managed-certificates.ts';
 import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
+import { bundleTrusts, servingNames } from './webhook-secret.ts';
 
 /** How soon the sync looks again at objects that kept conflicting or whose shard came back during it. */
 const syncRetryAfterMs = 2_000;
@@ -67,6 +70,8 @@ export class Sharder {
   #certificates: WebhookCertificates | undefined;
   #certificateReload: NodeJS.Timeout | undefined;
   readonly #reloadFailures = new FailureLog(systemClock);
+  /** Files someone else renews, or (without files) the Secret the replicas share and the leader rotates. */
+  readonly #certificateSource: { files: WebhookCertificateFiles } | { managed: ManagedCertificates };
   #elector: LeaderElector | undefined;
   #leading: Leading | undefined;
   /** Without leader election: aborts the controllers, and the run that ends once they have stopped. */
@@ -98,6 +103,21 @@ export class Sharder {
     );
     this.#namespaces = new Informer(this.#rest, options('/api/v1/namespaces', { metadataOnly: true }));
     this.#informers = [this.#rings, this.#leases, this.#webhookConfigurations, this.#namespaces];
+    const { certificates, clientConfig, reloadPeriodMs } = config.webhook;
+    this.#certificateSource =
+      'files' in certificates
+        ? certificates
+        : {
+            managed: new ManagedCertificates({
+              ...certificates.secret,
+              rest: this.#rest,
+              namespace: config.namespace,
+              names: servingNames(clientConfig),
+              // The API servers read the webhook configurations from their own watches: a reload period of margin.
+              propagationMs: reloadPeriodMs,
+              logger: logger.child({ component: 'webhook-certificates' }),
+            }),
+          };
   }
 
   async start(): Promise<void> {
@@ -137,6 +157,7 @@ export class Sharder {
     await Promise.all([this.#elector?.stop(), this.#unelected?.run]);
     await this.#webhook?.stop();
     await Promise.all(this.#informers.map((informer) => informer.stop()));
+    if ('managed' in this.#certificateSource) await this.#certificateSource.managed.stop();
     for (const server of this.#monitoring) await server.stop();
     this.#rest.close();
   }
@@ -167,13 +188,10 @@ export class Sharder {
     for (const server of this.#monitoring) await server.start();
   }
 
-  /** Checked as at start-up: a reload keeps the current certificates rather than take bad files. */
-  async #readCertificates(): Promise<WebhookCertificates> {
-    return readWebhookCertificates(this.#config.webhook);
-  }
-
   async #startWebhook(): Promise<void> {
-    this.#certificates = await this.#readCertificates();
+    const source = this.#certificateSource;
+    this.#certificates =
+      'files' in source ? await readWebhookCertificates(source.files) : await source.managed.start();
     const directory: RingDirectory = {
       ring: (name) => this.#rings.get(name),
       leases: () => this.#leases.list(),
@@ -188,30 +206,38 @@ export class Sharder {
     });
     await server.start();
     this.#webhook = server;
-    this.#certificateReload = setInterval(
-      () => void this.#reloadCertificates(),
-      this.#config.webhook.reloadPeriodMs,
-    );
+    if ('files' in source) {
+      const reload = (): void => void this.#reloadCertificates(source.files);
+      this.#certificateReload = setInterval(reload, this.#config.webhook.reloadPeriodMs);
+    } else {
+      source.managed.onChange((current) => {
+        this.#useCertificates(current);
+      });
+    }
   }
 
   /**
-   * cert-manager renews the serving certificate (and may rotate the CA) in the mounted Secret: new connections
-   * get the new certificate, and every ring's webhook configuration the new CA bundle.
+   * Renewed certificates, from the files or the managed Secret: new connections get the new certificate, and
+   * every ring's webhook configuration the new CA bundle.
    */
-  async #reloadCertificates(): Promise<void> {
+  #useCertificates(current: WebhookCertificates): void {
+    const previous = this.#certificates;
+    if (previous === undefined) return;
+    if (current.certificate !== previous.certificate || current.privateKey !== previous.privateKey) {
+      this.#webhook?.updateCertificate(current);
+      this.#logger.info('reloaded the webhook serving certificate');
+    }
+    this.#certificates = current;
+    if (current.caBundle !== previous.caBundle) {
+      for (const ring of this.#rings.list()) this.#leading?.rings.enqueue(objectKey(ring));
+      this.#logger.info('the webhook CA changed: updating the webhook configurations');
+    }
+  }
+
+  /** cert-manager (or your tooling) renews the files; checked as at start-up, so bad files are never taken. */
+  async #reloadCertificates(files: WebhookCertificateFiles): Promise<void> {
     try {
-      const current = await this.#readCertificates();
-      const previous = this.#certificates;
-      if (previous === undefined) return;
-      if (current.certificate !== previous.certificate || current.privateKey !== previous.privateKey) {
-        this.#webhook?.updateCertificate(current);
-        this.#logger.info('reloaded the webhook serving certificate');
-      }
-      this.#certificates = current;
-      if (current.caBundle !== previous.caBundle) {
-        for (const ring of this.#rings.list()) this.#leading?.rings.enqueue(objectKey(ring));
-        this.#logger.info('the webhook CA changed: updating the webhook configurations');
-      }
+      this.#useCertificates(await readWebhookCertificates(files));
       this.#reloadFailures.succeeded('reload');
     } catch (error) {
       // Retried every reload period: a problem that stays is logged again now and then, a new one at once.
@@ -254,15 +280,38 @@ export class Sharder {
       leading.sync.enqueue(objectKey(ring));
     }
     this.#logger.info('leading: controllers started');
+    const rotation = this.#rotateCertificates(rest, signal);
     if (!signal.aborted) {
       await new Promise((resolve) => {
         signal.addEventListener('abort', resolve, { once: true });
       });
     }
+    await rotation;
     this.#leading = undefined;
     await Promise.all(all.map((controller) => controller.stop()));
     if (rest !== this.#rest) rest.close();
     this.#logger.info('controllers stopped');
+  }
+
+  /** While leading, the managed certificates' rotation, one step every reload period. */
+  async #rotateCertificates(rest: RestClient, signal: AbortSignal): Promise<void> {
+    const source = this.#certificateSource;
+    if (!('managed' in source)) return;
+    // Every ring's webhook configuration (the informer holds those of rings only) holds the CA.
+    const trusts = (id: string): boolean =>
+      this.#webhookConfigurations
+        .list()
+        .every((configuration) =>
+          (configuration.webhooks ?? []).every((webhook) => bundleTrusts(webhook.clientConfig.caBundle, id)),
+        );
+    while (!signal.aborted) {
+      await source.managed.rotate(rest, trusts);
+      try {
+        await sleep(this.#config.webhook.reloadPeriodMs, undefined, { signal });
+      } catch {
+        // Aborted: no longer leading.
+      }
+    }
   }
 
   #controllers(webhook: WebhookConfigurationOptions, rest: RestClient): Leading {

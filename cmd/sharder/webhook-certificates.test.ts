@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
-import { readWebhookCertificates, type WebhookCertificateFiles } from './webhook-certificates.ts';
+import type { WebhookCertificateFiles } from './config.ts';
+import { readWebhookCertificates } from './webhook-certificates.ts';
 
 // Created before the tables of cases below, which hold their PEM.
 const dir = await mkdtemp(join(tmpdir(), 'webhook-certificates-'));

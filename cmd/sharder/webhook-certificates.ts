@@ -1,17 +1,12 @@
 // The webhook's serving certificate, its key and the CA bundle, read from the files the flags name and checked
 // before use: at start-up, so that a bad file stops the sharder with a message that names the option and the
 // file, and at every reload, so that a bad file never replaces good certificates. node:crypto does the
-// parsing (@peculiar/x509 would cost the sharder ~17 MB of memory for nothing it needs here).
+// parsing (@peculiar/x509 costs the sharder ~17 MiB of resident memory: it is loaded only to issue
+// certificates, webhook-secret.ts).
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KeyPair } from '../../runtime/certificates.ts';
-import { fail, unreadable } from './config.ts';
-
-export interface WebhookCertificateFiles {
-  certFile: string;
-  keyFile: string;
-  caFile: string;
-}
+import { fail, unreadable, type WebhookCertificateFiles } from './config.ts';
 
 /** PEM certificate and key to serve, and the base64 CA bundle for the webhook configurations. */
 export interface WebhookCertificates extends KeyPair {
@@ -19,7 +14,24 @@ export interface WebhookCertificates extends KeyPair {
 }
 
 /** One PEM block (RFC 7468): its label and the base64 between the lines. */
-const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\s]*?-----END \1-----/g;
+const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
+
+export interface PemBlock {
+  label: string;
+  /** The whole block, from BEGIN to END. */
+  text: string;
+  /** The DER, base64 without line breaks: two encodings of one certificate compare equal. */
+  body: string;
+}
+
+/** The PEM blocks of a text, in order. */
+export function pemBlocks(text: string): PemBlock[] {
+  return [...text.matchAll(pemBlock)].map(([block, label = '', body = '']) => ({
+    label,
+    text: block,
+    body: body.replace(/\s/g, ''),
+  }));
+}
 
 async function read(option: string, path: string): Promise<string> {
   try {
@@ -33,9 +45,9 @@ type Certificates = [X509Certificate, ...X509Certificate[]];
 
 /** The certificates of a PEM file, which must hold at least one and nothing else. */
 function certificates(option: string, path: string, text: string): Certificates {
-  const blocks = [...text.matchAll(pemBlock)];
+  const blocks = pemBlocks(text);
   if (blocks.length === 0) fail(option, `${path} holds no PEM certificate`);
-  const parsed = blocks.map(([block, label]) => {
+  const parsed = blocks.map(({ label, text: block }) => {
     if (label !== 'CERTIFICATE') fail(option, `${path} holds a ${label}, not only PEM certificates`);
     try {
       return new X509Certificate(block);

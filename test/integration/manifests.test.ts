@@ -1,6 +1,7 @@
 // The generated manifests on a real API server: it accepts them as they are, and the sharder's service account
 // may do what the sharder does and nothing more; sharded resources only once a ShardedResourceAccess grants
-// them. (No Deployment runs here: there is no kubelet. cert-manager's objects are left out: no cert-manager.)
+// them. (No Deployment runs here: there is no kubelet.) The default manifests need no cert-manager: the sharder
+// manages its webhook certificates in a Secret.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
 import { ShardedResourceAccess } from '../../cdk8s/sharded-resource-access.ts';
@@ -30,6 +31,8 @@ const all = (checks: Attributes[]): string[] => checks.map(describeAttributes);
 
 const rings = { group: 'sharding.controller-rings.io', resource: 'controllerrings' };
 const leases = { group: 'coordination.k8s.io', resource: 'leases' };
+const secrets = { resource: 'secrets', namespace };
+const certificateSecret = 'controller-rings-sharder-webhook-certificates';
 const webhookConfigurations = {
   group: 'admissionregistration.k8s.io',
   resource: 'mutatingwebhookconfigurations',
@@ -47,6 +50,9 @@ const needed: Attributes[] = [
   ...['list', 'watch', 'create', 'patch', 'delete'].map((verb) => ({ verb, ...webhookConfigurations })),
   ...['list', 'watch'].map((verb) => ({ verb, resource: 'namespaces' })),
   { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' },
+  // Its webhook certificates: create the Secret, read, watch and replace it.
+  { verb: 'create', ...secrets },
+  ...['get', 'list', 'watch', 'update'].map((verb) => ({ verb, ...secrets, name: certificateSecret })),
 ];
 
 const configMaps = (verb: string): Attributes => ({
@@ -58,6 +64,10 @@ const configMaps = (verb: string): Attributes => ({
 const forbidden: Attributes[] = [
   { verb: 'list', resource: 'secrets' },
   { verb: 'get', resource: 'secrets', namespace },
+  { verb: 'list', resource: 'secrets', namespace },
+  ...['get', 'update', 'patch', 'delete'].map((verb) => ({ verb, ...secrets, name: 'another-secret' })),
+  ...['patch', 'delete'].map((verb) => ({ verb, ...secrets, name: certificateSecret })),
+  { verb: 'create', resource: 'secrets', namespace: shardNamespace },
   { verb: 'list', resource: 'configmaps' },
   configMaps('patch'),
   { verb: 'create', ...leases, namespace: shardNamespace },
@@ -73,10 +83,8 @@ const forbidden: Attributes[] = [
 
 const sharder = manifests('sharder/sharder.yaml');
 const deployment = sharder.find((object) => object.kind === 'Deployment');
-// Everything but the Deployment (no kubelet) and cert-manager's objects (no cert-manager here).
-const applied = sharder.filter(
-  (object) => object.kind !== 'Deployment' && !object.apiVersion.startsWith('cert-manager.io/'),
-);
+// Everything but the Deployment (no kubelet).
+const applied = sharder.filter((object) => object.kind !== 'Deployment');
 
 function shardedResourceAccess(): KubeObject[] {
   const chart = new Chart(new App(), 'test');
@@ -95,6 +103,8 @@ describe('generated manifests', () => {
   });
 
   it('are accepted by the API server as they are, the CRD and the Deployment too (dry run)', async () => {
+    // Nothing of cert-manager's (its API is not installed here): every object is applied for real.
+    expect(sharder.filter((object) => object.apiVersion.startsWith('cert-manager.io/'))).toEqual([]);
     expect(applied.map(({ kind }) => kind)).toEqual(
       expect.arrayContaining([
         'Namespace',

@@ -1,11 +1,12 @@
 // The sharder with nothing but the permissions of its generated manifests (config/sharder/): its RBAC and its
-// admission policies. It works as its own service account (a ring whose resources it may not list and patch
+// admission policies, managing its webhook certificates in a Secret as it does by default. It works as its own service account (a ring whose resources it may not list and patch
 // is reported Forbidden until a ShardedResourceAccess grants them), and the same service account is denied
 // what RBAC alone would let it do: Leases that are not shard Leases, webhooks that intercept anything else.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { App, Chart } from 'cdk8s';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { IWebhookClientConfig } from 'kubernetes-models/admissionregistration.k8s.io/v1/WebhookClientConfig';
 import { ringLabel, shardLabel, stateLabel } from '../../api/v1alpha1/index.ts';
@@ -24,9 +25,9 @@ import { serviceAccountKubeconfig } from '../support/service-account.ts';
 import {
   startSharder,
   quickLeaderElection,
-  webhookCertificates,
+  managedCertificates,
+  type ManagedWebhookCertificates,
   type SharderProcess,
-  type WebhookFiles,
 } from '../support/sharder.ts';
 import { startWebhookService, type WebhookService } from '../support/webhook-service.ts';
 
@@ -34,17 +35,15 @@ const namespace = 'controller-rings-system';
 const serviceAccount = 'controller-rings-sharder';
 const leasesPath = (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
 const webhookConfigurationsPath = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
-// Everything the sharder needs but its Deployment (no kubelet here) and cert-manager's objects.
-const shipped = manifests('sharder/sharder.yaml').filter(
-  (object) => object.kind !== 'Deployment' && !object.apiVersion.startsWith('cert-manager.io/'),
-);
+// Everything the sharder needs but its Deployment (no kubelet here).
+const shipped = manifests('sharder/sharder.yaml').filter((object) => object.kind !== 'Deployment');
 const isPolicy = (object: KubeObject) => object.kind.startsWith('ValidatingAdmissionPolicy');
 
 let cluster: TestCluster | undefined;
 // Assigned first thing in beforeAll: the admin, and the sharder's service account.
 let rest: RestClient;
 let asSharder: RestClient;
-let certificates: WebhookFiles;
+let certificates: ManagedWebhookCertificates;
 let kubeconfigPath: string;
 let webhookService: WebhookService | undefined;
 
@@ -54,7 +53,7 @@ beforeAll(async () => {
   for (const object of shipped) await apply(rest, object);
   await createNamespace(rest, 'shards');
   await createNamespace(rest, 'objects');
-  certificates = await webhookCertificates();
+  certificates = await managedCertificates();
   kubeconfigPath = await serviceAccountKubeconfig(
     cluster.kubeConfig,
     { namespace, name: serviceAccount },
@@ -196,7 +195,7 @@ describe('the sharder under its RBAC and admission policies', () => {
       identity: 'sharder-0',
       certificates,
       webhookUrl: url,
-      args: quickLeaderElection,
+      args: [...quickLeaderElection, '--webhook-certificate-reload-period=1s'],
     });
     webhookService.ports.add(sharder.webhookPort);
     shard = new FakeShard(rest, { ring, name: 'shard-0', namespace: 'shards', durationSeconds: 10 });
@@ -252,6 +251,35 @@ describe('the sharder under its RBAC and admission policies', () => {
     });
     expect(created.metadata.labels?.[shardLabel(ring)]).toBe('shard-0');
   }, 150_000);
+
+  it('keeps its webhook certificates in the Secret the Role names: created at start, replaced when unusable', async () => {
+    const path = `/api/v1/namespaces/${namespace}/secrets/controller-rings-sharder-webhook-certificates`;
+    const secret = await rest.request<ISecret>({ path });
+    expect(secret.metadata?.managedFields?.map(({ manager }) => manager)).toEqual([
+      'controller-rings-sharder',
+    ]);
+    // Garbage in tls.crt: the leader writes a new CA and certificate over it (update, by name).
+    await rest.request({
+      method: 'PUT',
+      path,
+      body: { ...secret, data: { ...secret.data, 'tls.crt': btoa('not a certificate') } },
+    });
+    await eventually(async () => {
+      const replaced = await rest.request<ISecret>({ path });
+      expect(atob(replaced.data?.['tls.crt'] ?? '')).toContain('BEGIN CERTIFICATE');
+      expect(replaced.data?.['ca.crt']).not.toBe(secret.data?.['ca.crt']);
+    });
+    // The new CA reaches the webhook configuration, and the API server calls the webhook with it.
+    await eventually(async () => {
+      const created = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+        method: 'POST',
+        path: '/api/v1/namespaces/objects/configmaps',
+        query: { dryRun: 'All' },
+        body: { metadata: { name: 'after-replacement' } },
+      });
+      expect(created.metadata.labels?.[shardLabel(ring)]).toBe('shard-0');
+    });
+  });
 
   it('labels shard Lease states, acquires the Lease of a gone shard and deletes an orphaned one', async () => {
     const longAgo = microTime(new Date(Date.now() - 5 * 60_000));

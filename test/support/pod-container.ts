@@ -1,10 +1,8 @@
 // A container of a synthesized Deployment, run with podman as the kubelet would run it: the pod's user and
 // groups, the container's security context (read-only root, no capabilities, no privilege escalation), the env
-// with the downward API's values filled in, $(VAR) references in the args expanded, the memory limit, Secret
-// volumes as files of the volume's mode and the pod's fsGroup, and the grace period for a stop. What the tests
+// with the downward API's values filled in, $(VAR) references in the args expanded, the memory limit, volumes
+// from host directories the test fills, and the grace period for a stop. What the tests
 // change (addresses, kubeconfig, test flags) they change by flag name, so everything else stays the manifest's.
-import { chown, chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 
@@ -65,7 +63,7 @@ export interface ContainerRun {
   container: IContainer;
   identity: PodIdentity;
   image: string;
-  /** Host directories for the pod's volumes, by volume name (see writeSecretVolume). */
+  /** Host directories for the pod's volumes, by volume name. */
   volumes?: Record<string, string>;
   /** What the test changes in the args, by flag name (see overrideFlags). */
   flags?: Record<string, string | undefined>;
@@ -109,26 +107,4 @@ export function podmanRunArgs(run: ContainerRun): string[] {
     run.flags ?? {},
   );
   return [...options, run.image, ...args];
-}
-
-/**
- * A Secret volume's files as the kubelet writes them: the volume's defaultMode (0644 without one), owned by
- * root and the pod's fsGroup. Returns the directory.
- */
-export async function writeSecretVolume(
-  dir: string,
-  pod: IPodSpec,
-  volumeName: string,
-  files: Record<string, string>,
-): Promise<string> {
-  const volume = pod.volumes?.find((candidate) => candidate.name === volumeName);
-  if (volume?.secret === undefined) throw new Error(`pod-container: ${volumeName} is not a Secret volume`);
-  await mkdir(dir, { recursive: true });
-  for (const [name, content] of Object.entries(files)) {
-    const file = join(dir, name);
-    await writeFile(file, content);
-    await chmod(file, volume.secret.defaultMode ?? 0o644);
-    await chown(file, 0, pod.securityContext?.fsGroup ?? 0);
-  }
-  return dir;
 }

@@ -1,7 +1,8 @@
 // Runs the sharder program (cmd/sharder/main.ts) as real child processes against a test control plane, with
-// a webhook serving certificate for 127.0.0.1 that all replicas of one test share; or replicas from the image,
-// as its Deployment runs them (startSharderContainer).
-import { chmod, chown, copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+// a webhook serving certificate for 127.0.0.1 that all replicas of one test share, in files or (the sharder's
+// default) in a Secret the sharder manages; or replicas from the image, as its Deployment runs them
+// (startSharderContainer).
+import { chmod, chown, copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import { ManagedProcess } from '../control-plane/process.ts';
 import { ContainerProcess } from './container.ts';
-import { podmanRunArgs, writeSecretVolume, type ContainerRun } from './pod-container.ts';
+import { podmanRunArgs, type ContainerRun } from './pod-container.ts';
 import { freePort } from './ports.ts';
 
 const sharderMain = fileURLToPath(new URL('../../cmd/sharder/main.ts', import.meta.url));
@@ -65,6 +66,29 @@ export const quickLeaderElection = [
   '--leader-election-retry-period=500ms',
 ];
 
+/** Sharder-managed certificates: a Secret in the sharder's namespace (default: the sharder's default name). */
+export interface ManagedWebhookCertificates {
+  /** Takes the logs. */
+  dir: string;
+  secret?: string;
+}
+
+/** A temp dir for the logs of sharders that manage their certificates. */
+export async function managedCertificates(secret?: string): Promise<ManagedWebhookCertificates> {
+  return { dir: await mkdtemp(join(tmpdir(), 'sharder-test-')), ...(secret === undefined ? {} : { secret }) };
+}
+
+function certificateArgs(certificates: WebhookFiles | ManagedWebhookCertificates): string[] {
+  if ('certFile' in certificates) {
+    return [
+      `--webhook-cert-file=${certificates.certFile}`,
+      `--webhook-key-file=${certificates.keyFile}`,
+      `--webhook-ca-file=${certificates.caFile}`,
+    ];
+  }
+  return certificates.secret === undefined ? [] : [`--webhook-certificate-secret=${certificates.secret}`];
+}
+
 export interface SharderProcess extends ManagedProcess {
   identity: string;
   webhookPort: number;
@@ -75,7 +99,7 @@ export interface SharderOptions {
   kubeconfigPath: string;
   namespace: string;
   identity: string;
-  certificates: WebhookFiles;
+  certificates: WebhookFiles | ManagedWebhookCertificates;
   /** Where the API server calls the webhook; default this replica's own webhook port. */
   webhookUrl?: string;
   args?: string[];
@@ -100,9 +124,7 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
       `--identity=${options.identity}`,
       `--webhook-bind-address=127.0.0.1:${webhookPort}`,
       `--webhook-url=${options.webhookUrl ?? `https://127.0.0.1:${webhookPort}`}`,
-      `--webhook-cert-file=${certificates.certFile}`,
-      `--webhook-key-file=${certificates.keyFile}`,
-      `--webhook-ca-file=${certificates.caFile}`,
+      ...certificateArgs(certificates),
       `--health-probe-bind-address=127.0.0.1:${probePort}`,
       // Metrics on the probe port: one server serves both.
       `--metrics-bind-address=127.0.0.1:${probePort}`,
@@ -156,20 +178,6 @@ export async function startSharderContainer(
   const fsGroup = pod.securityContext?.fsGroup ?? 0;
   const dir = await mkdtemp(join(certificates.dir, `${options.identity}-pod-`));
   await chmod(dir, 0o755);
-  // The Secret volume with the webhook's certificate (the only one the Deployment mounts).
-  const volumeName =
-    container.volumeMounts?.find((mount) =>
-      pod.volumes?.some((volume) => volume.name === mount.name && volume.secret !== undefined),
-    )?.name ?? '';
-  const files = {
-    'tls.crt': certificates.certFile,
-    'tls.key': certificates.keyFile,
-    'ca.crt': certificates.caFile,
-  };
-  const contents = Object.fromEntries(
-    await Promise.all(Object.entries(files).map(async ([key, file]) => [key, await readFile(file, 'utf8')])),
-  ) as Record<string, string>;
-  const volume = await writeSecretVolume(join(dir, volumeName), pod, volumeName, contents);
   const kubeconfig = await podFile(options.kubeconfigPath, join(dir, 'kubeconfig'), fsGroup);
   const kubeconfigPath = '/etc/controller-rings/kubeconfig';
   const flags: Record<string, string | undefined> = {
@@ -194,7 +202,6 @@ export async function startSharderContainer(
     container,
     identity: { name: options.identity, namespace: options.namespace },
     image: options.image,
-    volumes: { [volumeName]: volume },
     flags,
     mounts: [{ host: kubeconfig, container: kubeconfigPath }],
   });
