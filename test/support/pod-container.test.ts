@@ -12,7 +12,6 @@ describe('podmanRunArgs', () => {
     container,
     identity,
     image: 'image',
-    volumes: { 'webhook-certificate': '/host/certs' },
     flags: { 'webhook-service': undefined, 'webhook-url': 'https://127.0.0.1:1', 'sync-period': '10s' },
   });
   const image = args.indexOf('image');
@@ -30,11 +29,14 @@ describe('podmanRunArgs', () => {
         '--env=POD_NAMESPACE=system',
         '--env=POD_NAME=sharder-0',
         '--env=NODE_OPTIONS=--max-old-space-size=307',
-        '--volume=/host/certs:/etc/controller-rings/webhook:ro',
         '--stop-timeout=30',
         '--entrypoint=["node","/app/cmd/sharder/main.js"]',
       ]),
     );
+  });
+
+  it('mounts nothing: the default Deployment keeps its webhook certificate in a Secret the sharder manages', () => {
+    expect(args.filter((arg) => arg.startsWith('--volume'))).toEqual([]);
   });
 
   it("passes the Deployment's args with $(VAR) expanded, the test's flags replacing or adding", () => {
