@@ -4,13 +4,13 @@
 // deadline and resumed, writes nothing more. Reads pass: they change nothing.
 //
 // The fence is checked at the last moment the client still decides whether to send: when the transport has a
-// connection for the write and is about to write it (RestClientOptions.refuseWrite), so no wait for credentials or a
-// connection lies between the check and the send. What remains is the path through the process's own HTTP/2
-// and TLS layers to the socket, which runs without a wait but not at once: a process paused on exactly that
-// path sends the write when it resumes. A write that passed the check just before the deadline therefore
-// reaches the API server a little after it; the Lease duration's margin over the renew deadline covers that,
-// and no other candidate can hold the Lease before it runs out. A write written just before a pause longer
-// than the Lease reaches it only after the resume, like a write the network held that long.
+// connection for the write and is about to write it (RestClientOptions.refuseWrite). No wait for credentials
+// or a connection lies between the check and the send: the request is written to its socket in the same call
+// (HTTP/1.1, runtime/rest.ts). What remains is that call itself: a process paused within it sends the write
+// when it resumes. A write that passed the check just before the deadline therefore reaches the API server a
+// little after it; the Lease duration's margin over the renew deadline covers that, and no other candidate can
+// hold the Lease before it runs out. A write written just before a pause longer than the Lease reaches it only
+// after the resume, like a write the network held that long.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ExpectedError } from './expected-error.ts';
 import type { Fence } from './leader-election.ts';

@@ -1,7 +1,7 @@
 // A small REST client for the Kubernetes API that speaks raw JSON. client-node's typed serializer drops
 // fields outside its camelCase models and turns times into Dates; raw JSON keeps objects exactly as the API
 // server sends them, typed with kubernetes-models' interfaces. KubeConfig provides auth and TLS; undici (which
-// client-node uses too) does HTTP: connection pooling, message framing (lengths), timeouts, HTTP/2 and TLS.
+// client-node uses too) does HTTP: connection pooling, message framing (lengths), timeouts and TLS.
 import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -282,6 +282,11 @@ export class RestClient {
       },
       headersTimeout: headersTimeoutMs,
       keepAliveTimeout: keepAliveTimeoutMs,
+      // HTTP/1.1, one request per connection at a time. With HTTP/2 (undici 8.13's default), destroying the
+      // agent while aborted streams were still closing emitted an 'error' on a stream nobody listened to,
+      // which ended a shard on SIGTERM with code 1. HTTP/1.1 also writes a request to its socket in the same
+      // call that checked the fence (runtime/fence.ts), where HTTP/2 sends it on a later turn.
+      allowH2: false,
     });
     const refuse = this.#refuseWrite;
     return refuse === undefined ? this.#agent : this.#agent.compose(refusingWrites(refuse));
