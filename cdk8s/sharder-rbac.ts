@@ -53,34 +53,29 @@ export function ownPatchableResources(): string[] {
     );
 }
 
-/** Its leader-election Lease: create in its namespace only; the named Lease's reads and writes. */
-function leaderElectionRules(leaseName: string): IPolicyRule[] {
+/**
+ * Create of `resource` in its namespace (a create cannot be limited by name), and `verbs` on the one object
+ * named `name`.
+ */
+function createAndNamed(apiGroup: string, resource: string, name: string, verbs: string[]): IPolicyRule[] {
   return [
-    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-    {
-      apiGroups: ['coordination.k8s.io'],
-      resources: ['leases'],
-      resourceNames: [leaseName],
-      verbs: ['get', 'update', 'patch'],
-    },
+    { apiGroups: [apiGroup], resources: [resource], verbs: ['create'] },
+    { apiGroups: [apiGroup], resources: [resource], resourceNames: [name], verbs },
   ];
 }
 
+/** Its leader-election Lease: create in its namespace only; the named Lease's reads and writes. */
+function leaderElectionRules(leaseName: string): IPolicyRule[] {
+  return createAndNamed('coordination.k8s.io', 'leases', leaseName, ['get', 'update', 'patch']);
+}
+
 /**
- * The Secret of its webhook certificates: create in its namespace (a create cannot be limited by name); read,
- * watch (list and watch by name need the field selector metadata.name, which the sharder sends) and replace
- * the named one only. No delete, no patch, no other Secret.
+ * The Secret of its webhook certificates: create in its namespace; read, watch (list and watch by name need
+ * the field selector metadata.name, which the sharder sends) and replace the named one only. No delete, no
+ * patch, no other Secret.
  */
 function certificateSecretRules(secretName: string): IPolicyRule[] {
-  return [
-    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    {
-      apiGroups: [''],
-      resources: ['secrets'],
-      resourceNames: [secretName],
-      verbs: ['get', 'list', 'watch', 'update'],
-    },
-  ];
+  return createAndNamed('', 'secrets', secretName, ['get', 'list', 'watch', 'update']);
 }
 
 export interface SharderRbacProps {
