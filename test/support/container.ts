@@ -4,6 +4,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isRunning } from '../control-plane/control-plane.ts';
 import { ManagedProcess } from '../control-plane/process.ts';
 
 const run = promisify(execFile);
@@ -32,6 +33,7 @@ export async function buildImage(): Promise<string> {
   if (missing.length > 0) {
     throw new Error(`the image's tests need ${missing.join(' and ')}, not found on PATH: ${installHint}`);
   }
+  await removeOrphans();
   try {
     const { stdout } = await run('bash', [`${root}hack/build-image.sh`], { cwd: root });
     return stdout.trim();
@@ -41,6 +43,27 @@ export async function buildImage(): Promise<string> {
       cause: error,
     });
   }
+}
+
+const namePrefix = 'controller-rings-test-';
+
+/**
+ * Removes the test containers of jest processes that are gone (a run killed before its afterAll): a container
+ * is named after the process that started it, and a dead process's containers would keep talking to an API
+ * server that no longer exists, and hold their ports.
+ */
+async function removeOrphans(): Promise<void> {
+  const { stdout } = await run('podman', [
+    'ps',
+    '--all',
+    '--format={{.Names}}',
+    `--filter=name=^${namePrefix}`,
+  ]);
+  const orphans = stdout
+    .split('\n')
+    .filter((name) => name.startsWith(namePrefix))
+    .filter((name) => !isRunning(Number(name.slice(namePrefix.length).split('-')[0])));
+  if (orphans.length > 0) await run('podman', ['rm', '--force', ...orphans]);
 }
 
 /** hack/podman-flags.sh's flags, which podman needs on this machine kind to run a container. */
@@ -58,7 +81,7 @@ export class ContainerProcess extends ManagedProcess {
 
   /** `args`: podman run's options, the image and its args (pod-container.ts's podmanRunArgs). */
   constructor(name: string, args: string[], logPath: string) {
-    const containerName = `controller-rings-test-${process.pid}-${++sequence}-${name}`;
+    const containerName = `${namePrefix}${process.pid}-${++sequence}-${name}`;
     super(name, 'podman', ['run', '--rm', `--name=${containerName}`, ...podmanRunFlags(), ...args], logPath);
     this.containerName = containerName;
   }
