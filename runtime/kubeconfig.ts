@@ -9,8 +9,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parse } from 'yaml';
 import type { ClusterAccess } from './rest.ts';
+import { yaml } from './yaml.ts';
 
 export interface Cluster {
   name: string;
@@ -131,7 +131,7 @@ function context(entry: Fields, index: number): Context {
 
 /** Parses a kubeconfig's text; relative file names are taken from `dir`. Throws what is wrong with it. */
 export function parseKubeconfig(source: string, dir: string): Kubeconfig {
-  const content: unknown = parse(source, { logLevel: 'error' });
+  const content: unknown = yaml().parse(source, { logLevel: 'error' });
   if (!isFields(content)) throw new Error('it holds no mapping');
   return {
     clusters: entries(content, 'clusters').map((entry, index) => cluster(entry, index, dir)),
