@@ -125,7 +125,7 @@ const loaders = [
   { label: 'nothing (empty node)', module: undefined },
   ...programs.map((program) => ({
     label: program.label,
-    module: join(program.root, 'cmd/sharder/kubeconfig.ts'),
+    module: join(program.root, 'cmd/sharder/kubeconfig.js'),
   })),
 ];
 const bare = loaders.map(({ module }) => Array.from({ length: runs }, () => bareImport(module)));
