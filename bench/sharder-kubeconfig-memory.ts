@@ -3,14 +3,15 @@
 // checkout), each compiled to JavaScript as the image does (deploy/image/tsconfig.json): run from the sources,
 // node's type stripping would add its own memory to both. Runs each as a real process on an embedded control
 // plane with one ring of two shards and no objects, lets it settle, and reads VmRSS (/proc) once a second; the
-// runs alternate between the two. Then the loader modules alone: the RSS of a bare `node` that imports each
-// compiled cmd/sharder/kubeconfig.js (and of one that imports nothing).
+// runs alternate between the two. Then the loaders alone: the RSS of a bare `node` that imports each
+// cmd/sharder/kubeconfig.js, or loads the control plane's kubeconfig with client-node or runtime/kubeconfig.js
+// (and of one that imports nothing).
 //   npx node bench/sharder-kubeconfig-memory.ts [--before main] [--runs 3] [--settle-seconds 15] [--samples 5]
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FakeShard } from '../test/support/fake-shard.ts';
 import { startTestCluster } from '../test/support/own-control-plane.ts';
@@ -61,11 +62,12 @@ async function compiled(source: string): Promise<string> {
   return dir;
 }
 
-/** The RSS of a node process that has imported `module` (nothing if undefined) and idled for a second. */
-function bareImport(module: string | undefined): number {
-  const load = module === undefined ? '' : `await import(${JSON.stringify(pathToFileURL(module).href)});`;
-  const script = `${load} await new Promise((r) => setTimeout(r, 1000)); console.log(process.memoryUsage().rss);`;
-  return Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
+/** The RSS of a node process, in `cwd`, that has run `script` (an ES module) and idled for a second. */
+function bare(cwd: string, script: string): number {
+  const idle = `${script}; await new Promise((r) => setTimeout(r, 1000)); console.log(process.memoryUsage().rss);`;
+  return Number(
+    execFileSync(process.execPath, ['--input-type=module', '-e', idle], { cwd, encoding: 'utf8' }),
+  );
 }
 
 const before = await checkout(values.before);
@@ -75,6 +77,8 @@ const programs = [
   { label: 'after (runtime/kubeconfig.ts)', root: await compiled(root) },
 ];
 const idle: number[][] = programs.map(() => []);
+const loaders: { label: string; cwd: string; script: string }[] = [];
+const bareRss: number[][] = [];
 const cluster = await startTestCluster();
 try {
   const { rest } = cluster;
@@ -117,24 +121,48 @@ try {
       }
     }
   }
+  // The loaders alone, on the control plane's kubeconfig (a JSON file: YAML's parser loads for it).
+  const kubeconfig = JSON.stringify(cluster.controlPlane.kubeconfigPath);
+  const [old, now] = programs.map((program) => program.root);
+  loaders.push(
+    { label: 'nothing (an empty node)', cwd: root, script: '' },
+    {
+      label: `${programs[0]?.label ?? ''}: cmd/sharder/kubeconfig.js`,
+      cwd: old ?? '',
+      script: "await import('./cmd/sharder/kubeconfig.js')",
+    },
+    {
+      label: `${programs[1]?.label ?? ''}: cmd/sharder/kubeconfig.js`,
+      cwd: now ?? '',
+      script: "await import('./cmd/sharder/kubeconfig.js')",
+    },
+    {
+      label: "client-node's KubeConfig, loading the kubeconfig",
+      cwd: now ?? '',
+      script: `const { KubeConfig } = await import('@kubernetes/client-node'); new KubeConfig().loadFromFile(${kubeconfig})`,
+    },
+    {
+      label: 'runtime/kubeconfig.js, imported (all that in-cluster loads)',
+      cwd: now ?? '',
+      script: "await import('./runtime/kubeconfig.js')",
+    },
+    {
+      label: 'runtime/kubeconfig.js, loading the kubeconfig',
+      cwd: now ?? '',
+      script: `const k = await import('./runtime/kubeconfig.js'); new k.KubeconfigAccess(k.readKubeconfig(${kubeconfig}))`,
+    },
+  );
+  for (const loader of loaders)
+    bareRss.push(Array.from({ length: runs }, () => bare(loader.cwd, loader.script)));
 } finally {
   await cluster.stop();
 }
 
-const loaders = [
-  { label: 'nothing (empty node)', module: undefined },
-  ...programs.map((program) => ({
-    label: program.label,
-    module: join(program.root, 'cmd/sharder/kubeconfig.js'),
-  })),
-];
-const bare = loaders.map(({ module }) => Array.from({ length: runs }, () => bareImport(module)));
 for (const dir of [before, ...programs.map((program) => program.root)]) {
   await rm(dir, { recursive: true, force: true });
 }
 
-const [old = [], now = []] = idle;
-const [empty = [], oldLoader = [], newLoader = []] = bare;
+const [idleBefore = [], idleAfter = []] = idle;
 console.log(
   [
     '| sharder, idle | RSS per run, median of the samples (MiB) | median |',
@@ -143,14 +171,13 @@ console.log(
       (program, index) =>
         `| ${program.label} | ${(idle[index] ?? []).map(mib).join(', ')} | ${mib(median(idle[index] ?? []))} |`,
     ),
-    `| after/before | | ${(median(now) / median(old)).toFixed(3)} |`,
+    `| after/before | | ${(median(idleAfter) / median(idleBefore)).toFixed(3)} |`,
     '',
-    '| `node` importing cmd/sharder/kubeconfig.js | RSS per run (MiB) | median |',
+    '| bare `node` | RSS per run (MiB) | median |',
     '|---|---|--:|',
     ...loaders.map(
       (loader, index) =>
-        `| ${loader.label} | ${(bare[index] ?? []).map(mib).join(', ')} | ${mib(median(bare[index] ?? []))} |`,
+        `| ${loader.label} | ${(bareRss[index] ?? []).map(mib).join(', ')} | ${mib(median(bareRss[index] ?? []))} |`,
     ),
-    `| after/before, above an empty node | | ${((median(newLoader) - median(empty)) / (median(oldLoader) - median(empty))).toFixed(3)} |`,
   ].join('\n'),
 );
