@@ -145,6 +145,21 @@ describe("the sharder's kubeconfig on a real API server", () => {
     });
   });
 
+  it("reaches it in-cluster, with the service account's token and CA", async () => {
+    const account = join(dir, 'serviceaccount');
+    await mkdir(account);
+    await writeFile(join(account, 'token'), adminToken);
+    await writeFile(join(account, 'ca.crt'), await readFile(controlPlane.caCertificatePath));
+    const { hostname, port } = new URL(controlPlane.server);
+    const access = await loadKubeConfig({
+      flag: undefined,
+      env: { KUBERNETES_SERVICE_HOST: hostname, KUBERNETES_SERVICE_PORT: port },
+      home: join(dir, 'no-home'),
+      serviceAccount: account,
+    });
+    expect(await using(new RestClient(access), whoAmI)).toMatchObject({ username: 'admin' });
+  });
+
   it('verifies the server with its CA, for the tls-server-name when one is set', async () => {
     const user = { token: adminToken };
     // The serving certificate names 127.0.0.1 and kubernetes, not elsewhere.invalid.
