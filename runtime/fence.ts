@@ -11,10 +11,9 @@
 // little after it; the Lease duration's margin over the renew deadline covers that, and no other candidate can
 // hold the Lease before it runs out. A write written just before a pause longer than the Lease reaches it only
 // after the resume, like a write the network held that long.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ExpectedError } from './expected-error.ts';
 import type { Fence } from './leader-election.ts';
-import { RestClient, type RequestSpec } from './rest.ts';
+import { RestClient, type ClusterAccess, type RequestSpec } from './rest.ts';
 
 /**
  * A write the fence refused: leadership is not certain. Not an error of the object: never retry it. Expected:
@@ -39,7 +38,7 @@ function refusal(fence: Fence, method: string, path: string): FenceError | undef
 export class FencedClient extends RestClient {
   readonly #fence: Fence;
 
-  constructor(kubeConfig: KubeConfig, userAgent: string, fence: Fence) {
+  constructor(kubeConfig: ClusterAccess, userAgent: string, fence: Fence) {
     super(kubeConfig, userAgent, { refuseWrite: (method, path) => refusal(fence, method, path) });
     this.#fence = fence;
   }

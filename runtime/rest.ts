@@ -1,10 +1,10 @@
 // A small REST client for the Kubernetes API that speaks raw JSON. client-node's typed serializer drops
 // fields outside its camelCase models and turns times into Dates; raw JSON keeps objects exactly as the API
-// server sends them, typed with kubernetes-models' interfaces. KubeConfig provides auth and TLS; undici (which
-// client-node uses too) does HTTP: connection pooling, message framing (lengths), timeouts and TLS.
+// server sends them, typed with kubernetes-models' interfaces. A ClusterAccess (client-node's KubeConfig, or
+// runtime/kubeconfig.ts's lighter one) provides auth and TLS; undici (which client-node uses too) does HTTP:
+// connection pooling, message framing (lengths), timeouts and TLS.
 import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
 import { isExpected } from './expected-error.ts';
 
@@ -163,14 +163,24 @@ export interface RestClientOptions {
   refuseWrite?: (method: string, path: string) => Error | undefined;
 }
 
+/**
+ * What the client needs of a kubeconfig's current context, as client-node's KubeConfig has it (so that an
+ * author's KubeConfig is one as it is): the API server's URL, and for each request the TLS material (ca, cert,
+ * key, servername, rejectUnauthorized) and credentials (headers such as authorization; auth as user:password).
+ */
+export interface ClusterAccess {
+  getCurrentCluster(): { readonly server: string } | null;
+  applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+}
+
 export class RestClient {
-  readonly #kubeConfig: KubeConfig;
+  readonly #kubeConfig: ClusterAccess;
   readonly #userAgent: string;
   readonly #refuseWrite: RestClientOptions['refuseWrite'];
   #agent: Agent | undefined;
   #dispatcher: Dispatcher | undefined;
 
-  constructor(kubeConfig: KubeConfig, userAgent = 'controller-rings', options: RestClientOptions = {}) {
+  constructor(kubeConfig: ClusterAccess, userAgent = 'controller-rings', options: RestClientOptions = {}) {
     this.#kubeConfig = kubeConfig;
     this.#userAgent = userAgent;
     this.#refuseWrite = options.refuseWrite;
@@ -267,7 +277,7 @@ export class RestClient {
 
   /** The client's connections, made with the TLS material of the first request's options. */
   #connect(options: RequestOptions): Dispatcher {
-    // KubeConfig's own agent is not used: one undici Agent per client keeps connections alive (the sync
+    // The agent client-node's KubeConfig sets is not used: one undici Agent per client keeps connections alive (the sync
     // patches thousands of objects) and sets every request's length itself.
     this.#agent = new Agent({
       connect: {

@@ -1,12 +1,12 @@
 // The sharder's flags and optional config file (the same keys, in YAML), validated at start-up: a bad value
 // stops the program with a message that names the option and says what is expected.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../runtime/duration.ts';
 import { isLogLevel, logLevels, type LoggerOptions } from '../../runtime/logger.ts';
+import { yaml } from '../../runtime/yaml.ts';
 
 export interface Address {
   host: string;
@@ -215,15 +215,6 @@ export function unreadable(path: string, error: unknown): string {
   if (code === 'ENOENT') return `${path} does not exist`;
   if (code === 'EISDIR') return `${path} is a directory, not a file`;
   return `cannot read ${path}: ${(error as Error).message}`;
-}
-
-/**
- * The YAML parser, loaded only when a config file is named: the cdk8s constructs (the package's
- * `controller-rings/cdk8s`) check the sharder's flags with this module, and their users do not install the
- * sharder's dependencies.
- */
-function yaml(): typeof import('yaml') {
-  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
 }
 
 function readConfigFile(path: string): Values {

@@ -1,7 +1,7 @@
 // The sharder: node cmd/sharder/main.ts --help
 import { homedir } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.ts';
+import type { ClusterAccess } from '../../runtime/rest.ts';
 import { ConfigError, parseConfig, usage } from './config.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { Sharder } from './sharder.ts';
@@ -9,14 +9,14 @@ import { readWebhookCertificates } from './webhook-certificates.ts';
 
 // Everything the flags name is checked here, before anything starts: a bad value is one line on stderr.
 let config;
-let kubeConfig: KubeConfig;
+let kubeConfig: ClusterAccess;
 try {
   config = parseConfig(process.argv.slice(2));
   if (config === 'help') {
     console.log(usage());
     process.exit(0);
   }
-  kubeConfig = loadKubeConfig({ flag: config.kubeconfig, env: process.env, home: homedir() });
+  kubeConfig = await loadKubeConfig({ flag: config.kubeconfig, env: process.env, home: homedir() });
   // Managed certificates are read (or created) once the sharder reaches the API server.
   const { certificates } = config.webhook;
   if ('files' in certificates) await readWebhookCertificates(certificates.files);

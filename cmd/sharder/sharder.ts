@@ -2,7 +2,6 @@
 // namespaces (never on the sharded objects), the admission webhook on every replica, and the controllers on
 // the elected leader only.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
@@ -18,7 +17,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { Metrics } from '../../runtime/metrics.ts';
 import { MonitoringServer } from '../../runtime/monitoring-server.ts';
 import { Probes } from '../../runtime/probes.ts';
-import { RestClient } from '../../runtime/rest.ts';
+import { RestClient, type ClusterAccess } from '../../runtime/rest.ts';
 import { AccessChecker } from '../../controllers/controllerring/access.ts';
 import { ControllerRingReconciler } from '../../controllers/controllerring/reconciler.ts';
 import type { WebhookConfigurationOptions } from '../../controllers/controllerring/webhook-configuration.ts';
@@ -53,7 +52,7 @@ function sameAddress(a: Address, b: Address | undefined): boolean {
 export class Sharder {
   readonly #config: SharderConfig;
   readonly #logger: Logger;
-  readonly #kubeConfig: KubeConfig;
+  readonly #kubeConfig: ClusterAccess;
   readonly #userAgent: string;
   /** Informers, the webhook's reads and leader election; the controllers write through a fenced client. */
   readonly #rest: RestClient;
@@ -77,7 +76,7 @@ export class Sharder {
   /** Without leader election: aborts the controllers, and the run that ends once they have stopped. */
   #unelected: { stop: AbortController; run: Promise<void> } | undefined;
 
-  constructor(config: SharderConfig, kubeConfig: KubeConfig, logger: Logger) {
+  constructor(config: SharderConfig, kubeConfig: ClusterAccess, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
     this.#kubeConfig = kubeConfig;

@@ -1,6 +1,7 @@
 // The REST client against the real API server: DELETE preconditions in the body reach the server (and leave
 // nothing behind on the connection for the next request), patch and accept types, error Statuses, aborts and
-// watches.
+// watches; once with client-node's KubeConfig (as shard authors pass theirs) and once with the sharder's light
+// kubeconfig (runtime/kubeconfig.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import {
@@ -13,19 +14,7 @@ import {
   type WatchEvent,
 } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
-import { testKubeConfig } from '../support/kube.ts';
-
-const namespace = 'runtime-rest';
-const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
-const rest = new RestClient(testKubeConfig());
-
-async function create(
-  client: RestClient,
-  name: string,
-  data: Record<string, string> = {},
-): Promise<IConfigMap> {
-  return client.request<IConfigMap>({ method: 'POST', path: configMaps, body: { metadata: { name }, data } });
-}
+import { testClusterAccess, testKubeConfig } from '../support/kube.ts';
 
 /** Runs `run` and returns what it rejected with; fails if it resolved. */
 async function rejection(run: () => Promise<unknown>): Promise<unknown> {
@@ -37,16 +26,38 @@ async function rejection(run: () => Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-beforeAll(async () => {
-  await rest.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: namespace } } });
-});
+describe.each([
+  { access: "client-node's KubeConfig", kubeConfig: testKubeConfig, namespace: 'runtime-rest' },
+  { access: 'the light kubeconfig', kubeConfig: testClusterAccess, namespace: 'runtime-rest-light' },
+])('RestClient on a real API server, with $access', ({ kubeConfig, namespace }) => {
+  const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
+  const rest = new RestClient(kubeConfig());
 
-afterAll(async () => {
-  await rest.request({ method: 'DELETE', path: `/api/v1/namespaces/${namespace}` });
-  rest.close();
-});
+  async function create(
+    client: RestClient,
+    name: string,
+    data: Record<string, string> = {},
+  ): Promise<IConfigMap> {
+    return client.request<IConfigMap>({
+      method: 'POST',
+      path: configMaps,
+      body: { metadata: { name }, data },
+    });
+  }
 
-describe('RestClient on a real API server', () => {
+  beforeAll(async () => {
+    await rest.request({
+      method: 'POST',
+      path: '/api/v1/namespaces',
+      body: { metadata: { name: namespace } },
+    });
+  });
+
+  afterAll(async () => {
+    await rest.request({ method: 'DELETE', path: `/api/v1/namespaces/${namespace}` });
+    rest.close();
+  });
+
   it.each([
     {
       what: 'a stale resourceVersion',
@@ -63,7 +74,7 @@ describe('RestClient on a real API server', () => {
   ])(
     'refuses a DELETE whose precondition on $what fails, and the next request succeeds',
     async ({ name, preconditions, refusal }) => {
-      const client = new RestClient(testKubeConfig());
+      const client = new RestClient(kubeConfig());
       try {
         const created = await create(client, name, { v: '1' });
         // Change the object, so that the resourceVersion it was created with is stale.
@@ -98,7 +109,7 @@ describe('RestClient on a real API server', () => {
   );
 
   it('deletes when the preconditions hold', async () => {
-    const client = new RestClient(testKubeConfig());
+    const client = new RestClient(kubeConfig());
     try {
       const created = await create(client, 'precondition-holds');
       await client.request({

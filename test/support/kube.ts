@@ -1,5 +1,6 @@
-// The admin KubeConfig of the control plane that test/setup/global-setup.ts started.
+// The admin kubeconfig of the control plane that test/setup/global-setup.ts started.
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeconfigAccess, readKubeconfig } from '../../runtime/kubeconfig.ts';
 
 export function testKubeConfig(): KubeConfig {
   const path = process.env.KUBECONFIG;
@@ -8,4 +9,12 @@ export function testKubeConfig(): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(path);
   return kubeConfig;
+}
+
+/** The same kubeconfig through the sharder's light loader (runtime/kubeconfig.ts) instead of client-node. */
+export function testClusterAccess(): KubeconfigAccess {
+  const path = process.env.KUBECONFIG;
+  if (path === undefined)
+    throw new Error('KUBECONFIG is not set: run integration tests through jest (npm test)');
+  return new KubeconfigAccess(readKubeconfig(path));
 }
