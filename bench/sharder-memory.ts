@@ -67,30 +67,41 @@ function sum(text: string, prefix: string): number {
     .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
 }
 
-async function residentBytes(pid: number): Promise<number> {
+async function residentBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) * 1024;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Reading {
   rss: number;
+  /** The highest RSS of the process so far (VmHWM). */
+  peak: number;
+  /** CPU seconds per sync, with the quiet of the sync period that follows it. */
+  cpuPerSync: number;
   heapUsed: number;
   heapTotal: number;
 }
 
 /**
- * Waits for `count` more syncs of the ring to finish, then reads the memory in the quiet that follows the
- * last: the median of samples over the second half of the sync period, when a collection has had time to run.
+ * Waits for the sync under way to finish and `count` more after it, then reads the memory in the quiet that
+ * follows the last: the median of samples over the second half of the sync period, when a collection has had
+ * time to run.
  */
 async function settledAfterSyncs(sharder: SharderProcess, count: number): Promise<Reading> {
   const syncs = async (): Promise<number> =>
     sum(await metrics(sharder.probePort), 'controller_runtime_reconcile_total{controller="sync"');
-  const target = (await syncs()) + count;
-  while ((await syncs()) < target) await sleep(100);
+  const cpu = async (): Promise<number> => sum(await metrics(sharder.probePort), 'process_cpu_seconds_total');
+  const waitFor = async (target: number): Promise<void> => {
+    while ((await syncs()) < target) await sleep(500);
+  };
+  await waitFor((await syncs()) + 1);
+  const cpuBefore = await cpu();
+  await waitFor((await syncs()) + count);
+  const cpuPerSync = ((await cpu()) - cpuBefore) / count;
   await sleep((syncPeriodSeconds * 1000) / 2);
-  const samples: Reading[] = [];
+  const samples: Pick<Reading, 'rss' | 'heapUsed' | 'heapTotal'>[] = [];
   for (let i = 0; i < 5; i++) {
     const text = await metrics(sharder.probePort);
     samples.push({
@@ -100,9 +111,12 @@ async function settledAfterSyncs(sharder: SharderProcess, count: number): Promis
     });
     await sleep(300);
   }
-  const median = (pick: (r: Reading) => number): number => samples.map(pick).sort((a, b) => a - b)[2] ?? NaN;
+  const median = (pick: (r: (typeof samples)[number]) => number): number =>
+    samples.map(pick).sort((a, b) => a - b)[2] ?? NaN;
   return {
     rss: median((r) => r.rss),
+    peak: await residentBytes(sharder.pid ?? 0, 'VmHWM'),
+    cpuPerSync,
     heapUsed: median((r) => r.heapUsed),
     heapTotal: median((r) => r.heapTotal),
   };
@@ -173,7 +187,8 @@ try {
       const row = (objects: number, reading: Reading, note: string): void => {
         rows.push(
           `| ${variant.label} | ${objects} | ${mib(reading.rss)} | ${(reading.rss / idle.rss).toFixed(2)} | ` +
-            `${mib(reading.heapUsed)} | ${mib(reading.heapTotal)} | ${note} |`,
+            `${mib(reading.heapUsed)} | ${mib(reading.heapTotal)} | ${mib(reading.peak)} | ` +
+            `${reading.cpuPerSync.toFixed(2)} s | ${note} |`,
         );
         console.log(rows.at(-1));
       };
@@ -182,7 +197,17 @@ try {
       for (const target of steps) {
         const seconds = await createObjects(rest, created, target);
         created = target;
-        row(target, await settledAfterSyncs(sharder, syncsPerStep), `created in ${seconds.toFixed(0)} s`);
+        try {
+          row(target, await settledAfterSyncs(sharder, syncsPerStep), `created in ${seconds.toFixed(0)} s`);
+        } catch (error) {
+          // E.g. out of heap: the row says so, and the variant ends.
+          if (sharder.running) throw error;
+          rows.push(
+            `| ${variant.label} | ${target} | exited | | | | | | created in ${seconds.toFixed(0)} s |`,
+          );
+          console.log(rows.at(-1));
+          break;
+        }
       }
     } finally {
       await sharder.stop();
@@ -200,8 +225,8 @@ console.log(
     `Node ${process.version}, --max-old-space-size=${heapLimit}, sync period ${syncPeriodSeconds} s, ` +
       `memory read after ${syncsPerStep} syncs, objects created ` +
       (values['through-webhook'] ? 'unassigned (through the webhook)' : 'assigned (not through the webhook)'),
-    '| sharder | objects in the ring | RSS | RSS / idle | heap used | heap total | |',
-    '|---|--:|--:|--:|--:|--:|---|',
+    '| sharder | objects in the ring | RSS | RSS / idle | heap used | heap total | RSS peak so far | CPU per sync | |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|---|',
     ...rows,
   ].join('\n'),
 );
