@@ -6,7 +6,9 @@
 // control plane; the ring's objects are deleted between variants. The objects are created assigned to the one
 // shard, so that the syncs find nothing to do and the webhook is not called: what is measured is the sync's list.
 //   npx node bench/sharder-memory.ts [--steps 1000,10000,30000] [--variant now=.] [--variant main=main]
-//     [--variant semi=.,--max-semi-space-size=1]   a variant is label=ref[,node flag...]; ref . is this checkout
+//     [--variant semi=.,--max-semi-space-size=1]   a variant is label=ref[,node flag...]; ref . is this checkout.
+// A variant runs with the NODE_OPTIONS its checkout's Deployment sets (config/sharder/sharder.yaml), then its own
+// flags, which override them.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { shardLabel } from '../api/v1alpha1/index.ts';
-import { defaultResources, heapLimitMiB } from '../cdk8s/sharder.ts';
 import { forEachConcurrently } from '../runtime/concurrency.ts';
 import type { RestClient } from '../runtime/rest.ts';
 import { FakeShard } from '../test/support/fake-shard.ts';
@@ -136,21 +137,31 @@ async function createObjects(rest: RestClient, from: number, to: number): Promis
   return (performance.now() - started) / 1000;
 }
 
+interface Checkout {
+  program: string;
+  /** The node flags its default Deployment sets (NODE_OPTIONS in config/sharder/sharder.yaml). */
+  nodeOptions: string[];
+  remove: () => Promise<void>;
+}
+
 /** A copy of the project at `ref`, sharing this checkout's node_modules; `.` is this checkout. */
-async function checkout(ref: string): Promise<{ program: string; remove: () => Promise<void> }> {
-  if (ref === '.') return { program: join(root, 'cmd/sharder/main.ts'), remove: () => Promise.resolve() };
-  const dir = await mkdtemp(join(tmpdir(), 'sharder-memory-'));
-  const archive = execFileSync('git', ['-C', root, 'archive', ref], { maxBuffer: 1 << 30 });
-  execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  await symlink(await realpath(join(root, 'node_modules')), join(dir, 'node_modules'));
-  return {
-    program: join(dir, 'cmd/sharder/main.ts'),
-    remove: () => rm(dir, { recursive: true, force: true }),
-  };
+async function checkout(ref: string): Promise<Checkout> {
+  let dir = root;
+  let remove = (): Promise<void> => Promise.resolve();
+  if (ref !== '.') {
+    const copy = await mkdtemp(join(tmpdir(), 'sharder-memory-'));
+    const archive = execFileSync('git', ['-C', root, 'archive', ref], { maxBuffer: 1 << 30 });
+    execFileSync('tar', ['-x', '-C', copy], { input: archive });
+    await symlink(await realpath(join(root, 'node_modules')), join(copy, 'node_modules'));
+    dir = copy;
+    remove = () => rm(copy, { recursive: true, force: true });
+  }
+  const deployment = await readFile(join(dir, 'config/sharder/sharder.yaml'), 'utf8');
+  const nodeOptions = /name: NODE_OPTIONS\s+value: (.*)/.exec(deployment)?.[1]?.split(' ') ?? [];
+  return { program: join(dir, 'cmd/sharder/main.ts'), nodeOptions, remove };
 }
 
 const mib = (bytes: number): string => `${(bytes / mebibyte).toFixed(1)} MiB`;
-const heapLimit = heapLimitMiB(defaultResources.limits?.memory);
 const rows: string[] = [];
 const cluster = await startTestCluster();
 const { rest } = cluster;
@@ -169,19 +180,17 @@ try {
     shardLeaseNamespaces: ['objects'],
   });
   for (const variant of variants) {
-    const { program, remove } = await checkout(variant.ref);
+    const { program, nodeOptions, remove } = await checkout(variant.ref);
     const sharder = await startSharder({
       kubeconfigPath: cluster.controlPlane.kubeconfigPath,
       namespace: 'controller-rings-system',
       identity: `sharder-${variant.label}`,
       certificates: await webhookCertificates(),
       program,
-      nodeArgs: [
-        ...(heapLimit === undefined ? [] : [`--max-old-space-size=${heapLimit}`]),
-        ...variant.nodeArgs,
-      ],
+      nodeArgs: [...nodeOptions, ...variant.nodeArgs],
       args: ['--leader-elect=false', `--sync-period=${syncPeriodSeconds}s`, '--log-level=info'],
     });
+    console.log(`${variant.label}: node ${[...nodeOptions, ...variant.nodeArgs].join(' ')} ${program}`);
     try {
       const idle = await settledAfterSyncs(sharder, syncsPerStep);
       const row = (objects: number, reading: Reading, note: string): void => {
@@ -222,7 +231,7 @@ try {
 }
 console.log(
   [
-    `Node ${process.version}, --max-old-space-size=${heapLimit}, sync period ${syncPeriodSeconds} s, ` +
+    `Node ${process.version}, sync period ${syncPeriodSeconds} s, ` +
       `memory read after ${syncsPerStep} syncs, objects created ` +
       (values['through-webhook'] ? 'unassigned (through the webhook)' : 'assigned (not through the webhook)'),
     '| sharder | objects in the ring | RSS | RSS / idle | heap used | heap total | RSS peak so far | CPU per sync | |',
