@@ -62,8 +62,8 @@ export type WebhookCertificateSource =
   /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
   | { managedBy: 'external'; secretName: string };
 
-// Measured (docs/benchmarks.md, "Sharder memory"): ~155-165 MiB resident, from an empty ring to 100,000 objects,
-// with the V8 flags of nodeOptions below.
+// Measured (docs/benchmarks.md, "Sharder memory"): ~155-165 MiB resident from an empty ring to 100,000
+// objects, with the V8 flags of nodeOptions below.
 export const defaultResources: IResourceRequirements = {
   requests: { cpu: '100m', memory: '256Mi' },
   limits: { memory: '512Mi' },
