@@ -62,8 +62,8 @@ export type WebhookCertificateSource =
   /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
   | { managedBy: 'external'; secretName: string };
 
-// Measured (docs/benchmarks.md): ~190 MiB resident with a small ring; a sync of a 30,000-object ring peaks at
-// ~390 MiB unless V8 is told to collect sooner (heapLimit below).
+// Measured (docs/benchmarks.md, "Sharder memory"): ~155-165 MiB resident from an empty ring to 100,000
+// objects, with the V8 flags of nodeOptions below.
 export const defaultResources: IResourceRequirements = {
   requests: { cpu: '100m', memory: '256Mi' },
   limits: { memory: '512Mi' },
@@ -78,6 +78,21 @@ export function heapLimitMiB(memoryLimit: string | number | undefined): number |
   if (match === null) return undefined;
   const mebibytes = Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
   return Math.floor(mebibytes * 0.6);
+}
+
+/**
+ * NODE_OPTIONS for the sharder's container. A semi-space of at most 1 MiB: V8 otherwise grows its young
+ * generation to 64 MiB (two 32 MiB semi-spaces) under a burst of allocation (loading the modules, a sync's
+ * pages, a wave of admission reviews) and keeps it, ~60 MiB of resident memory for a process whose objects
+ * live either very briefly (a page, a review) or as long as it (its caches). The cost is more, smaller
+ * scavenges (docs/benchmarks.md: CPU per sync). Plus the old-space limit of heapLimitMiB, where there is one.
+ */
+export function nodeOptions(memoryLimit: string | number | undefined): string {
+  const heapLimit = heapLimitMiB(memoryLimit);
+  return [
+    '--max-semi-space-size=1',
+    ...(heapLimit === undefined ? [] : [`--max-old-space-size=${heapLimit}`]),
+  ].join(' ');
 }
 
 const ports = { webhook: 9443, metrics: 8080, probes: 8081 } as const;
@@ -238,7 +253,6 @@ export class Sharder extends Construct {
       matchLabelKeys: ['pod-template-hash'],
     });
     const resources = props.resources ?? defaultResources;
-    const heapLimit = heapLimitMiB(resources.limits?.memory);
     define(this, 'deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -266,9 +280,7 @@ export class Sharder extends Construct {
                 args: [...this.args],
                 env: [
                   ...podIdentityEnv,
-                  ...(heapLimit === undefined
-                    ? []
-                    : [{ name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapLimit}` }]),
+                  { name: 'NODE_OPTIONS', value: nodeOptions(resources.limits?.memory) },
                 ],
                 ports: [
                   { name: 'webhook', containerPort: ports.webhook, protocol: 'TCP' },

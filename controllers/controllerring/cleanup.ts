@@ -21,11 +21,8 @@ export async function removeRingLabels(
     const info = await discovery.resolve(group, resource);
     if (info === undefined) continue;
     for (const label of [shardLabel(name), drainLabel(name)]) {
-      // A consistent read (no resourceVersion), not the watch cache: a stale list could miss labelled objects.
-      const objects = listMetadata(rest, collectionPath(info), {
-        labelSelector: label,
-        resourceVersion: undefined,
-      });
+      // listMetadata's read is consistent: a stale list could miss labelled objects.
+      const objects = listMetadata(rest, collectionPath(info), { labelSelector: label });
       await forEachConcurrently(objects, options.concurrency, async ({ metadata }) => {
         const path = objectPath(info, metadata.namespace, metadata.name ?? '');
         try {

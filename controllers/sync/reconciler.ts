@@ -1,7 +1,7 @@
 // The sync controller (design.md, "Assignment and movement", 2): on membership changes and periodically it
-// lists each ring resource as metadata only from the API server's watch cache, page by page, and moves or
-// drains the objects whose shard is not the desired one. It never watches or caches the sharded objects, and
-// holds nothing per object: its memory does not grow with the ring.
+// lists each ring resource as metadata only, page by page (runtime/pager.ts: from the API server's watch
+// cache), and moves or drains the objects whose shard is not the desired one. It never watches or caches the
+// sharded objects, and holds nothing per object: its memory does not grow with the ring.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';

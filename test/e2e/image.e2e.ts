@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { heapLimitMiB } from '../../cdk8s/sharder.ts';
+import { nodeOptions } from '../../cdk8s/sharder.ts';
 import { buildImage, podmanRunFlags } from '../support/container.ts';
 import { sharderPod } from '../support/image-pods.ts';
 import { memoryBytes } from '../support/pod-container.ts';
@@ -84,7 +84,7 @@ describe('the image', () => {
         uid: '65532',
         gid: '65532',
         groups: ['65532'],
-        nodeOptions: `NODE_OPTIONS=--max-old-space-size=${heapLimitMiB(memoryLimit)}`,
+        nodeOptions: `NODE_OPTIONS=${nodeOptions(memoryLimit)}`,
         podName: `POD_NAME=${identity}`,
         memoryLimit: memoryBytes(memoryLimit),
       });

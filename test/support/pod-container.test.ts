@@ -28,7 +28,7 @@ describe('podmanRunArgs', () => {
         `--memory=${512 * 2 ** 20}`,
         '--env=POD_NAMESPACE=system',
         '--env=POD_NAME=sharder-0',
-        '--env=NODE_OPTIONS=--max-old-space-size=307',
+        '--env=NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=307',
         '--stop-timeout=30',
         '--entrypoint=["node","/app/cmd/sharder/main.js"]',
       ]),
