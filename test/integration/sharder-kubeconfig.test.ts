@@ -21,6 +21,7 @@ import {
 } from '../support/configmap-rings.ts';
 import type { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
+import { kubeconfigDocument } from '../support/kube.ts';
 import { createNamespace } from '../support/rings.ts';
 import { startSharder, webhookCertificates, type WebhookFiles } from '../support/sharder.ts';
 
@@ -65,23 +66,11 @@ async function connect(name: string, user: object, cluster: object = {}): Promis
 /** Writes a kubeconfig for this control plane with `user` (and cluster fields) to `dir`; returns its path. */
 async function writeKubeconfig(name: string, user: object, cluster: object = {}): Promise<string> {
   const path = join(dir, `${name}.kubeconfig`);
-  const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: 'test',
-        cluster: {
-          server: controlPlane.server,
-          'certificate-authority': controlPlane.caCertificatePath,
-          ...cluster,
-        },
-      },
-    ],
-    users: [{ name: 'user', user }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'user' } }],
-    'current-context': 'test',
-  };
+  const kubeconfig = kubeconfigDocument(
+    { server: controlPlane.server, 'certificate-authority': controlPlane.caCertificatePath, ...cluster },
+    'user',
+    user,
+  );
   await writeFile(path, JSON.stringify(kubeconfig));
   return path;
 }

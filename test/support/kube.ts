@@ -18,3 +18,19 @@ export function testClusterAccess(): KubeconfigAccess {
     throw new Error('KUBECONFIG is not set: run integration tests through jest (npm test)');
   return new KubeconfigAccess(readKubeconfig(path));
 }
+
+/** A kubeconfig of one cluster (named test) and one user, its current context: for files the tests write. */
+export function kubeconfigDocument(
+  cluster: object,
+  userName: string,
+  user: object,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster }],
+    users: [{ name: userName, user }],
+    contexts: [{ name: userName, context: { cluster: 'test', user: userName } }],
+    'current-context': userName,
+  };
+}

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { RestClient } from '../../runtime/rest.ts';
+import { kubeconfigDocument } from './kube.ts';
 
 export interface ServiceAccountRef {
   namespace: string;
@@ -29,23 +30,15 @@ export async function serviceAccountKubeconfig(
     });
     const cluster = admin.getCurrentCluster();
     if (cluster === null) throw new Error('the admin kubeconfig has no current cluster');
-    const kubeconfig = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'test',
-          cluster: {
-            server: cluster.server,
-            ...(cluster.caData === undefined ? {} : { 'certificate-authority-data': cluster.caData }),
-            ...(cluster.caFile === undefined ? {} : { 'certificate-authority': cluster.caFile }),
-          },
-        },
-      ],
-      users: [{ name, user: { token: request.status.token } }],
-      contexts: [{ name, context: { cluster: 'test', user: name } }],
-      'current-context': name,
-    };
+    const kubeconfig = kubeconfigDocument(
+      {
+        server: cluster.server,
+        ...(cluster.caData === undefined ? {} : { 'certificate-authority-data': cluster.caData }),
+        ...(cluster.caFile === undefined ? {} : { 'certificate-authority': cluster.caFile }),
+      },
+      name,
+      { token: request.status.token },
+    );
     const path = join(dir, `${namespace}.${name}.kubeconfig`);
     await writeFile(path, JSON.stringify(kubeconfig), { mode: 0o600 });
     return path;
