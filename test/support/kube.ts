@@ -20,11 +20,7 @@ export function testClusterAccess(): KubeconfigAccess {
 }
 
 /** A kubeconfig of one cluster (named test) and one user, its current context: for files the tests write. */
-export function kubeconfigDocument(
-  cluster: object,
-  userName: string,
-  user: object,
-): Record<string, unknown> {
+export function kubeconfigDocument(cluster: object, userName: string, user: object): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Config',
