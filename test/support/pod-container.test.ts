@@ -53,9 +53,9 @@ describe('podmanRunArgs', () => {
 
   it('fails on a downward API field it does not fill in, rather than pass an empty value', () => {
     const env = [{ name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }];
-    expect(() =>
-      podmanRunArgs({ pod, container: { ...container, env }, identity, image: 'i', volumes: {} }),
-    ).toThrow('spec.nodeName');
+    expect(() => podmanRunArgs({ pod, container: { ...container, env }, identity, image: 'i' })).toThrow(
+      'spec.nodeName',
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 // A container of a synthesized Deployment, run with podman as the kubelet would run it: the pod's user and
 // groups, the container's security context (read-only root, no capabilities, no privilege escalation), the env
-// with the downward API's values filled in, $(VAR) references in the args expanded, the memory limit, volumes
-// from host directories the test fills, and the grace period for a stop. What the tests
-// change (addresses, kubeconfig, test flags) they change by flag name, so everything else stays the manifest's.
+// with the downward API's values filled in, $(VAR) references in the args expanded, the memory limit and the
+// grace period for a stop. What the tests change (addresses, kubeconfig, test flags) they change by flag name,
+// so everything else stays the manifest's.
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 
@@ -63,8 +63,6 @@ export interface ContainerRun {
   container: IContainer;
   identity: PodIdentity;
   image: string;
-  /** Host directories for the pod's volumes, by volume name. */
-  volumes?: Record<string, string>;
   /** What the test changes in the args, by flag name (see overrideFlags). */
   flags?: Record<string, string | undefined>;
   /** More mounts of the test's own: host path → container path, read-only unless `rw`. */
@@ -89,11 +87,10 @@ export function podmanRunArgs(run: ContainerRun): string[] {
   const memory = container.resources?.limits?.memory;
   if (memory !== undefined) options.push(`--memory=${memoryBytes(memory)}`);
   for (const [name, value] of env) options.push(`--env=${name}=${value}`);
-  for (const mount of container.volumeMounts ?? []) {
-    const host = run.volumes?.[mount.name];
-    if (host === undefined) throw new Error(`pod-container: no host directory for volume ${mount.name}`);
-    options.push(`--volume=${host}:${mount.mountPath}:${mount.readOnly === true ? 'ro' : 'rw'}`);
-  }
+  // The project's Deployments mount no volume (the sharder keeps its certificates in a Secret it reads).
+  const mounted = container.volumeMounts?.[0];
+  if (mounted !== undefined)
+    throw new Error(`pod-container: the pod mounts volume ${mounted.name}, which the tests do not provide`);
   for (const mount of run.mounts ?? []) {
     options.push(`--volume=${mount.host}:${mount.container}:${mount.rw === true ? 'rw' : 'ro'}`);
   }
