@@ -32,8 +32,11 @@ export function describeText(ring: RingDescription, now: Date): string {
     ],
     ['Age', age(ring.creationTimestamp, now)],
   ];
-  const width = Math.max(...fields.map(([label]) => label.length)) + 2;
-  const sections = [fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join('\n')];
+  // Two spaces after the longest label and its colon.
+  const width = Math.max(...fields.map(([label]) => label.length)) + 3;
+  const sections = [
+    fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`.trimEnd()).join('\n'),
+  ];
 
   const shardRows = ring.shards.map((shard) => [
     shard.name,

@@ -2,19 +2,24 @@ import { describe, expect, it } from '@jest/globals';
 import { age, formatted, table } from './printing.ts';
 
 describe('table', () => {
-  it("aligns columns as kubectl's tabwriter does: 3 spaces apart, at least 6 wide, the last unpadded", () => {
+  it("aligns columns as kubectl's tabwriter does: 3 spaces apart, at least 6 wide, none at a line's end", () => {
     expect(
       table(
         ['NAME', 'READY', 'AGE'],
         [
           ['a', 'True', '5s'],
           ['a-longer-name', '', '10d'],
+          ['b', 'False', ''],
         ],
       ),
     ).toBe(
-      ['NAME            READY   AGE', 'a               True    5s', 'a-longer-name           10d', ''].join(
-        '\n',
-      ),
+      [
+        'NAME            READY   AGE',
+        'a               True    5s',
+        'a-longer-name           10d',
+        'b               False',
+        '',
+      ].join('\n'),
     );
   });
 

@@ -1,5 +1,5 @@
 // Text as kubectl prints it: tables aligned as its tabwriter aligns them (three spaces between columns, a
-// column at least six wide, the last one unpadded), ages as its HumanDuration writes them, and -o json (four
+// column at least six wide, no spaces at the end of a line), ages as its HumanDuration writes them, and -o json (four
 // spaces of indentation) or -o yaml.
 import { yaml } from '../../runtime/yaml.ts';
 import type { OutputFormat } from './args.ts';
@@ -13,14 +13,18 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const widths = header.map((_, column) =>
     Math.max(minWidth, ...lines.map((line) => (line[column] ?? '').length + padding)),
   );
-  return lines
-    .map((line) =>
-      line
-        .map((cell, column) => (column === line.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-        .join(''),
-    )
-    .join('\n')
-    .concat('\n');
+  return (
+    lines
+      // An empty last cell leaves no padding behind.
+      .map((line) =>
+        line
+          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n')
+      .concat('\n')
+  );
 }
 
 /** How long ago `time` was at `now`, as kubectl's AGE column says it (5s, 3m20s, 12m, 4h5m, 2d3h, 1y20d). */
