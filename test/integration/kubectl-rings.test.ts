@@ -293,9 +293,11 @@ describe('kubectl rings describe', () => {
     ]);
   });
 
-  it('prints the same as JSON with -o json, times instead of ages', async () => {
+  it('prints the same as JSON with -o json (and YAML with -o yaml), times instead of ages', async () => {
     const result = await plugin(['describe', ring, '-o', 'json', '--kubeconfig', kubeconfig]);
     expect(result.code).toBe(0);
+    const yaml = await plugin(['describe', ring, '-o', 'yaml', '--kubeconfig', kubeconfig]);
+    expect(parse(yaml.stdout)).toEqual(JSON.parse(result.stdout));
     const none = { owned: 0, draining: 0 };
     const shard = (name: string, state: string, available: boolean, objects: object) => ({
       name,
