@@ -4,9 +4,13 @@ import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ConfigError, unreadable } from '../../runtime/config-error.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import { isLogLevel, logLevels, type LoggerOptions } from '../../runtime/logger.ts';
 import { yaml } from '../../runtime/yaml.ts';
+
+// The sharder's modules take the configuration's error from its flags' module.
+export { ConfigError, unreadable };
 
 export interface Address {
   host: string;
@@ -200,21 +204,9 @@ export function usage(): string {
   return `usage: sharder [options]\n${lines.join('\n')}`;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 /** Refuses the value of `--option`: the message says what is wrong and what is expected. */
 export function fail(option: string, message: string): never {
   throw new ConfigError(`--${option}: ${message}`);
-}
-
-/** What is wrong with a file an option names, from the error of reading it. */
-export function unreadable(path: string, error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return `${path} does not exist`;
-  if (code === 'EISDIR') return `${path} is a directory, not a file`;
-  return `cannot read ${path}: ${(error as Error).message}`;
 }
 
 function readConfigFile(path: string): Values {

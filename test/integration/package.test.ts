@@ -2,13 +2,13 @@
 // repository (each its own package.json; the tarball and the peers from the registry or npm's cache), their
 // TypeScript checked against the installed declarations, and their programs run: two shards of a controller
 // that imports only `controller-rings/shard` join a ring that a real sharder serves and reconcile the objects
-// assigned to them; a cdk8s app synthesizes the package's constructs. The projects are
-// test/fixtures/package-consumer/.
+// assigned to them, which the installed kubectl-rings bin then shows; a cdk8s app synthesizes the package's
+// constructs. The projects are test/fixtures/package-consumer/.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -32,6 +32,7 @@ interface Manifest {
   name: string;
   version: string;
   exports: Record<string, string | { types: string; import: string }>;
+  bin: Record<string, string>;
   dependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
@@ -111,6 +112,15 @@ async function typeErrors(dir: string): Promise<string[]> {
     .filter((line) => !line.startsWith('node_modules/') || line.startsWith('node_modules/controller-rings/'));
 }
 
+/**
+ * The kubectl-rings bin installed in `project`, run as kubectl runs a plugin: the file itself, by its
+ * `#!/usr/bin/env node`, with this node first on PATH.
+ */
+function kubectlRings(project: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const path = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
+  return run(join(project, 'node_modules/.bin/kubectl-rings'), args, { env: { ...process.env, PATH: path } });
+}
+
 let dir: string;
 let packed: Packed;
 let author: { dir: string; installMs: number };
@@ -156,6 +166,7 @@ describe('the tarball', () => {
       for (const file of [target.types, target.import, `${target.import}.map`])
         expect(paths).toContain(file.replace(/^\.\//, ''));
     }
+    for (const file of Object.values(manifest.bin)) expect(paths).toContain(file);
   });
 });
 
@@ -190,6 +201,18 @@ describe('the entry points', () => {
     expect(graph.packages.filter((name) => !known.includes(name))).toEqual([]);
   });
 
+  it('kubectl-rings loads the plugin, the runtime and the protocol, and of the sharder its webhook names', () => {
+    const graph = importGraph(root(), 'cmd/kubectl-rings/main.js');
+    // It reads a ring's namespaces from the webhook configuration the sharder writes, by the sharder's name.
+    for (const file of graph.files) {
+      if (file !== 'controllers/controllerring/webhook-configuration.js')
+        expect(file).toMatch(/^(cmd\/kubectl-rings|runtime|sharding|api)\//);
+    }
+    // client-node, an optional peer, only for a user that logs in with an exec plugin (docs/kubectl-rings.md).
+    const known = [...Object.keys(manifest.dependencies), '@kubernetes/client-node'];
+    expect(graph.packages.filter((name) => !known.includes(name))).toEqual([]);
+  });
+
   it('are the only way in: internals are not exported', async () => {
     const probe = "import('controller-rings/dist/runtime/rest.js').catch((e) => console.log(e.code))";
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: author.dir });
@@ -198,11 +221,10 @@ describe('the entry points', () => {
 });
 
 describe('a shard author', () => {
-  it("gets the shard library's dependencies, none of the sharder's, cdk8s or the tools", async () => {
+  it("gets the shard library's and kubectl-rings' dependencies, none of the sharder's, cdk8s or the tools", async () => {
     const installed = await installedPackages(author.dir);
     for (const name of Object.keys(manifest.dependencies)) expect(installed).toContain(name);
     for (const name of [
-      'yaml',
       '@peculiar/x509',
       'reflect-metadata',
       'cdk8s',
@@ -218,6 +240,11 @@ describe('a shard author', () => {
   it('type-checks a controller against the installed declarations', async () => {
     expect(await typeErrors(author.dir)).toEqual([]);
   });
+
+  it('gets the kubectl-rings bin, which kubectl finds on PATH as `kubectl rings`', async () => {
+    const { stdout } = await kubectlRings(author.dir, ['--help']);
+    expect(stdout).toMatch(/^ {2}kubectl rings get \[RING\.\.\.\]/m);
+  });
 });
 
 describe('a cdk8s user', () => {
@@ -226,9 +253,8 @@ describe('a cdk8s user', () => {
   });
 
   it("synthesizes the CRD, the sharder, Argo CD's health check and a ring, without the sharder's dependencies", async () => {
-    // cdk8s bundles a yaml of its own, out of the package's reach.
     const fromPackage = createRequire(join(manifests.dir, 'node_modules/controller-rings/package.json'));
-    expect(() => fromPackage.resolve('yaml')).toThrow(/Cannot find module/);
+    expect(() => fromPackage.resolve('@peculiar/x509')).toThrow(/Cannot find module/);
     const { stdout } = await run(process.execPath, ['app.ts'], { cwd: manifests.dir });
     const objects = parseAllDocuments(stdout).map(
       (document) => document.toJS() as { kind: string; metadata: { name: string }; data?: object },
@@ -335,6 +361,25 @@ describe('shards of a controller installed from the tarball', () => {
     });
     // Both shards have a share: the hash ring splits 20 objects between two shards.
     expect([...byShard.keys()].sort()).toEqual(names);
+
+    // The installed plugin sees the same: both shards ready, each owning what is labelled for it (the objects,
+    // and the namespace's kube-root-ca.crt).
+    const labelled = await listObjects(rest, `/api/v1/namespaces/${objectNamespace}/configmaps`);
+    const owned = (name: string): number =>
+      labelled.filter(({ metadata }) => metadata.labels?.[shardLabel(ring)] === name).length;
+    const described = await kubectlRings(author.dir, [
+      'describe',
+      ring,
+      '-o',
+      'json',
+      `--kubeconfig=${kubeconfigPath}`,
+    ]);
+    const { shards: members } = JSON.parse(described.stdout) as {
+      shards: { name: string; state: string; objects: { configmaps: { owned: number } } }[];
+    };
+    expect(members.map(({ name, state, objects }) => [name, state, objects.configmaps.owned])).toEqual(
+      names.map((name) => [name, 'ready', owned(name)]),
+    );
 
     for (const shard of shards) expect(await shard.stop()).toBe(0);
   });

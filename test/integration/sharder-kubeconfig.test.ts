@@ -1,4 +1,4 @@
-// The sharder's kubeconfig (cmd/sharder/kubeconfig.ts, without client-node) on a real API server: each way
+// The sharder's kubeconfig (runtime/load-kubeconfig.ts, without client-node) on a real API server: each way
 // a kubeconfig gives credentials and TLS reaches it as that user, which the API server tells (SelfSubjectReview);
 // and the sharder program, with a token or a client certificate, never loads @kubernetes/client-node (~85 MiB
 // of resident memory), which it loads for an exec plugin only. The control plane is this file's own: it
@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
-import { loadKubeConfig } from '../../cmd/sharder/kubeconfig.ts';
 import { createCertificateAuthority, type KeyPair } from '../../runtime/certificates.ts';
 import { currentContext, readKubeconfig } from '../../runtime/kubeconfig.ts';
+import { loadKubeConfig } from '../../runtime/load-kubeconfig.ts';
 import { ApiError, RestClient } from '../../runtime/rest.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import {

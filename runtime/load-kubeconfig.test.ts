@@ -3,8 +3,8 @@ import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import type { ClusterAccess } from '../../runtime/rest.ts';
-import { loadKubeConfig, type KubeConfigSources } from './kubeconfig.ts';
+import { loadKubeConfig, type KubeConfigSources } from './load-kubeconfig.ts';
+import type { ClusterAccess } from './rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
 const home = join(dir, 'home');
@@ -74,6 +74,21 @@ describe('loadKubeConfig', () => {
     expect(access.getCurrentCluster()?.server).toBe('https://second:6443');
     await expect(load({ env: { KUBECONFIG: `${first}${delimiter}${first}` } })).rejects.toThrow(
       `KUBECONFIG: ${first}: Duplicate cluster: test`,
+    );
+  });
+
+  it('uses the context --context names instead of the current-context', async () => {
+    const path = kubeconfig('contexts', {
+      clusters:
+        "[{ name: test, cluster: { server: 'https://test:6443' } }, { name: other, cluster: { server: 'https://other:6443' } }]",
+      contexts:
+        '[{ name: test, context: { cluster: test, user: admin } }, { name: other, context: { cluster: other } }]',
+    });
+    expect((await load({ flag: path, context: 'other' })).getCurrentCluster()?.server).toBe(
+      'https://other:6443',
+    );
+    await expect(load({ flag: path, context: 'missing' })).rejects.toThrow(
+      `--context: ${path} has no context "missing"`,
     );
   });
 

@@ -1,0 +1,100 @@
+import { describe, expect, it } from '@jest/globals';
+import type { RingDescription } from './describe.ts';
+import { describeText } from './describe-printing.ts';
+
+const now = new Date('2026-01-10T00:00:00Z');
+
+describe('describeText', () => {
+  it('lays out the fields, the shards, the objects per resource and the Leases left out', () => {
+    const description: RingDescription = {
+      name: 'websites',
+      ready: { status: 'True', reason: 'ShardsAvailable', message: '1 of 2 shards', lastTransitionTime: '' },
+      generation: 2,
+      observedGeneration: 1,
+      creationTimestamp: '2026-01-09T23:00:00Z',
+      shards: [
+        {
+          name: 'a',
+          namespace: 'shards',
+          state: 'ready',
+          available: true,
+          creationTimestamp: '2026-01-09T23:50:00Z',
+          renewTime: '2026-01-09T23:59:58Z',
+          objects: { configmaps: { owned: 10, draining: 2 } },
+        },
+        {
+          name: 'b',
+          namespace: 'shards',
+          state: 'dead',
+          available: false,
+          creationTimestamp: '2026-01-09T23:50:00Z',
+          renewTime: '2026-01-09T23:59:00Z',
+          objects: { configmaps: { owned: 0, draining: 0 } },
+        },
+      ],
+      resources: [
+        {
+          name: 'configmaps',
+          group: '',
+          resource: 'configmaps',
+          controlled: false,
+          served: true,
+          unassigned: 3,
+          otherShards: 1,
+        },
+        {
+          name: 'widgets.example.com',
+          group: 'example.com',
+          resource: 'widgets',
+          controlled: true,
+          served: false,
+        },
+      ],
+      ignoredLeases: [
+        {
+          namespace: 'default',
+          name: 'c',
+          reason: 'UntrustedNamespace',
+          message: 'shard Lease default/c is ignored',
+        },
+      ],
+    };
+    expect(describeText(description, now)).toBe(
+      [
+        'Name:        websites',
+        'Ready:       True (ShardsAvailable)',
+        'Message:     1 of 2 shards',
+        'Generation:  2 (observed: 1)',
+        'Shards:      1 available of 2',
+        'Resources:   configmaps, widgets.example.com (controlled)',
+        'Age:         60m',
+        '',
+        'Shards:',
+        '  NAME   STATE   AVAILABLE   LEASE      LEASE AGE   RENEWED',
+        '  a      ready   true        shards/a   10m         2s',
+        '  b      dead    false       shards/b   10m         60s',
+        '',
+        'Objects:',
+        '  RESOURCE     SHARD            OBJECTS   DRAINING',
+        '  configmaps   a                10        2',
+        '  configmaps   b                0         0',
+        '  configmaps   <other shards>   1',
+        '  configmaps   <unassigned>     3',
+        '',
+        'Not served by the API server: widgets.example.com',
+        '',
+        'Ignored Leases:',
+        '  LEASE       REASON               MESSAGE',
+        '  default/c   UntrustedNamespace   shard Lease default/c is ignored',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says when a ring has no shards and its status is not written yet', () => {
+    const text = describeText({ name: 'empty', shards: [], resources: [], ignoredLeases: [] }, now);
+    expect(text).toContain('Ready:       <unknown>\n');
+    expect(text).toContain('Generation:  <unknown>\n');
+    expect(text).toContain('\nShards: <none>\n');
+  });
+});

@@ -1,0 +1,82 @@
+// kubectl rings describe's text: the ring's fields as `kubectl describe` lays them out (a label, its value
+// aligned), then tables of the shards, the objects per resource and shard, and the Leases left out.
+import type { RingDescription } from './describe.ts';
+import { age, table } from './printing.ts';
+
+const indent = (text: string): string =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+
+/** The description as text, at `now` for the ages; ends with a newline. */
+export function describeText(ring: RingDescription, now: Date): string {
+  const available = ring.shards.filter((shard) => shard.available).length;
+  const ready = ring.ready === undefined ? '<unknown>' : `${ring.ready.status} (${ring.ready.reason})`;
+  const generation =
+    ring.generation === undefined
+      ? '<unknown>'
+      : `${ring.generation} (observed: ${ring.observedGeneration ?? '<none>'})`;
+  const fields: [string, string][] = [
+    ['Name', ring.name],
+    ['Ready', ready],
+    ...(ring.ready?.message ? [['Message', ring.ready.message] as [string, string]] : []),
+    ['Generation', generation],
+    ['Shards', `${available} available of ${ring.shards.length}`],
+    [
+      'Resources',
+      ring.resources
+        .map((resource) => resource.name + (resource.controlled ? ' (controlled)' : ''))
+        .join(', '),
+    ],
+    ['Age', age(ring.creationTimestamp, now)],
+  ];
+  // Two spaces after the longest label and its colon.
+  const width = Math.max(...fields.map(([label]) => label.length)) + 3;
+  const sections = [
+    fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`.trimEnd()).join('\n'),
+  ];
+
+  const shardRows = ring.shards.map((shard) => [
+    shard.name,
+    shard.state,
+    String(shard.available),
+    `${shard.namespace}/${shard.name}`,
+    age(shard.creationTimestamp, now),
+    age(shard.renewTime, now),
+  ]);
+  sections.push(
+    shardRows.length === 0
+      ? 'Shards: <none>'
+      : `Shards:\n${indent(table(['NAME', 'STATE', 'AVAILABLE', 'LEASE', 'LEASE AGE', 'RENEWED'], shardRows))}`,
+  );
+
+  const objectRows: string[][] = [];
+  const notServed: string[] = [];
+  for (const resource of ring.resources) {
+    if (!resource.served) {
+      notServed.push(resource.name);
+      continue;
+    }
+    for (const shard of ring.shards) {
+      const owned = shard.objects[resource.name];
+      objectRows.push([resource.name, shard.name, String(owned?.owned ?? 0), String(owned?.draining ?? 0)]);
+    }
+    objectRows.push([resource.name, '<other shards>', String(resource.otherShards ?? 0), '']);
+    objectRows.push([resource.name, '<unassigned>', String(resource.unassigned ?? 0), '']);
+  }
+  if (objectRows.length > 0)
+    sections.push(`Objects:\n${indent(table(['RESOURCE', 'SHARD', 'OBJECTS', 'DRAINING'], objectRows))}`);
+  if (notServed.length > 0) sections.push(`Not served by the API server: ${notServed.join(', ')}`);
+
+  if (ring.ignoredLeases.length > 0) {
+    const rows = ring.ignoredLeases.map((lease) => [
+      `${lease.namespace}/${lease.name}`,
+      lease.reason,
+      lease.message,
+    ]);
+    sections.push(`Ignored Leases:\n${indent(table(['LEASE', 'REASON', 'MESSAGE'], rows))}`);
+  }
+  return `${sections.join('\n\n')}\n`;
+}
