@@ -153,7 +153,14 @@ export class SyncReconciler {
           ? movePatch(sync.name, desired, resourceVersion)
           : drainPatch(sync.name, resourceVersion);
       try {
-        await this.#options.rest.request({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+        // The answer as metadata only: the object itself, which may be large, is of no use here.
+        await this.#options.rest.request({
+          method: 'PATCH',
+          path,
+          contentType: patchTypes.merge,
+          accept: metadataAccept,
+          body,
+        });
         this.#options.metrics?.acted(sync.name, action);
         sync.log.debug({ object: path, action, shard: desired }, 'synced object');
         return;
