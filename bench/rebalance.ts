@@ -1,7 +1,8 @@
 // The cost of a rebalance: a ring of ConfigMaps on 3 shards, a 4th joins, and the sharder drains the objects
 // the new shard wins (design.md, invariant 4). Runs the sharder as a real process (leader election on, its
-// defaults) on an embedded control plane, the shards as FakeShards (their Leases only: nobody acknowledges a
-// drain, so the webhook is not called and what is measured is the sharder's sync). Per run it reads
+// defaults, the node flags of its Deployment) on an embedded control plane, the shards as FakeShards (their
+// Leases only: nobody acknowledges a drain, so the webhook is not called and what is measured is the
+// sharder's sync). Per run it reads
 //   - the sharder's CPU (utime + stime of /proc/<pid>/stat) from just before the join until the sync that
 //     drained has finished;
 //   - the time from the join (the new shard's Lease created ready) to the last drain label the API server
@@ -12,6 +13,7 @@
 //     [--variant now=.] [--variant main=main] [--cpu-prof <dir>] [--figure rebalance]
 // A variant is label=ref (a git ref; . is this checkout).
 import { mkdir, readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -154,8 +156,8 @@ interface Run {
   variant: string;
   concurrency: number;
   cpu: number;
-  toFirstDrain: number;
   toLastDrain: number;
+  notes: string;
   drains: number;
 }
 
@@ -176,10 +178,13 @@ async function run(
     identity,
     certificates: await webhookCertificates(),
     program: join(variant.dir, 'cmd/sharder/main.ts'),
-    nodeArgs:
-      profile === undefined
+    // The node flags of its default Deployment (heap limits), then the profiler's.
+    nodeArgs: [
+      ...variant.nodeOptions,
+      ...(profile === undefined
         ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${identity}.cpuprofile`],
+        : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${identity}.cpuprofile`]),
+    ],
     args: [`--sync-concurrency=${concurrency}`, '--log-level=info'],
   });
   const newcomer = new FakeShard(rest, {
@@ -209,14 +214,15 @@ async function run(
       const times = [...watch.drained.values()];
       const toLastDrain = (Math.max(...times) - joined) / 1000;
       const toFirstDrain = (Math.min(...times) - joined) / 1000;
-      return {
-        variant: variant.label,
-        concurrency,
-        cpu,
-        toFirstDrain,
-        toLastDrain,
-        drains: watch.drained.size,
-      };
+      // Where the time went, for reading outliers: the longest pause between drains, the syncs it took, and
+      // what else the machine was doing (its load average).
+      const sorted = times.sort((a, b) => a - b);
+      const longestGap = Math.max(...sorted.slice(1).map((time, i) => time - (sorted[i] ?? time))) / 1000;
+      const notes =
+        `drains ${toFirstDrain.toFixed(2)}..${toLastDrain.toFixed(2)} s after the join, ` +
+        `longest pause ${longestGap.toFixed(2)} s, ${(await syncProgress(sharder)).done - syncs} syncs, ` +
+        `load ${loadavg()[0]?.toFixed(1) ?? ''}`;
+      return { variant: variant.label, concurrency, cpu, toLastDrain, drains: watch.drained.size, notes };
     } finally {
       watch.stop();
     }
@@ -286,8 +292,7 @@ try {
           index,
         );
         console.error(
-          `${result.variant} concurrency ${concurrency}: CPU ${result.cpu.toFixed(2)} s, ` +
-            `drains ${result.toFirstDrain.toFixed(2)}..${result.toLastDrain.toFixed(2)} s after the join, ${result.drains} drains`,
+          `${result.variant} concurrency ${concurrency}: CPU ${result.cpu.toFixed(2)} s, ${result.drains} ${result.notes}`,
         );
         results.push(result);
       }
