@@ -11,7 +11,8 @@
 // the 4th Lease deleted. Every variant runs every concurrency `--runs` times, interleaved.
 //   npm run bench -- rebalance [--objects 10000] [--concurrency 10,25,50,100,200] [--runs 3]
 //     [--variant now=.] [--variant main=main] [--cpu-prof <dir>] [--figure rebalance]
-// A variant is label=ref (a git ref; . is this checkout).
+// A variant is label=ref[,node flag...] (a git ref, . is this checkout): its sharder runs with the NODE_OPTIONS
+// its checkout's Deployment sets (config/sharder/sharder.yaml), then its own flags, which override them.
 import { mkdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -52,11 +53,13 @@ const leaseDurationSeconds = 15;
 interface Variant {
   label: string;
   ref: string;
+  nodeArgs: string[];
 }
 const variants: Variant[] = values.variant.map((spec) => {
-  const [label, ref = '.'] = spec.split('=');
-  if (label === undefined || label === '') throw new Error(`--variant ${spec}: expected label=ref`);
-  return { label, ref };
+  const [label, rest = '.'] = spec.split(/=(.*)/s);
+  const [ref = '.', ...nodeArgs] = rest.split(',');
+  if (label === undefined || label === '') throw new Error(`--variant ${spec}: expected label=ref[,flag...]`);
+  return { label, ref, nodeArgs };
 });
 
 const objectName = (i: number): string => `object-${i}`;
@@ -181,6 +184,7 @@ async function run(
     // The node flags of its default Deployment (heap limits), then the profiler's.
     nodeArgs: [
       ...variant.nodeOptions,
+      ...variant.nodeArgs,
       ...(profile === undefined
         ? []
         : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${identity}.cpuprofile`]),
