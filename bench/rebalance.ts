@@ -11,6 +11,7 @@
 // the 4th Lease deleted. Every variant runs every concurrency `--runs` times, interleaved.
 //   npm run bench -- rebalance [--objects 10000] [--concurrency 10,25,50,100,200] [--runs 3]
 //     [--variant now=.] [--variant main=main] [--cpu-prof <dir>] [--figure rebalance]
+// It prints a markdown table and writes the figures docs/performance/<figure>-cpu.svg and -time.svg.
 // A variant is label=ref[,node flag...] (a git ref, . is this checkout): its sharder runs with the NODE_OPTIONS
 // its checkout's Deployment sets (config/sharder/sharder.yaml), then its own flags, which override them.
 import { mkdir, readFile } from 'node:fs/promises';
@@ -28,6 +29,7 @@ import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
 import { checkout, type Checkout } from './support/checkout.ts';
+import { lineChart, markdownTable, writeFigure } from './support/plot.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true, default: ['now=.'] },
     // Writes a CPU profile of each run's sharder (node --cpu-prof) into this directory.
     'cpu-prof': { type: 'string' },
+    // The figures' names: docs/performance/<figure>-cpu.svg and -time.svg; '' writes none.
+    figure: { type: 'string', default: 'rebalance' },
   },
   strict: true,
 });
@@ -308,30 +312,83 @@ try {
   await cluster.stop();
 }
 
-const rows: string[] = [];
-for (const variant of variants) {
-  for (const concurrency of concurrencies) {
-    const mine = results.filter((r) => r.variant === variant.label && r.concurrency === concurrency);
-    rows.push(
-      `| ${variant.label} | ${concurrency} | ${range(
+const median = (numbers: number[]): number => {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+};
+const of = (variant: Variant, concurrency: number): Run[] =>
+  results.filter((r) => r.variant === variant.label && r.concurrency === concurrency);
+const rows = variants.flatMap((variant) =>
+  concurrencies.map((concurrency) => {
+    const mine = of(variant, concurrency);
+    return [
+      variant.label,
+      concurrency,
+      `${range(
         mine.map((r) => r.cpu),
         2,
-      )} s | ` +
-        `${range(
-          mine.map((r) => r.toLastDrain),
-          1,
-        )} s |`,
-    );
-  }
+      )} s`,
+      `${range(
+        mine.map((r) => r.toLastDrain),
+        1,
+      )} s`,
+    ];
+  }),
+);
+// The reference's figures (issue 10: its sharder at its default of 100, 3 runs, on this kind of machine) as
+// the low and high ends of a band across the chart.
+const reference = { concurrency: 100, cpu: [0.8, 1.2], toLastDrain: [4.2, 5.5] } as const;
+const chart = (title: string, label: string, pick: (run: Run) => number, band: readonly number[]): string =>
+  lineChart({
+    title,
+    x: { label: '--sync-concurrency' },
+    y: { label, min: 0 },
+    series: [
+      ...variants.map((variant) => ({
+        name: `${variant.label} (median of ${runs})`,
+        points: concurrencies.map((c) => [c, median(of(variant, c).map(pick))] as const),
+      })),
+      // The reference was measured with 10,000 objects only.
+      ...(objectCount === 10_000 ? band : []).map((value, i) => ({
+        name: `reference at ${reference.concurrency}, ${i === 0 ? 'low' : 'high'}`,
+        points: [concurrencies[0] ?? 1, concurrencies.at(-1) ?? 1].map((c) => [c, value] as const),
+      })),
+    ],
+  });
+const links: string[] = [];
+if (values.figure !== '') {
+  const title = `a 4th shard joins ${objectCount} objects`;
+  links.push(
+    await writeFigure(
+      `${values.figure}-cpu`,
+      chart(`Sharder CPU when ${title}`, 'CPU seconds', (r) => r.cpu, reference.cpu),
+    ),
+    await writeFigure(
+      `${values.figure}-time`,
+      chart(`Join to last drain when ${title}`, 'seconds', (r) => r.toLastDrain, reference.toLastDrain),
+    ),
+  );
 }
 console.log(
   [
     `${objectCount} ConfigMaps on ${shardNames.length} shards, a 4th joins: ${expected} drains; ` +
-      `min–max of ${runs} runs, Node ${process.version}`,
+      `min–max of ${runs} runs, Node ${process.version}, load average ${loadavg()
+        .map((load) => load.toFixed(1))
+        .join(' ')} at the end`,
     '',
-    '| sharder | --sync-concurrency | sharder CPU for the rebalance | join to last drain |',
-    '|---|--:|--:|--:|',
-    '| reference (issue 10) | 100 | 0.8–1.2 s | 4.2–5.5 s |',
-    ...rows,
+    markdownTable(
+      ['sharder', '--sync-concurrency', 'sharder CPU for the rebalance', 'join to last drain'],
+      [
+        [
+          'reference (issue 10)',
+          reference.concurrency,
+          `${reference.cpu.join('–')} s`,
+          `${reference.toLastDrain.join('–')} s`,
+        ],
+        ...rows,
+      ],
+    ),
+    '',
+    ...links.map((link) => `![${link}](${link})`),
   ].join('\n'),
 );
