@@ -26,14 +26,20 @@ export interface PartialObjectMetadata {
   metadata: IObjectMeta;
 }
 
-/** Yields the pages of a list; each carries the list's resourceVersion, the last one the whole list's. */
+/**
+ * Yields the pages of a list; each carries the list's resourceVersion, the last one the whole list's. The next
+ * page is requested as soon as a page arrives, while the caller handles it: a caller that acts on each item
+ * (the sync patches its objects) would otherwise stand still for a list request at every page. At most two
+ * pages are held at once; one still in flight when the caller stops early is aborted.
+ */
 export async function* listPages<T>(
   rest: RestClient,
   path: string,
   options: ListOptions = {},
 ): AsyncGenerator<ListPage<T>> {
-  let token: string | undefined;
-  do {
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  const request = (token: string | undefined): Promise<ListPage<T>> => {
     const query: Query = {
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
@@ -42,15 +48,31 @@ export async function* listPages<T>(
       resourceVersion: token === undefined ? options.resourceVersion : undefined,
       continue: token,
     };
-    const page = await rest.request<ListPage<T>>({
+    const page = rest.request<ListPage<T>>({
       path,
       query,
+      signal,
       ...(options.metadataOnly ? { accept: metadataListAccept } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
     });
-    yield page;
-    token = page.metadata?.continue || undefined;
-  } while (token !== undefined);
+    // Not awaited when the caller stops early: its failure (an abort) must not be an unhandled rejection.
+    page.catch(() => undefined);
+    return page;
+  };
+  let next = request(undefined);
+  try {
+    for (;;) {
+      const page = await next;
+      const token = page.metadata?.continue || undefined;
+      if (token === undefined) {
+        yield page;
+        return;
+      }
+      next = request(token);
+      yield page;
+    }
+  } finally {
+    stop.abort();
+  }
 }
 
 /**

@@ -36,7 +36,7 @@ describe('sharder config', () => {
       webhook: { address: { host: '0.0.0.0', port: 9443 }, clientConfig: { url: 'https://127.0.0.1:9443' } },
       healthProbeAddress: { host: '0.0.0.0', port: 8081 },
       metricsAddress: { host: '0.0.0.0', port: 8080 },
-      sync: { periodMs: 300_000, concurrency: 10 },
+      sync: { periodMs: 300_000, concurrency: 100 },
     });
   });
 
@@ -287,7 +287,7 @@ describe('sharder config', () => {
     expect(usage()).toMatch(
       /--sync-period +how often every ring is synced in full; 1s to 24h \(default 5m\)/,
     );
-    expect(usage()).toMatch(/--sync-concurrency +object patches at once per ring; 1 to 200 \(default 10\)/);
+    expect(usage()).toMatch(/--sync-concurrency +object patches at once per ring; 1 to 200 \(default 100\)/);
     expect(usage()).toMatch(/--leader-election-retry-period +.*; 100ms to 24h \(default 2s\)/);
   });
 });

@@ -42,11 +42,15 @@ const drains = objects.filter(
   ({ metadata }) => new HashRing(['a', 'b']).shardFor(`/ConfigMap/default/${metadata.name}`) === 'b',
 ).length;
 
-/** The sync of `controllerRing` with shards a and b, its objects read through `rest`. */
-function syncOf(controllerRing: ControllerRing, rest: FencedClient): SyncReconciler {
+/** The sync of `controllerRing` with shards a and b (or `shards()`), its objects read through `rest`. */
+function syncOf(
+  controllerRing: ControllerRing,
+  rest: FencedClient,
+  shards: () => string[] = () => ['a', 'b'],
+): SyncReconciler {
   return new SyncReconciler({
     ring: () => controllerRing,
-    leases: () => [lease('a'), lease('b')],
+    leases: () => shards().map(lease),
     namespace: () => ({ metadata: { name: 'default', labels: {} } }),
     rest,
     discovery: {
@@ -189,6 +193,60 @@ describe('the sync of a ring with controlled resources', () => {
         moved: 20,
         drained: onB,
       });
+    }
+  });
+});
+
+describe('membership changes during a sync', () => {
+  const controllerRing: ControllerRing = {
+    metadata: { name: ring },
+    spec: { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] },
+  };
+  const certain: Fence = { certain: true, lost: new AbortController().signal, reason: '' };
+
+  it('call for another sync only when they change the available shards of the sync under way', async () => {
+    let answerList = (): void => undefined;
+    const listed = new Promise<void>((resolve) => {
+      answerList = resolve;
+    });
+    const resources = await startHttpsStub((request, _body, response) => {
+      response.setHeader('content-type', 'application/json');
+      if (request.method === 'PATCH') response.end('{}');
+      else void listed.then(() => response.end(JSON.stringify({ metadata: {}, items: [] })));
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', certain);
+    let shards = ['a', 'b'];
+    const sync = syncOf(controllerRing, rest, () => shards);
+    try {
+      expect(sync.membershipChanged(ring)).toBe(true);
+      const running = sync.reconcile(ring);
+      // A Lease event while the sync lists, with the same available shards (a renewal): nothing to do.
+      expect(sync.membershipChanged(ring)).toBe(false);
+      shards = ['a', 'b', 'c'];
+      expect(sync.membershipChanged(ring)).toBe(true);
+      shards = ['a', 'b'];
+      answerList();
+      await running;
+      expect(sync.membershipChanged(ring)).toBe(false);
+    } finally {
+      rest.close();
+      await resources.close();
+    }
+  });
+
+  it('call for a sync at once after a sync that failed', async () => {
+    const resources = await startHttpsStub((_request, _body, response) => {
+      response.statusCode = 500;
+      response.end('{}');
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', certain);
+    const sync = syncOf(controllerRing, rest);
+    try {
+      await expect(sync.reconcile(ring)).rejects.toThrow();
+      expect(sync.membershipChanged(ring)).toBe(true);
+    } finally {
+      rest.close();
+      await resources.close();
     }
   });
 });

@@ -58,14 +58,18 @@ interface RingSync {
 
 export class SyncReconciler {
   readonly #options: SyncReconcilerOptions;
-  /** The available shards each ring was last synced with: a change calls for a sync at once. */
+  /**
+   * The available shards of each ring's sync under way, or else of its last one: a change calls for a sync at
+   * once. Set as a sync starts, so that the Lease events during it that leave the available shards as they are
+   * (renewals, state labels) do not queue a second full sync behind it.
+   */
   readonly #synced = new Map<string, string>();
 
   constructor(options: SyncReconcilerOptions) {
     this.#options = options;
   }
 
-  /** Whether the ring's available shards differ from those it was last synced with. */
+  /** Whether the ring's available shards differ from those of its sync under way, or else of its last one. */
   membershipChanged(ring: string): boolean {
     return this.#synced.get(ring) !== this.#available(ring).join(',');
   }
@@ -77,6 +81,17 @@ export class SyncReconciler {
       return undefined;
     }
     const available = this.#available(name);
+    this.#synced.set(name, available.join(','));
+    try {
+      return await this.#sync(name, ring, available);
+    } catch (error) {
+      // Retried by the queue with backoff; a membership change meanwhile calls for a sync at once.
+      this.#synced.delete(name);
+      throw error;
+    }
+  }
+
+  async #sync(name: string, ring: ControllerRing, available: readonly string[]): Promise<HandlerResult> {
     const sync: RingSync = {
       name,
       available: new Set(available),
@@ -94,7 +109,6 @@ export class SyncReconciler {
     for (const { group = '', resource } of ring.spec.resources) {
       await this.#syncResource(sync, group, resource, false);
     }
-    this.#synced.set(name, available.join(','));
     return { requeueAfter: sync.pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
   }
 
@@ -153,7 +167,14 @@ export class SyncReconciler {
           ? movePatch(sync.name, desired, resourceVersion)
           : drainPatch(sync.name, resourceVersion);
       try {
-        await this.#options.rest.request({ method: 'PATCH', path, contentType: patchTypes.merge, body });
+        // The answer as metadata only: the object itself, which may be large, is of no use here.
+        await this.#options.rest.request({
+          method: 'PATCH',
+          path,
+          contentType: patchTypes.merge,
+          accept: metadataAccept,
+          body,
+        });
         this.#options.metrics?.acted(sync.name, action);
         sync.log.debug({ object: path, action, shard: desired }, 'synced object');
         return;
