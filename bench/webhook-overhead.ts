@@ -1,0 +1,448 @@
+// What the ring's admission webhook adds to a create, through the real API server (issue 10, deliver 3 and 4).
+// On an embedded control plane, with the sharder as a real process and a ring of three (fake) shards, it
+// creates ConfigMaps of 1 kB in three namespaces: one in the ring (the API server calls the sharder's webhook),
+// one with no webhook, and one whose creates go through a trivial webhook (bench/support/trivial-webhook.ts: a
+// minimal node:https server with the sharder's certificate that admits without a patch), registered as the
+// ring's is (the configuration the sharder writes, with its failurePolicy, timeout and objectSelector). It
+// measures the client's create latency for each at a fixed concurrency, the three interleaved in each of
+// several runs, and reports the latency each webhook adds over no webhook, as the ratio ring/trivial in each
+// run. The handler's own time comes from the sharder's histogram
+// (controller_rings_webhook_request_duration_seconds). Then it calls both webhooks directly with the review
+// the API server sent, at the same concurrency, for their CPU per call (/proc) and round trip;
+// `--profile` runs the sharder with node --cpu-prof (the profile covers its whole life: use `--phases direct`).
+//   npm run bench -- webhook-overhead [--objects 400] [--runs 3] [--concurrency 8] [--phases api,direct] [--profile]
+import { readFile, mkdtemp } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { apiVersion, kind, shardLabel, type ControllerRing } from '../api/v1alpha1/index.ts';
+import { desiredWebhookConfiguration } from '../controllers/controllerring/webhook-configuration.ts';
+import type { RestClient } from '../runtime/rest.ts';
+import { ManagedProcess } from '../test/control-plane/process.ts';
+import { eventually } from '../test/support/eventually.ts';
+import { FakeShard } from '../test/support/fake-shard.ts';
+import { startTestCluster } from '../test/support/own-control-plane.ts';
+import { freePort } from '../test/support/ports.ts';
+import { createNamespace, createRing } from '../test/support/rings.ts';
+import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
+import { webhookPath } from '../webhook/path.ts';
+
+const { values } = parseArgs({
+  options: {
+    objects: { type: 'string', default: '400' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '100' },
+    'object-bytes': { type: 'string', default: '1024' },
+    'direct-calls': { type: 'string', default: '20000' },
+    phases: { type: 'string', default: 'api,direct' },
+    profile: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const objects = Number(values.objects);
+const runs = Number(values.runs);
+const concurrency = Number(values.concurrency);
+const warmup = Number(values.warmup);
+const objectBytes = Number(values['object-bytes']);
+const directCalls = Number(values['direct-calls']);
+const phases = new Set(values.phases.split(','));
+
+const ring = 'overhead';
+const sharderNamespace = 'sharder-system';
+const selectorKey = 'bench.controller-rings.io/webhook';
+const targets = ['none', 'trivial', 'ring'] as const;
+type Target = (typeof targets)[number];
+const namespaceOf = (target: Target): string => `overhead-${target}`;
+const durationMetric = 'controller_rings_webhook_request_duration_seconds';
+
+/** A ConfigMap whose JSON takes `objectBytes` bytes. */
+function configMap(namespace: string, name: string): object {
+  const object = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace },
+    data: { payload: '' },
+  };
+  const padding = objectBytes - Buffer.byteLength(JSON.stringify(object));
+  object.data.payload = 'x'.repeat(Math.max(0, padding));
+  return object;
+}
+
+/** The latency of each create, in ms, of `count` ConfigMaps `prefix-<i>`, `concurrency` at a time. */
+async function createAll(
+  rest: RestClient,
+  namespace: string,
+  prefix: string,
+  count: number,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const body = configMap(namespace, `${prefix}-${next++}`);
+      const started = performance.now();
+      await rest.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/configmaps`, body });
+      latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return latencies;
+}
+
+function percentile(samples: readonly number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+/** A histogram's cumulative bucket counts by upper bound, as scraped. */
+type Buckets = Map<number, number>;
+
+async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+function durationBuckets(metrics: string): Buckets {
+  const buckets: Buckets = new Map();
+  const pattern = new RegExp(
+    `^${durationMetric}_bucket\\{(?=.*ring="${ring}")(?=.*le="([^"]+)").*\\} (\\d+)$`,
+  );
+  for (const line of metrics.split('\n')) {
+    const match = pattern.exec(line);
+    if (match?.[1] !== undefined) {
+      buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+    }
+  }
+  return buckets;
+}
+
+/** The q-quantile of the calls between two scrapes, interpolated linearly within its bucket, as Prometheus does. */
+function bucketQuantile(before: Buckets, after: Buckets, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = counts.at(-1) ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const [k, le] of bounds.entries()) {
+    const count = counts[k] ?? 0;
+    if (count >= rank) {
+      if (le === Infinity) return lower;
+      return lower + ((le - lower) * (rank - below)) / (count - below);
+    }
+    lower = le;
+    below = count;
+  }
+  return NaN;
+}
+
+/** utime + stime of a process, in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: getconf CLK_TCK is 100 on Linux
+}
+
+/** POSTs `body` to `url` once, through `agent`; resolves with the status code. */
+function post(url: URL, body: Buffer, agent: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': body.length },
+    });
+    outgoing.once('error', reject);
+    outgoing.once('response', (response) => {
+      response.resume();
+      response.once('end', () => {
+        resolve(response.statusCode ?? 0);
+      });
+    });
+    outgoing.end(body);
+  });
+}
+
+interface DirectResult {
+  cpuMicrosPerCall: number;
+  roundTrip: { p50: number; p99: number };
+  callsPerSecond: number;
+}
+
+/** `calls` POSTs of `body`, `concurrency` at a time over keep-alive connections, as the API server makes them. */
+async function callDirectly(
+  url: URL,
+  ca: string,
+  body: Buffer,
+  pid: number,
+  calls: number,
+): Promise<DirectResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next++ < calls) {
+      const started = performance.now();
+      const status = await post(url, body, agent);
+      if (status !== 200) throw new Error(`${url.href} answered ${status}`);
+      latencies.push(performance.now() - started);
+    }
+  };
+  // Warm: connections open, code optimized.
+  next = calls - Math.min(calls, 2000);
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  latencies.length = 0;
+  next = 0;
+  const cpuBefore = await cpuSeconds(pid);
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (await cpuSeconds(pid)) - cpuBefore;
+  agent.destroy();
+  return {
+    cpuMicrosPerCall: (cpu / calls) * 1e6,
+    roundTrip: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
+    callsPerSecond: calls / seconds,
+  };
+}
+
+const fixed = (value: number, digits = 2): string => (Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+const range = (samples: readonly number[], digits = 2): string =>
+  `${fixed(Math.min(...samples), digits)}..${fixed(Math.max(...samples), digits)}`;
+const median = (samples: readonly number[]): number => percentile(samples, 0.5);
+
+const trivialProgram = fileURLToPath(new URL('support/trivial-webhook.ts', import.meta.url));
+const cluster = await startTestCluster();
+const stops: (() => Promise<unknown>)[] = [];
+try {
+  const { rest } = cluster;
+  await createNamespace(rest, sharderNamespace);
+  for (const target of targets) {
+    await createNamespace(rest, namespaceOf(target), { [selectorKey]: target });
+  }
+  for (const name of ['a', 'b', 'c']) {
+    const shard = new FakeShard(rest, { ring, name, namespace: 'default', durationSeconds: 600 });
+    await shard.join();
+    stops.push(() => {
+      shard.crash();
+      return Promise.resolve();
+    });
+  }
+  const certificates = await webhookCertificates();
+  const ca = await readFile(certificates.caFile, 'utf8');
+  const profileDir = values.profile ? await mkdtemp(join(tmpdir(), 'webhook-profile-')) : undefined;
+  const sharder: SharderProcess = await startSharder({
+    kubeconfigPath: cluster.controlPlane.kubeconfigPath,
+    namespace: sharderNamespace,
+    identity: 'sharder-0',
+    certificates,
+    // The production log level: debug would log every call.
+    args: ['--leader-elect=false', '--log-level=info'],
+    ...(profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  });
+  stops.push(() => sharder.stop());
+  const ringSpec: ControllerRing['spec'] = {
+    resources: [{ resource: 'configmaps' }],
+    namespaceSelector: { matchLabels: { [selectorKey]: 'ring' } },
+  };
+  await createRing(rest, ring, ringSpec);
+
+  const trivialPort = await freePort();
+  const capture = join(certificates.dir, 'review.json');
+  const trivial = new ManagedProcess(
+    'trivial-webhook',
+    process.execPath,
+    [
+      trivialProgram,
+      `--port=${trivialPort}`,
+      `--cert-file=${certificates.certFile}`,
+      `--key-file=${certificates.keyFile}`,
+      `--capture=${capture}`,
+    ],
+    join(certificates.dir, 'trivial-webhook.log'),
+  );
+  stops.push(() => trivial.stop());
+  const trivialUrl = `https://127.0.0.1:${trivialPort}`;
+  const agent = new Agent({ keepAlive: true, ca });
+  const trivialCalls = async (): Promise<number> =>
+    Number((await getText(`${trivialUrl}/calls`, agent)).trim());
+  await trivial.waitUntil(() => trivialCalls().then(() => true), 10_000);
+  // Registered as the sharder registers a ring's webhook: the configuration it writes for a ring named
+  // "trivial" whose namespace selector picks the trivial namespace.
+  const trivialRing: ControllerRing = {
+    apiVersion,
+    kind,
+    metadata: { name: 'trivial' },
+    spec: { resources: ringSpec.resources, namespaceSelector: { matchLabels: { [selectorKey]: 'trivial' } } },
+  };
+  const { metadata, ...configuration } = desiredWebhookConfiguration(trivialRing, {
+    clientConfig: () => ({ url: `${trivialUrl}/trivial`, caBundle: Buffer.from(ca).toString('base64') }),
+    excludedNamespaces: [sharderNamespace, 'kube-system'],
+  });
+  await rest.request<IMutatingWebhookConfiguration>({
+    method: 'POST',
+    path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+    body: { ...configuration, metadata: { name: metadata?.name } },
+  });
+
+  // Both webhooks are called before anything is measured.
+  let probe = 0;
+  await eventually(
+    async () => {
+      const created = await rest.request<{ metadata: { labels?: Record<string, string> } }>({
+        method: 'POST',
+        path: `/api/v1/namespaces/${namespaceOf('ring')}/configmaps`,
+        body: configMap(namespaceOf('ring'), `probe-${probe++}`),
+      });
+      if (created.metadata.labels?.[shardLabel(ring)] === undefined)
+        throw new Error('not assigned at admission');
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+  await eventually(
+    async () => {
+      await rest.request({
+        method: 'POST',
+        path: `/api/v1/namespaces/${namespaceOf('trivial')}/configmaps`,
+        body: configMap(namespaceOf('trivial'), `probe-${probe++}`),
+      });
+      if ((await trivialCalls()) === 0) throw new Error('the trivial webhook was not called');
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+
+  const sections: string[] = [];
+  if (phases.has('api')) {
+    for (const target of targets) await createAll(rest, namespaceOf(target), 'warmup', warmup);
+    interface Run {
+      latency: Record<Target, { p50: number; p90: number; p99: number }>;
+      handlerP50: number;
+      handlerP90: number;
+    }
+    const measured: Run[] = [];
+    for (let run = 0; run < runs; run++) {
+      // Each target first once: drift of the machine spreads over all three.
+      const order = targets.map((_, k) => targets[(k + run) % targets.length] as Target);
+      const latency = {} as Run['latency'];
+      let handlerP50 = NaN;
+      let handlerP90 = NaN;
+      for (const target of order) {
+        const before = target === 'ring' ? durationBuckets(await scrape(sharder.probePort)) : undefined;
+        const callsBefore = target === 'trivial' ? await trivialCalls() : 0;
+        const samples = await createAll(rest, namespaceOf(target), `run${run}`, objects);
+        latency[target] = {
+          p50: percentile(samples, 0.5),
+          p90: percentile(samples, 0.9),
+          p99: percentile(samples, 0.99),
+        };
+        if (before !== undefined) {
+          const after = durationBuckets(await scrape(sharder.probePort));
+          const called = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+          if (called < objects) throw new Error(`the sharder answered ${called} calls of ${objects} creates`);
+          handlerP50 = bucketQuantile(before, after, 0.5) * 1000;
+          handlerP90 = bucketQuantile(before, after, 0.9) * 1000;
+        }
+        if (target === 'trivial') {
+          const called = (await trivialCalls()) - callsBefore;
+          if (called < objects)
+            throw new Error(`the trivial webhook answered ${called} of ${objects} creates`);
+        }
+      }
+      measured.push({ latency, handlerP50, handlerP90 });
+      console.error(`run ${run + 1}/${runs}: ${JSON.stringify(measured.at(-1))}`);
+    }
+    const added = (r: Run, target: 'ring' | 'trivial', q: 'p50' | 'p90'): number =>
+      r.latency[target][q] - r.latency.none[q];
+    const ratio = (r: Run, q: 'p50' | 'p90'): number => added(r, 'ring', q) / added(r, 'trivial', q);
+    const rows = measured.map((r, k) => [
+      `| ${k + 1}`,
+      ...targets.map(
+        (t) => `${fixed(r.latency[t].p50)} / ${fixed(r.latency[t].p90)} / ${fixed(r.latency[t].p99)}`,
+      ),
+      fixed(added(r, 'trivial', 'p50')),
+      fixed(added(r, 'ring', 'p50')),
+      fixed(ratio(r, 'p50')),
+      fixed(ratio(r, 'p90')),
+      `${fixed(r.handlerP50, 3)} / ${fixed(r.handlerP90, 3)} |`,
+    ]);
+    sections.push(
+      [
+        `Creates of ${objects} ConfigMaps of ${objectBytes} B per namespace and run, ${concurrency} at a time, ${runs} runs; latency in ms.`,
+        '',
+        '| run | no webhook p50 / p90 / p99 | trivial webhook p50 / p90 / p99 | ring webhook p50 / p90 / p99 | added by trivial, p50 | added by ring, p50 | ring/trivial added, p50 | ring/trivial added, p90 | handler p50 / p90 (histogram) |',
+        '|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+        ...rows.map((row) => row.join(' | ')),
+        '',
+        `Over the runs (min..max): added by the trivial webhook p50 ${range(measured.map((r) => added(r, 'trivial', 'p50')))} ms, ` +
+          `by the ring's ${range(measured.map((r) => added(r, 'ring', 'p50')))} ms; ratio ring/trivial p50 ${range(measured.map((r) => ratio(r, 'p50')))}, ` +
+          `p90 ${range(measured.map((r) => ratio(r, 'p90')))}; the handler's own time p50 ${range(
+            measured.map((r) => r.handlerP50),
+            3,
+          )} ms.`,
+      ].join('\n'),
+    );
+    sections.push(JSON.stringify({ measured, median: median(measured.map((r) => ratio(r, 'p50'))) }));
+  }
+  if (phases.has('direct')) {
+    const review = (await readFile(capture, 'utf8')).replaceAll(namespaceOf('trivial'), namespaceOf('ring'));
+    const body = Buffer.from(review);
+    const direct: Record<'trivial' | 'ring', DirectResult> = {
+      trivial: await callDirectly(new URL(`${trivialUrl}/trivial`), ca, body, trivial.pid ?? 0, directCalls),
+      ring: await callDirectly(
+        new URL(`https://127.0.0.1:${sharder.webhookPort}${webhookPath(ring)}`),
+        ca,
+        body,
+        sharder.pid ?? 0,
+        directCalls,
+      ),
+    };
+    const before = durationBuckets(await scrape(sharder.probePort));
+    await callDirectly(
+      new URL(`https://127.0.0.1:${sharder.webhookPort}${webhookPath(ring)}`),
+      ca,
+      body,
+      sharder.pid ?? 0,
+      Math.min(directCalls, 5000),
+    );
+    const after = durationBuckets(await scrape(sharder.probePort));
+    sections.push(
+      [
+        `Direct calls with the review the API server sent (${body.length} B), ${directCalls} per webhook, ${concurrency} at a time over keep-alive connections.`,
+        '',
+        '| webhook | CPU per call (µs) | round trip p50 / p99 (ms) | calls/s |',
+        '|---|--:|--:|--:|',
+        ...(['trivial', 'ring'] as const).map(
+          (t) =>
+            `| ${t} | ${fixed(direct[t].cpuMicrosPerCall, 0)} | ${fixed(direct[t].roundTrip.p50, 3)} / ${fixed(direct[t].roundTrip.p99, 3)} | ${fixed(direct[t].callsPerSecond, 0)} |`,
+        ),
+        '',
+        `The handler's own time under this load (histogram), p50 ${fixed(bucketQuantile(before, after, 0.5) * 1000, 3)} ms, p90 ${fixed(bucketQuantile(before, after, 0.9) * 1000, 3)} ms.`,
+      ].join('\n'),
+    );
+  }
+  console.log(sections.join('\n\n'));
+  if (profileDir !== undefined)
+    console.error(`the sharder's CPU profile goes to ${profileDir} when it stops`);
+  agent.destroy();
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  await cluster.stop();
+}
+
+function getText(url: string, agent: Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(url, { agent }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.once('end', () => {
+        resolve(text);
+      });
+    })
+      .once('error', reject)
+      .end();
+  });
+}
