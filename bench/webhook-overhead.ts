@@ -10,7 +10,7 @@
 // (controller_rings_webhook_request_duration_seconds). Then it calls both webhooks directly with the review
 // the API server sent, at the same concurrency, for their CPU per call (/proc) and round trip;
 // `--profile` runs the sharder with node --cpu-prof (the profile covers its whole life: use `--phases direct`).
-//   npm run bench -- webhook-overhead [--objects 400] [--runs 3] [--concurrency 8] [--phases api,direct] [--profile]
+//   npm run bench -- webhook-overhead [--objects 600] [--runs 3] [--concurrency 8] [--phases api,direct] [--profile]
 import { readFile, mkdtemp } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ import { webhookPath } from '../webhook/path.ts';
 
 const { values } = parseArgs({
   options: {
-    objects: { type: 'string', default: '400' },
+    objects: { type: 'string', default: '600' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '100' },
@@ -72,21 +72,23 @@ function configMap(namespace: string, name: string): object {
   return object;
 }
 
-/** The latency of each create, in ms, of `count` ConfigMaps `prefix-<i>`, `concurrency` at a time. */
-async function createAll(
-  rest: RestClient,
-  namespace: string,
-  prefix: string,
-  count: number,
-): Promise<number[]> {
-  const latencies: number[] = [];
+/**
+ * Creates `count` ConfigMaps `prefix-<i>` in the namespace of each target, `concurrency` at a time, the
+ * targets interleaved create by create: all three see the same machine, whose load drifts. The latency of
+ * each create in ms, by target.
+ */
+async function createAll(rest: RestClient, prefix: string, count: number): Promise<Record<Target, number[]>> {
+  const latencies: Record<Target, number[]> = { none: [], trivial: [], ring: [] };
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < count) {
-      const body = configMap(namespace, `${prefix}-${next++}`);
+    while (next < count * targets.length) {
+      const i = next++;
+      const target = targets[i % targets.length] as Target;
+      const namespace = namespaceOf(target);
+      const body = configMap(namespace, `${prefix}-${Math.floor(i / targets.length)}`);
       const started = performance.now();
       await rest.request({ method: 'POST', path: `/api/v1/namespaces/${namespace}/configmaps`, body });
-      latencies.push(performance.now() - started);
+      latencies[target].push(performance.now() - started);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -241,7 +243,9 @@ try {
     certificates,
     // The production log level: debug would log every call.
     args: ['--leader-elect=false', '--log-level=info'],
-    ...(profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+    ...(profileDir === undefined
+      ? {}
+      : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'sharder')}`] }),
   });
   stops.push(() => sharder.stop());
   const ringSpec: ControllerRing['spec'] = {
@@ -256,6 +260,7 @@ try {
     'trivial-webhook',
     process.execPath,
     [
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, 'trivial')}`]),
       trivialProgram,
       `--port=${trivialPort}`,
       `--cert-file=${certificates.certFile}`,
@@ -316,7 +321,7 @@ try {
 
   const sections: string[] = [];
   if (phases.has('api')) {
-    for (const target of targets) await createAll(rest, namespaceOf(target), 'warmup', warmup);
+    await createAll(rest, 'warmup', warmup);
     interface Run {
       latency: Record<Target, { p50: number; p90: number; p99: number }>;
       handlerP50: number;
@@ -324,33 +329,27 @@ try {
     }
     const measured: Run[] = [];
     for (let run = 0; run < runs; run++) {
-      // Each target first once: drift of the machine spreads over all three.
-      const order = targets.map((_, k) => targets[(k + run) % targets.length] as Target);
-      const latency = {} as Run['latency'];
-      let handlerP50 = NaN;
-      let handlerP90 = NaN;
-      for (const target of order) {
-        const before = target === 'ring' ? durationBuckets(await scrape(sharder.probePort)) : undefined;
-        const callsBefore = target === 'trivial' ? await trivialCalls() : 0;
-        const samples = await createAll(rest, namespaceOf(target), `run${run}`, objects);
-        latency[target] = {
-          p50: percentile(samples, 0.5),
-          p90: percentile(samples, 0.9),
-          p99: percentile(samples, 0.99),
-        };
-        if (before !== undefined) {
-          const after = durationBuckets(await scrape(sharder.probePort));
-          const called = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
-          if (called < objects) throw new Error(`the sharder answered ${called} calls of ${objects} creates`);
-          handlerP50 = bucketQuantile(before, after, 0.5) * 1000;
-          handlerP90 = bucketQuantile(before, after, 0.9) * 1000;
-        }
-        if (target === 'trivial') {
-          const called = (await trivialCalls()) - callsBefore;
-          if (called < objects)
-            throw new Error(`the trivial webhook answered ${called} of ${objects} creates`);
-        }
+      const before = durationBuckets(await scrape(sharder.probePort));
+      const callsBefore = await trivialCalls();
+      const samples = await createAll(rest, `run${run}`, objects);
+      const after = durationBuckets(await scrape(sharder.probePort));
+      const ringCalls = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+      const trivialCalled = (await trivialCalls()) - callsBefore;
+      if (ringCalls < objects || trivialCalled < objects) {
+        throw new Error(
+          `of ${objects} creates each, the sharder answered ${ringCalls} calls and the trivial webhook ${trivialCalled}`,
+        );
       }
+      const latency = {} as Run['latency'];
+      for (const target of targets) {
+        latency[target] = {
+          p50: percentile(samples[target], 0.5),
+          p90: percentile(samples[target], 0.9),
+          p99: percentile(samples[target], 0.99),
+        };
+      }
+      const handlerP50 = bucketQuantile(before, after, 0.5) * 1000;
+      const handlerP90 = bucketQuantile(before, after, 0.9) * 1000;
       measured.push({ latency, handlerP50, handlerP90 });
       console.error(`run ${run + 1}/${runs}: ${JSON.stringify(measured.at(-1))}`);
     }
@@ -370,7 +369,7 @@ try {
     ]);
     sections.push(
       [
-        `Creates of ${objects} ConfigMaps of ${objectBytes} B per namespace and run, ${concurrency} at a time, ${runs} runs; latency in ms.`,
+        `Creates of ${objects} ConfigMaps of ${objectBytes} B per namespace and run, interleaved, ${concurrency} at a time, ${runs} runs; latency in ms.`,
         '',
         '| run | no webhook p50 / p90 / p99 | trivial webhook p50 / p90 / p99 | ring webhook p50 / p90 / p99 | added by trivial, p50 | added by ring, p50 | ring/trivial added, p50 | ring/trivial added, p90 | handler p50 / p90 (histogram) |',
         '|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
@@ -425,7 +424,7 @@ try {
   }
   console.log(sections.join('\n\n'));
   if (profileDir !== undefined)
-    console.error(`the sharder's CPU profile goes to ${profileDir} when it stops`);
+    console.error(`CPU profiles of the sharder and the trivial webhook: ${profileDir}`);
   agent.destroy();
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
