@@ -29,6 +29,7 @@ import { freePort } from '../test/support/ports.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
 import { webhookPath } from '../webhook/path.ts';
+import { barChart, markdownTable, writeFigure } from './support/plot.ts';
 
 const { values } = parseArgs({
   options: {
@@ -357,7 +358,7 @@ try {
       r.latency[target][q] - r.latency.none[q];
     const ratio = (r: Run, q: 'p50' | 'p90'): number => added(r, 'ring', q) / added(r, 'trivial', q);
     const rows = measured.map((r, k) => [
-      `| ${k + 1}`,
+      k + 1,
       ...targets.map(
         (t) => `${fixed(r.latency[t].p50)} / ${fixed(r.latency[t].p90)} / ${fixed(r.latency[t].p99)}`,
       ),
@@ -365,15 +366,44 @@ try {
       fixed(added(r, 'ring', 'p50')),
       fixed(ratio(r, 'p50')),
       fixed(ratio(r, 'p90')),
-      `${fixed(r.handlerP50, 3)} / ${fixed(r.handlerP90, 3)} |`,
+      `${fixed(r.handlerP50, 3)} / ${fixed(r.handlerP90, 3)}`,
     ]);
+    const over = (value: (r: Run) => number): { value: number; low: number; high: number } => {
+      const values = measured.map(value);
+      return { value: median(values), low: Math.min(...values), high: Math.max(...values) };
+    };
+    const figure = await writeFigure(
+      'webhook-overhead',
+      barChart({
+        title: `Latency a webhook adds to a create (no webhook: p50 ${fixed(over((r) => r.latency.none.p50).value)} ms)`,
+        y: { label: 'added over no webhook (ms), median of runs', min: 0 },
+        bars: [
+          { label: 'none', value: 0 },
+          { label: 'trivial p50', ...over((r) => added(r, 'trivial', 'p50')) },
+          { label: 'ring p50', ...over((r) => added(r, 'ring', 'p50')) },
+          { label: 'trivial p90', ...over((r) => added(r, 'trivial', 'p90')) },
+          { label: 'ring p90', ...over((r) => added(r, 'ring', 'p90')) },
+        ],
+      }),
+    );
     sections.push(
       [
-        `Creates of ${objects} ConfigMaps of ${objectBytes} B per namespace and run, interleaved, ${concurrency} at a time, ${runs} runs; latency in ms.`,
+        `Creates of ${objects} ConfigMaps of ${objectBytes} B per namespace and run, the three interleaved, ${concurrency} at a time, ${runs} runs; latency in ms.`,
         '',
-        '| run | no webhook p50 / p90 / p99 | trivial webhook p50 / p90 / p99 | ring webhook p50 / p90 / p99 | added by trivial, p50 | added by ring, p50 | ring/trivial added, p50 | ring/trivial added, p90 | handler p50 / p90 (histogram) |',
-        '|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-        ...rows.map((row) => row.join(' | ')),
+        markdownTable(
+          [
+            'run',
+            'no webhook p50 / p90 / p99',
+            'trivial webhook p50 / p90 / p99',
+            'ring webhook p50 / p90 / p99',
+            'added by trivial, p50',
+            'added by ring, p50',
+            'ring/trivial added, p50',
+            'ring/trivial added, p90',
+            'handler p50 / p90 (histogram)',
+          ],
+          rows,
+        ),
         '',
         `Over the runs (min..max): added by the trivial webhook p50 ${range(measured.map((r) => added(r, 'trivial', 'p50')))} ms, ` +
           `by the ring's ${range(measured.map((r) => added(r, 'ring', 'p50')))} ms; ratio ring/trivial p50 ${range(measured.map((r) => ratio(r, 'p50')))}, ` +
@@ -381,9 +411,10 @@ try {
             measured.map((r) => r.handlerP50),
             3,
           )} ms.`,
+        '',
+        `![Latency a webhook adds to a create](${figure})`,
       ].join('\n'),
     );
-    sections.push(JSON.stringify({ measured, median: median(measured.map((r) => ratio(r, 'p50'))) }));
   }
   if (phases.has('direct')) {
     const review = (await readFile(capture, 'utf8')).replaceAll(namespaceOf('trivial'), namespaceOf('ring'));
@@ -411,11 +442,14 @@ try {
       [
         `Direct calls with the review the API server sent (${body.length} B), ${directCalls} per webhook, ${concurrency} at a time over keep-alive connections.`,
         '',
-        '| webhook | CPU per call (µs) | round trip p50 / p99 (ms) | calls/s |',
-        '|---|--:|--:|--:|',
-        ...(['trivial', 'ring'] as const).map(
-          (t) =>
-            `| ${t} | ${fixed(direct[t].cpuMicrosPerCall, 0)} | ${fixed(direct[t].roundTrip.p50, 3)} / ${fixed(direct[t].roundTrip.p99, 3)} | ${fixed(direct[t].callsPerSecond, 0)} |`,
+        markdownTable(
+          ['webhook', 'CPU per call (µs)', 'round trip p50 / p99 (ms)', 'calls/s'],
+          (['trivial', 'ring'] as const).map((t) => [
+            t,
+            Math.round(direct[t].cpuMicrosPerCall),
+            `${fixed(direct[t].roundTrip.p50, 3)} / ${fixed(direct[t].roundTrip.p99, 3)}`,
+            Math.round(direct[t].callsPerSecond),
+          ]),
         ),
         '',
         `The handler's own time under this load (histogram), p50 ${fixed(bucketQuantile(before, after, 0.5) * 1000, 3)} ms, p90 ${fixed(bucketQuantile(before, after, 0.9) * 1000, 3)} ms.`,
