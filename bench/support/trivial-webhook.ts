@@ -1,7 +1,9 @@
 // The trivial webhook of bench/webhook-overhead.ts: a minimal node:https server that admits every review
 // without a patch, with the sharder's serving certificate and node's defaults otherwise. It is the floor a
 // webhook in Node.js costs the API server; the ring's webhook is measured against it. GET /calls answers how
-// many reviews it admitted; the first review's body is written to --capture, to replay it at the sharder.
+// many reviews it admitted, GET /durations the time of each call since the last GET /durations (JSON, in ms:
+// from its request event to its answer, as the sharder's histogram times a call); the first review's body is
+// written to --capture, to replay it at the sharder.
 //   node bench/support/trivial-webhook.ts --port 8443 --cert-file tls.crt --key-file tls.key --capture review.json
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -22,11 +24,14 @@ if (port === undefined || certFile === undefined || keyFile === undefined) {
 }
 
 let calls = 0;
+let durations: number[] = [];
 const server = createServer(
   { cert: readFileSync(certFile), key: readFileSync(keyFile) },
   (request, response) => {
+    const started = performance.now();
     if (request.method === 'GET') {
-      response.end(String(calls));
+      response.end(request.url === '/durations' ? JSON.stringify(durations) : String(calls));
+      if (request.url === '/durations') durations = [];
       return;
     }
     const chunks: Buffer[] = [];
@@ -43,6 +48,7 @@ const server = createServer(
           response: { uid: review.uid, allowed: true },
         }),
       );
+      durations.push(performance.now() - started);
     });
   },
 );
