@@ -143,9 +143,9 @@ function bucketQuantile(before: Buckets, after: Buckets, q: number): number {
   return NaN;
 }
 
-/** utime + stime of a process, in seconds. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process (or of its main thread only), in seconds. */
+async function cpuSeconds(pid: number, mainThread = false): Promise<number> {
+  const stat = await readFile(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: getconf CLK_TCK is 100 on Linux
 }
@@ -171,19 +171,31 @@ function post(url: URL, body: Buffer, agent: Agent): Promise<number> {
 
 interface DirectResult {
   cpuMicrosPerCall: number;
+  /** Of cpuMicrosPerCall, what the process spends without calls in the same time. */
+  idleCpuMicrosPerCall: number;
+  /** Of cpuMicrosPerCall, the main thread's. */
+  mainThreadMicrosPerCall: number;
   roundTrip: { p50: number; p99: number };
   callsPerSecond: number;
 }
 
-/** `calls` POSTs of `body`, `concurrency` at a time over keep-alive connections, as the API server makes them. */
+interface DirectCalls {
+  /** The server's CPU (utime + stime), the wall time and each call's round trip, in seconds and ms. */
+  cpuSeconds: number;
+  /** Of cpuSeconds, the main thread's: the event loop's, without V8's and libuv's helper threads. */
+  mainThreadSeconds: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/** `calls` POSTs of `body`, `concurrency` at a time over the agent's keep-alive connections, as the API server makes them. */
 async function callDirectly(
   url: URL,
-  ca: string,
+  agent: Agent,
   body: Buffer,
   pid: number,
   calls: number,
-): Promise<DirectResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca });
+): Promise<DirectCalls> {
   const latencies: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -194,21 +206,16 @@ async function callDirectly(
       latencies.push(performance.now() - started);
     }
   };
-  // Warm: connections open, code optimized.
-  next = calls - Math.min(calls, 2000);
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  latencies.length = 0;
-  next = 0;
   const cpuBefore = await cpuSeconds(pid);
+  const mainBefore = await cpuSeconds(pid, true);
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  const cpu = (await cpuSeconds(pid)) - cpuBefore;
-  agent.destroy();
   return {
-    cpuMicrosPerCall: (cpu / calls) * 1e6,
-    roundTrip: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
-    callsPerSecond: calls / seconds,
+    cpuSeconds: (await cpuSeconds(pid)) - cpuBefore,
+    mainThreadSeconds: (await cpuSeconds(pid, true)) - mainBefore,
+    seconds,
+    latencies,
   };
 }
 
@@ -444,34 +451,77 @@ try {
   if (phases.has('direct')) {
     const review = (await readFile(capture, 'utf8')).replaceAll(namespaceOf('trivial'), namespaceOf('ring'));
     const body = Buffer.from(review);
-    const direct: Record<'trivial' | 'ring', DirectResult> = {
-      trivial: await callDirectly(new URL(`${trivialUrl}/trivial`), ca, body, trivial.pid ?? 0, directCalls),
-      ring: await callDirectly(
-        new URL(`https://127.0.0.1:${sharder.webhookPort}${webhookPath(ring)}`),
-        ca,
-        body,
-        sharder.pid ?? 0,
-        directCalls,
-      ),
+    const servers = {
+      trivial: { url: new URL(`${trivialUrl}/trivial`), pid: trivial.pid ?? 0 },
+      ring: {
+        url: new URL(`https://127.0.0.1:${sharder.webhookPort}${webhookPath(ring)}`),
+        pid: sharder.pid ?? 0,
+      },
+    };
+    const agents = {
+      trivial: new Agent({ keepAlive: true, maxSockets: concurrency, ca }),
+      ring: new Agent({ keepAlive: true, maxSockets: concurrency, ca }),
+    };
+    const totals = { trivial: [] as DirectCalls[], ring: [] as DirectCalls[] };
+    // Warm: connections open, code optimized. Then the two in turns, each first in every other round, so that
+    // both see the same machine.
+    for (const t of ['trivial', 'ring'] as const) {
+      await callDirectly(servers[t].url, agents[t], body, servers[t].pid, 2000);
+    }
+    // What each process spends without calls (timers, watches, metrics), to tell it from the calls' cost.
+    const idleSeconds = 5;
+    const idleBefore = {
+      trivial: await cpuSeconds(servers.trivial.pid),
+      ring: await cpuSeconds(servers.ring.pid),
+    };
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const idle = {
+      trivial: ((await cpuSeconds(servers.trivial.pid)) - idleBefore.trivial) / idleSeconds,
+      ring: ((await cpuSeconds(servers.ring.pid)) - idleBefore.ring) / idleSeconds,
     };
     const before = durationBuckets(await scrape(sharder.probePort));
-    await callDirectly(
-      new URL(`https://127.0.0.1:${sharder.webhookPort}${webhookPath(ring)}`),
-      ca,
-      body,
-      sharder.pid ?? 0,
-      Math.min(directCalls, 5000),
-    );
+    const rounds = 4;
+    for (let round = 0; round < rounds; round++) {
+      for (const t of round % 2 === 0 ? (['trivial', 'ring'] as const) : (['ring', 'trivial'] as const)) {
+        totals[t].push(
+          await callDirectly(servers[t].url, agents[t], body, servers[t].pid, directCalls / rounds),
+        );
+      }
+    }
     const after = durationBuckets(await scrape(sharder.probePort));
+    for (const agent of Object.values(agents)) agent.destroy();
+    const summed = (t: 'trivial' | 'ring'): DirectResult => {
+      const cpu = totals[t].reduce((sum, c) => sum + c.cpuSeconds, 0);
+      const seconds = totals[t].reduce((sum, c) => sum + c.seconds, 0);
+      const latencies = totals[t].flatMap((c) => c.latencies);
+      return {
+        cpuMicrosPerCall: (cpu / latencies.length) * 1e6,
+        idleCpuMicrosPerCall: ((idle[t] * seconds) / latencies.length) * 1e6,
+        mainThreadMicrosPerCall:
+          (totals[t].reduce((sum, c) => sum + c.mainThreadSeconds, 0) / latencies.length) * 1e6,
+        roundTrip: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) },
+        callsPerSecond: latencies.length / seconds,
+      };
+    };
+    const direct = { trivial: summed('trivial'), ring: summed('ring') };
     sections.push(
       [
-        `Direct calls with the review the API server sent (${body.length} B), ${directCalls} per webhook, ${concurrency} at a time over keep-alive connections.`,
+        `Direct calls with the review the API server sent (${body.length} B), ${directCalls} per webhook in 4 alternating rounds, ${concurrency} at a time over keep-alive connections.`,
         '',
         markdownTable(
-          ['webhook', 'CPU per call (µs)', 'round trip p50 / p99 (ms)', 'calls/s'],
+          [
+            'webhook',
+            'CPU per call (µs)',
+            'of which main thread (µs)',
+            'of which idle CPU (µs)',
+            'round trip p50 / p99 (ms)',
+            'calls/s',
+          ],
           (['trivial', 'ring'] as const).map((t) => [
             t,
             Math.round(direct[t].cpuMicrosPerCall),
+            Math.round(direct[t].mainThreadMicrosPerCall),
+            Math.round(direct[t].idleCpuMicrosPerCall),
             `${fixed(direct[t].roundTrip.p50, 3)} / ${fixed(direct[t].roundTrip.p99, 3)}`,
             Math.round(direct[t].callsPerSecond),
           ]),
