@@ -106,17 +106,19 @@ export class Assigner {
     const writes = request.operation === 'CREATE' || request.operation === 'UPDATE';
     if (!writes || object === undefined || request.subResource) return unassigned(allow(uid));
 
-    const log = this.#logger.child({ ring, resource: resourceName(request), object: objectName(request) });
+    const log = (level: 'debug' | 'info', message: string, fields: object = {}): void => {
+      this.#log(level, ring, request, message, fields);
+    };
     const controllerRing = this.#directory.ring(ring);
     if (controllerRing === undefined) {
       this.#hashRings.delete(ring);
-      log.debug('unknown ring');
+      log('debug', 'unknown ring');
       const warning = `ControllerRing "${ring}" does not exist or this sharder replica has not seen it yet, so the object is not assigned to a shard at admission`;
       return unassigned(allow(uid, { warnings: [warning] }));
     }
     const source = keySource(controllerRing, request);
     if (source === undefined) {
-      log.debug('resource not in ring');
+      log('debug', 'resource not in ring');
       const warning = `${resourceName(request)} is not a resource of ControllerRing "${ring}", so the object is not assigned to a shard at admission`;
       return unassigned(allow(uid, { warnings: [warning] }));
     }
@@ -129,7 +131,7 @@ export class Assigner {
     const namespace = metadata.namespace ?? request.namespace;
     const key = hashKey({ ...metadata, ...(namespace ? { namespace } : {}) }, source);
     if ('reason' in key) {
-      log.debug({ reason: key.reason }, 'no hash key');
+      log('debug', 'no hash key', { reason: key.reason });
       // An object without a controller is simply not the ring's; one without a name yet needs telling.
       const warnings = key.reason === 'NoName' ? [`ControllerRing "${ring}": ${key.message}`] : [];
       return unassigned(allow(uid, { warnings }));
@@ -143,19 +145,34 @@ export class Assigner {
     if (kept !== undefined) {
       // Only a drain acknowledgement may take an object from a live shard, and it removes the drain label too:
       // a write that just drops the shard label (kubectl replace, a label edit) must not skip the drain.
-      log.info(
-        { shard: kept },
-        'kept the object on its live shard: an update removed its shard label without a drain',
-      );
+      log('info', 'kept the object on its live shard: an update removed its shard label without a drain', {
+        shard: kept,
+      });
       return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
     }
     const shard = this.#hashRing(ring, available).shardFor(key.key);
     if (shard === undefined) {
-      log.debug({ key: key.key }, 'no shard available');
+      log('debug', 'no shard available', { key: key.key });
       return unassigned(allow(uid));
     }
-    log.debug({ key: key.key, shard }, 'assigned');
+    log('debug', 'assigned', { key: key.key, shard });
     return { response: allow(uid, { patch: assignPatch(ring, shard, labels) }), result: 'assigned' };
+  }
+
+  /**
+   * Logs about one request, with its ring, resource and object bound. The child logger is made only for a level
+   * that is on: making one serializes its bindings, which would cost more than the rest of a call.
+   */
+  #log(
+    level: 'debug' | 'info',
+    ring: string,
+    request: AdmissionRequest,
+    message: string,
+    fields: object,
+  ): void {
+    if (!this.#logger.isLevelEnabled(level)) return;
+    const log = this.#logger.child({ ring, resource: resourceName(request), object: objectName(request) });
+    log[level](fields, message);
   }
 
   #hashRing(ring: string, shards: readonly string[]): HashRing {

@@ -125,6 +125,19 @@ describe('pick keeps what its shape names', () => {
     expect(pick(bytes('{"nested":{"leaf":1},"nested":{}}'), shape)).toEqual({ value: { nested: {} } });
   });
 
+  it('reads a plain Uint8Array view into a larger buffer as it reads a Buffer', () => {
+    const text = '{"name":"é\\u00e9","labels":{"a":"b"}}';
+    const backing = new Uint8Array(Buffer.from(`xx${text}yy`));
+    const view = backing.subarray(2, 2 + Buffer.byteLength(text));
+    expect(Buffer.isBuffer(view)).toBe(false);
+    expect(pick(view, shape)).toEqual({ value: { name: 'éé', labels: { a: 'b' } } });
+  });
+
+  it('decodes a kept string that is not valid UTF-8 with replacement characters', () => {
+    const text = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff]), Buffer.from('b"}')]);
+    expect(pick(text, shape)).toEqual({ value: { name: 'a\ufffdb' } });
+  });
+
   it('does not take inherited names for members', () => {
     expect(pick(bytes('{"constructor":1,"__proto__":{"name":"x"},"toString":2}'), shape)).toEqual({
       value: {},

@@ -57,8 +57,9 @@ interface KeptValue {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const namesOf = new WeakMap<Readonly<Record<string, Shape>>, PickedObject['names']>();
+const containersOf = new WeakMap<Shape, readonly number[]>();
+const noContainers: readonly number[] = [];
 
 function memberNames(members: Readonly<Record<string, Shape>>): PickedObject['names'] {
   let names = namesOf.get(members);
@@ -69,10 +70,23 @@ function memberNames(members: Readonly<Record<string, Shape>>): PickedObject['na
   return names;
 }
 
+/** The container types a kept value may hold, as numbers. */
+function keptContainers(shape: Shape): readonly number[] {
+  if (!('keep' in shape)) return noContainers;
+  let containers = containersOf.get(shape);
+  if (containers === undefined) {
+    containers = shape.keep.map((type) => containerTypes[type]);
+    containersOf.set(shape, containers);
+  }
+  return containers;
+}
+
 /** Checks that `text` is one JSON value and returns what `shape` keeps of it. */
 export function pick(text: Uint8Array, shape: Shape): Picked {
+  // A Buffer over the same bytes: its toString decodes a slice without copying it to a view first.
+  const buffer = Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   try {
-    return { value: pickValue(text, shape) };
+    return { value: pickValue(buffer, shape) };
   } catch (error) {
     if (error instanceof JsonSyntaxError) return { error: error.message };
     throw error;
@@ -88,7 +102,7 @@ interface Destination {
 
 // One loop with its state in local variables, and helpers that take and return the position: it runs once
 // per value of a text of megabytes.
-function pickValue(text: Uint8Array, shape: Shape): unknown {
+function pickValue(text: Buffer, shape: Shape): unknown {
   const root: Record<string, unknown> = {};
   let i = 0;
   /** The open containers' types: stack[d] for the container at depth d (1 is the outermost). */
@@ -108,7 +122,7 @@ function pickValue(text: Uint8Array, shape: Shape): unknown {
       const nameStart = i;
       i = skipString(text, i);
       const object = picked.length === depth ? picked[depth - 1] : undefined;
-      if (object !== undefined) next = destination(object, text.subarray(nameStart, i));
+      if (object !== undefined) next = destination(object, text, nameStart + 1, i - 1);
       i = skipWhitespace(text, i);
       if (text[i] !== colon) throw unexpected(text, i, 'a colon');
       i = skipWhitespace(text, i + 1);
@@ -122,7 +136,7 @@ function pickValue(text: Uint8Array, shape: Shape): unknown {
         // The container at the next depth, which opens below.
         picked.push({ names: memberNames(next.shape.members), target: object });
       } else {
-        const containers = 'keep' in next.shape ? next.shape.keep.map((type) => containerTypes[type]) : [];
+        const containers = keptContainers(next.shape);
         kept = { start: i, depth, containers, target: next.target, name: next.name, fits: true };
       }
       next = undefined;
@@ -160,7 +174,7 @@ function pickValue(text: Uint8Array, shape: Shape): unknown {
     // A value ended here: the containers it closes end too, until one goes on with a comma.
     for (;;) {
       if (kept?.depth === depth) {
-        kept.target[kept.name] = kept.fits ? JSON.parse(decoder.decode(text.subarray(kept.start, i))) : unfit;
+        kept.target[kept.name] = kept.fits ? keptValue(text, kept.start, i) : unfit;
         kept = undefined;
       }
       i = skipWhitespace(text, i);
@@ -184,17 +198,39 @@ function pickValue(text: Uint8Array, shape: Shape): unknown {
   }
 }
 
-/** Where the member named by `quoted` (the name's JSON string) of a picked object goes, if it is picked. */
-function destination(object: PickedObject, quoted: Uint8Array): Destination | undefined {
-  const raw = quoted.subarray(1, -1);
-  // A name with escapes is rare: decode it. Others are compared as bytes, which allocates nothing.
-  const escaped = raw.includes(backslash) ? (JSON.parse(decoder.decode(quoted)) as string) : undefined;
+/**
+ * Where the member whose name is text[start, end) (inside its quotes) of a picked object goes, if it is
+ * picked.
+ */
+function destination(
+  object: PickedObject,
+  text: Buffer,
+  start: number,
+  end: number,
+): Destination | undefined {
+  // A name with escapes is rare: decode it. Others are compared as bytes in place, which allocates nothing.
+  const escaped = hasBackslash(text, start, end)
+    ? (JSON.parse(text.toString('utf8', start - 1, end + 1)) as string)
+    : undefined;
   for (const { bytes, name, shape } of object.names) {
-    if (escaped === undefined ? sameBytes(raw, bytes) : escaped === name) {
+    if (escaped === undefined ? sameBytes(text, start, end, bytes) : escaped === name) {
       return { shape, target: object.target, name };
     }
   }
   return undefined;
+}
+
+/** The kept value text[start, end), which is valid JSON. A string without escapes needs no JSON.parse. */
+function keptValue(text: Buffer, start: number, end: number): unknown {
+  if (text[start] === quote && !hasBackslash(text, start + 1, end - 1)) {
+    return text.toString('utf8', start + 1, end - 1);
+  }
+  return JSON.parse(text.toString('utf8', start, end));
+}
+
+function hasBackslash(text: Uint8Array, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (text[k] === backslash) return true;
+  return false;
 }
 
 // Reads in bounds only: one read past the end would make V8 compile every read of the text more slowly.
@@ -270,8 +306,9 @@ function isHexDigit(c: number | undefined): boolean {
   return c !== undefined && (isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+/** Whether text[start, end) holds the bytes of `b`. */
+function sameBytes(text: Uint8Array, start: number, end: number, b: Uint8Array): boolean {
+  if (end - start !== b.length) return false;
+  for (let k = 0; k < b.length; k++) if (text[start + k] !== b[k]) return false;
   return true;
 }

@@ -292,7 +292,8 @@ export class WebhookServer {
       });
       request.once('error', settle);
       request.once('close', () => {
-        settle(new Error('the connection closed before the request body was complete'));
+        // Every request closes, most after their end: an Error, which captures a stack, only for the others.
+        if (!settled) settle(new Error('the connection closed before the request body was complete'));
       });
     });
   }

@@ -15,7 +15,7 @@ export function sharderMetrics(registry: Registry): { webhook: WebhookMetrics; s
     name: 'controller_rings_webhook_request_duration_seconds',
     help: 'Time to answer an admission webhook call',
     labelNames: ['ring'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
   });
   const actions = new Counter({
