@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { loadKubeConfig } from '../../cmd/sharder/kubeconfig.ts';
 import { createCertificateAuthority, type KeyPair } from '../../runtime/certificates.ts';
-import { currentContext, readKubeconfig } from '../../runtime/kubeconfig.ts';
+import {
+  currentContext,
+  KubeconfigAccess,
+  readKubeconfig,
+  tokenFileRereadMs,
+} from '../../runtime/kubeconfig.ts';
 import { ApiError, RestClient } from '../../runtime/rest.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
 import {
@@ -122,14 +127,18 @@ describe("the sharder's kubeconfig on a real API server", () => {
     expect(await using(impersonating, whoAmI)).toMatchObject({ username: 'jane' });
   });
 
-  it('reads its token file again when the file is replaced', async () => {
+  it('reads its token file again a minute after it read it, when the file was replaced', async () => {
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, 'not-a-token');
-    await using(await connect('token-file', { tokenFile }), async (rest) => {
+    let now = 0;
+    const path = await writeKubeconfig('token-file', { tokenFile });
+    const access = new KubeconfigAccess(readKubeconfig(path), { clock: { now: () => now } });
+    await using(new RestClient(access), async (rest) => {
       await expect(whoAmI(rest)).rejects.toMatchObject({ code: 401 });
       // As the kubelet rotates a projected token: written beside, then swapped in.
       await writeFile(`${tokenFile}.new`, `${adminToken}\n`);
       await rename(`${tokenFile}.new`, tokenFile);
+      now = tokenFileRereadMs;
       expect(await whoAmI(rest)).toMatchObject({ username: 'admin' });
     });
   });
