@@ -5,7 +5,8 @@
 // connection pooling, message framing (lengths), timeouts and TLS.
 import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici.ts';
 import { isExpected } from './expected-error.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
