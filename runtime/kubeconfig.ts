@@ -130,9 +130,24 @@ function context(entry: Fields, index: number): Context {
   };
 }
 
+/**
+ * A kubeconfig's content. JSON is YAML: a JSON kubeconfig (as tools and tests write them) is parsed without
+ * loading the YAML parser (runtime/yaml.ts); anything else, or JSON that JSON.parse refuses, by the YAML parser.
+ */
+function parseDocument(source: string): unknown {
+  if (source.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(source);
+    } catch {
+      // YAML's flow style, or broken: the YAML parser tells.
+    }
+  }
+  return yaml().parse(source, { logLevel: 'error' });
+}
+
 /** Parses a kubeconfig's text; relative file names are taken from `dir`. Throws what is wrong with it. */
 export function parseKubeconfig(source: string, dir: string): Kubeconfig {
-  const content: unknown = yaml().parse(source, { logLevel: 'error' });
+  const content = parseDocument(source);
   if (!isFields(content)) throw new Error('it holds no mapping');
   return {
     clusters: entries(content, 'clusters').map((entry, index) => cluster(entry, index, dir)),
