@@ -195,8 +195,8 @@ describe('the sharder program', () => {
     for (const shard of shards) shard.crash();
   });
 
-  /** Runs a sharder with `kubeconfigPath` until `work` is done; the packages it loaded, from its log. */
-  async function packagesLoaded(
+  /** Runs a sharder with `kubeconfigPath` until `work` is done; the modules it loaded (URLs), from its log. */
+  async function modulesLoaded(
     identity: string,
     kubeconfigPath: string,
     work: () => Promise<void> = () => Promise.resolve(),
@@ -213,17 +213,23 @@ describe('the sharder program', () => {
     } finally {
       expect(await sharder.stop()).toBe(0);
     }
-    const packages = new Set<string>();
-    for (const line of (await readFile(sharder.logPath, 'utf8')).split('\n')) {
-      const name = /^module-load .*\/node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(line)?.[1];
-      if (name !== undefined) packages.add(name);
-    }
-    return [...packages];
+    const log = await readFile(sharder.logPath, 'utf8');
+    return [...log.matchAll(/^module-load (.*)$/gm)].map((match) => match[1] ?? '');
   }
 
-  it('never loads client-node with a token, while it leads, assigns and syncs', async () => {
+  /** The packages in node_modules that `modules` come from. */
+  function packagesOf(modules: string[]): string[] {
+    const names = modules.map((url) => /\/node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(url)?.[1]);
+    return [...new Set(names.filter((name) => name !== undefined))];
+  }
+
+  async function packagesLoaded(identity: string, kubeconfigPath: string): Promise<string[]> {
+    return packagesOf(await modulesLoaded(identity, kubeconfigPath));
+  }
+
+  it('loads neither client-node nor what it needs on rare paths only, while it leads, assigns and syncs', async () => {
     const ring = 'kubeconfig';
-    const packages = await packagesLoaded('sharder-token', controlPlane.kubeconfigPath, async () => {
+    const modules = await modulesLoaded('sharder-token', controlPlane.kubeconfigPath, async () => {
       await createTwoShardConfigMapRing(cluster.rest, shards, {
         ring,
         shardNamespace: sharderNamespace,
@@ -233,9 +239,18 @@ describe('the sharder program', () => {
       const object = await createConfigMap(cluster.rest, objects, 'assigned');
       expect(object.metadata.labels?.[shardLabel(ring)]).toBeDefined();
     });
-    // The hook saw the packages the sharder does load.
-    expect(packages).toEqual(expect.arrayContaining(['undici', 'pino', 'yaml']));
+    const packages = packagesOf(modules);
+    // The hook saw the packages the sharder does load, and a module bundled in Node (the exit's listing).
+    expect(packages).toEqual(expect.arrayContaining(['undici', 'pino', 'prom-client']));
+    expect(modules).toContainEqual(expect.stringMatching(/^node:internal\/deps\//));
     expect(packages).not.toContain('@kubernetes/client-node');
+    // A terminal's log format; the YAML parser, for a kubeconfig that is no JSON (this one is) or a config file.
+    expect(packages).not.toContain('pino-pretty');
+    expect(packages).not.toContain('yaml');
+    // undici's Agent without fetch, WebSocket and the rest of its index (runtime/undici.ts); nor Node's own
+    // copy of undici, which an ES import of node:http loads (runtime/monitoring-server.ts).
+    expect(modules).not.toContainEqual(expect.stringMatching(/\/node_modules\/undici\/index\.js$/));
+    expect(modules).not.toContain('node:internal/deps/undici/undici');
   });
 
   it('never loads client-node with a client certificate', async () => {
