@@ -293,7 +293,7 @@ try {
       await remove();
     }
     // The next variant starts from an empty ring. Its webhook no longer answers: deletions are not admitted.
-    await deleteObjects(rest);
+    if (variant !== variants.at(-1)) await deleteObjects(rest);
   }
   shard.crash();
 } finally {
