@@ -4,7 +4,7 @@
 // node's type stripping would add its own memory to both. Runs each as a real process on an embedded control
 // plane with one ring of two shards and no objects, lets it settle, and reads VmRSS (/proc) once a second; the
 // runs alternate between the two. Then the loaders alone: the RSS of a bare `node` that imports each
-// cmd/sharder/kubeconfig.js, or loads the control plane's kubeconfig with client-node or runtime/kubeconfig.js
+// loader (cmd/sharder/kubeconfig.js before, runtime/load-kubeconfig.js now), or loads the control plane's kubeconfig with client-node or runtime/kubeconfig.js
 // (and of one that imports nothing).
 //   npx node bench/sharder-kubeconfig-memory.ts [--before main] [--runs 3] [--settle-seconds 15] [--samples 5]
 import { execFileSync } from 'node:child_process';
@@ -132,9 +132,9 @@ try {
       script: "await import('./cmd/sharder/kubeconfig.js')",
     },
     {
-      label: `${programs[1]?.label ?? ''}: cmd/sharder/kubeconfig.js`,
+      label: `${programs[1]?.label ?? ''}: runtime/load-kubeconfig.js`,
       cwd: now ?? '',
-      script: "await import('./cmd/sharder/kubeconfig.js')",
+      script: "await import('./runtime/load-kubeconfig.js')",
     },
     {
       label: "client-node's KubeConfig, loading the kubeconfig",

@@ -1,14 +1,17 @@
-// Invariant 5: the sharder's memory does not grow with the number of sharded objects. Runs the sharder as a
-// real process (heap limit as its default Deployment sets it) on an embedded control plane with one shard and
-// a ring of ConfigMaps, and reads its resident memory (VmRSS) settled between syncs: first while the ring has
-// no objects (idle), then after the ring has grown to each step and been synced several times. Each variant
-// (a checkout and node flags) is its own process going through every step, one after the other on the same
-// control plane; the ring's objects are deleted between variants. The objects are created assigned to the one
-// shard, so that the syncs find nothing to do and the webhook is not called: what is measured is the sync's list.
-//   npx node bench/sharder-memory.ts [--steps 1000,10000,30000] [--variant now=.] [--variant main=main]
-//     [--variant semi=.,--max-semi-space-size=1]   a variant is label=ref[,node flag...]; ref . is this checkout.
-// A variant runs with the NODE_OPTIONS its checkout's Deployment sets (config/sharder/sharder.yaml), then its own
-// flags, which override them.
+// The sharder's memory and CPU against the ring's size (invariant 5: its memory does not grow with the sharded
+// objects). Runs the sharder as a real process, compiled to JavaScript as the image runs it
+// (deploy/image/tsconfig.json) with the NODE_OPTIONS of its default Deployment, on an embedded control plane with
+// one shard and a ring of ConfigMaps, and reads its resident memory (VmRSS) settled between syncs: first while
+// the ring has no objects (idle), then after the ring has grown to each step and been synced several times, with
+// the CPU (utime + stime, /proc/<pid>/stat) each sync took. Each variant (a checkout and node flags) is its own
+// process going through every step, one after the other on the same control plane; the ring's objects are
+// deleted between variants. The objects are created assigned to the one shard, so that the syncs find nothing to
+// do and the webhook is not called: what is measured is the sync's list.
+//   npm run bench -- sharder-memory [--steps 1000,10000,30000,100000] [--variant now=.] [--variant main=main]
+//     [--variant lite=.,--lite-mode] [--syncs 3] [--through-webhook] [--from-source] [--no-figures]
+// A variant is label=ref[,node flag...]; ref . is this checkout. Its flags come after its Deployment's
+// NODE_OPTIONS (config/sharder/sharder.yaml of its checkout), which they override. Prints a markdown section
+// (tables and figure links) and writes the figures to docs/performance/.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,18 +26,23 @@ import { FakeShard } from '../test/support/fake-shard.ts';
 import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
+import { formatNumber, lineChart, markdownTable, writeFigure, type Series } from './support/plot.ts';
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '1000,10000,30000' },
+    steps: { type: 'string', default: '1000,10000,30000,100000' },
     variant: { type: 'string', multiple: true, default: ['now=.'] },
     // Full syncs after each step before the memory is read.
     syncs: { type: 'string', default: '3' },
     // Create the objects unassigned, so that the webhook assigns each (its memory then counts too); by default
     // they are created with the shard label, which the webhook's objectSelector leaves to the API server alone.
     'through-webhook': { type: 'boolean', default: false },
+    // Run cmd/sharder/main.ts with node's type stripping, which adds its own memory, instead of the JavaScript.
+    'from-source': { type: 'boolean', default: false },
+    figures: { type: 'boolean', default: true },
   },
   strict: true,
+  allowNegative: true,
 });
 const steps = values.steps.split(',').map(Number);
 const syncsPerStep = Number(values.syncs);
@@ -43,6 +51,11 @@ const syncPeriodSeconds = 5;
 const objectsPath = '/api/v1/namespaces/objects/configmaps';
 const mebibyte = 2 ** 20;
 const root = fileURLToPath(new URL('..', import.meta.url));
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+// The Go reference's figures as issue 10 quotes them (3 runs on this machine kind): idle, and settled after a
+// full sync of 30,000 objects, with that sync's CPU.
+const reference = { idle: 51, rss30k: [113, 120], syncCpu30k: [3.5, 6.3] } as const;
 
 interface Variant {
   label: string;
@@ -69,15 +82,30 @@ function sum(text: string, prefix: string): number {
     .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
 }
 
-async function residentBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
+/** VmRSS; VmHWM, its highest so far; RssAnon, its memory of its own; RssFile, mapped files (the node binary). */
+async function residentBytes(
+  pid: number,
+  field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile' = 'VmRSS',
+): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) * 1024;
+}
+
+/** The process's CPU seconds so far, user and system (utime and stime of /proc/<pid>/stat). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command, which is in parentheses and may hold spaces: state is field 3, utime 14.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Reading {
   rss: number;
+  /** Of the RSS: anonymous memory (V8's heap, malloc) and pages of mapped files (mostly node's code). */
+  anonymous: number;
+  file: number;
   /** The highest RSS of the process so far (VmHWM). */
   peak: number;
   /** CPU seconds per sync, with the quiet of the sync period that follows it. */
@@ -92,22 +120,24 @@ interface Reading {
  * time to run.
  */
 async function settledAfterSyncs(sharder: SharderProcess, count: number): Promise<Reading> {
+  const pid = sharder.pid ?? 0;
   const syncs = async (): Promise<number> =>
     sum(await metrics(sharder.probePort), 'controller_runtime_reconcile_total{controller="sync"');
-  const cpu = async (): Promise<number> => sum(await metrics(sharder.probePort), 'process_cpu_seconds_total');
   const waitFor = async (target: number): Promise<void> => {
     while ((await syncs()) < target) await sleep(500);
   };
   await waitFor((await syncs()) + 1);
-  const cpuBefore = await cpu();
+  const cpuBefore = await cpuSeconds(pid);
   await waitFor((await syncs()) + count);
-  const cpuPerSync = ((await cpu()) - cpuBefore) / count;
+  const cpuPerSync = ((await cpuSeconds(pid)) - cpuBefore) / count;
   await sleep((syncPeriodSeconds * 1000) / 2);
-  const samples: Pick<Reading, 'rss' | 'heapUsed' | 'heapTotal'>[] = [];
+  const samples: Pick<Reading, 'rss' | 'anonymous' | 'file' | 'heapUsed' | 'heapTotal'>[] = [];
   for (let i = 0; i < 5; i++) {
     const text = await metrics(sharder.probePort);
     samples.push({
-      rss: await residentBytes(sharder.pid ?? 0),
+      rss: await residentBytes(pid),
+      anonymous: await residentBytes(pid, 'RssAnon'),
+      file: await residentBytes(pid, 'RssFile'),
       heapUsed: sum(text, 'nodejs_heap_size_used_bytes'),
       heapTotal: sum(text, 'nodejs_heap_size_total_bytes'),
     });
@@ -117,7 +147,9 @@ async function settledAfterSyncs(sharder: SharderProcess, count: number): Promis
     samples.map(pick).sort((a, b) => a - b)[2] ?? NaN;
   return {
     rss: median((r) => r.rss),
-    peak: await residentBytes(sharder.pid ?? 0, 'VmHWM'),
+    anonymous: median((r) => r.anonymous),
+    file: median((r) => r.file),
+    peak: await residentBytes(pid, 'VmHWM'),
     cpuPerSync,
     heapUsed: median((r) => r.heapUsed),
     heapTotal: median((r) => r.heapTotal),
@@ -156,25 +188,51 @@ interface Checkout {
   remove: () => Promise<void>;
 }
 
-/** A copy of the project at `ref`, sharing this checkout's node_modules; `.` is this checkout. */
+/**
+ * The sharder of the project at `ref` (`.`: this checkout), compiled as the image compiles it unless
+ * --from-source, in temp dirs that share this checkout's node_modules.
+ */
 async function checkout(ref: string): Promise<Checkout> {
-  let dir = root;
-  let remove = (): Promise<void> => Promise.resolve();
+  const temporary: string[] = [];
+  const linked = async (prefix: string): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    temporary.push(dir);
+    await symlink(await realpath(join(root, 'node_modules')), join(dir, 'node_modules'));
+    return dir;
+  };
+  let source = root;
   if (ref !== '.') {
-    const copy = await mkdtemp(join(tmpdir(), 'sharder-memory-'));
+    source = await linked('sharder-memory-src-');
     const archive = execFileSync('git', ['-C', root, 'archive', ref], { maxBuffer: 1 << 30 });
-    execFileSync('tar', ['-x', '-C', copy], { input: archive });
-    await symlink(await realpath(join(root, 'node_modules')), join(copy, 'node_modules'));
-    dir = copy;
-    remove = () => rm(copy, { recursive: true, force: true });
+    execFileSync('tar', ['-x', '-C', source], { input: archive });
   }
-  const deployment = await readFile(join(dir, 'config/sharder/sharder.yaml'), 'utf8');
+  let program = join(source, 'cmd/sharder/main.ts');
+  if (!values['from-source']) {
+    const compiled = await linked('sharder-memory-js-');
+    const tsc = join(root, 'node_modules', '.bin', 'tsc');
+    execFileSync(tsc, ['-p', join(source, 'deploy/image/tsconfig.json'), '--outDir', compiled], {
+      stdio: 'inherit',
+    });
+    program = join(compiled, 'cmd/sharder/main.js');
+  }
+  const deployment = await readFile(join(source, 'config/sharder/sharder.yaml'), 'utf8');
   const nodeOptions = /name: NODE_OPTIONS\s+value: (.*)/.exec(deployment)?.[1]?.split(' ') ?? [];
-  return { program: join(dir, 'cmd/sharder/main.ts'), nodeOptions, remove };
+  const remove = async (): Promise<void> => {
+    for (const dir of temporary) await rm(dir, { recursive: true, force: true });
+  };
+  return { program, nodeOptions, remove };
 }
 
-const mib = (bytes: number): string => `${(bytes / mebibyte).toFixed(1)} MiB`;
-const rows: string[] = [];
+interface Result {
+  variant: Variant;
+  flags: string;
+  idle: Reading;
+  /** Per step, in the order of `steps`; undefined where the process had exited (e.g. out of heap). */
+  steps: (Reading & { createdSeconds: number })[];
+  exited?: number;
+}
+
+const results: Result[] = [];
 const cluster = await startTestCluster();
 const { rest } = cluster;
 try {
@@ -193,40 +251,40 @@ try {
   });
   for (const variant of variants) {
     const { program, nodeOptions, remove } = await checkout(variant.ref);
+    const nodeArgs = [...nodeOptions, ...variant.nodeArgs];
     const sharder = await startSharder({
       kubeconfigPath: cluster.controlPlane.kubeconfigPath,
       namespace: 'controller-rings-system',
       identity: `sharder-${variant.label}`,
       certificates: await webhookCertificates(),
       program,
-      nodeArgs: [...nodeOptions, ...variant.nodeArgs],
+      nodeArgs,
       args: ['--leader-elect=false', `--sync-period=${syncPeriodSeconds}s`, '--log-level=info'],
     });
-    console.log(`${variant.label}: node ${[...nodeOptions, ...variant.nodeArgs].join(' ')} ${program}`);
+    console.error(`${variant.label}: node ${nodeArgs.join(' ')} ${program}`);
     try {
-      const idle = await settledAfterSyncs(sharder, syncsPerStep);
-      const row = (objects: number, reading: Reading, note: string): void => {
-        rows.push(
-          `| ${variant.label} | ${objects} | ${mib(reading.rss)} | ${(reading.rss / idle.rss).toFixed(2)} | ` +
-            `${mib(reading.heapUsed)} | ${mib(reading.heapTotal)} | ${mib(reading.peak)} | ` +
-            `${reading.cpuPerSync.toFixed(2)} s | ${note} |`,
-        );
-        console.log(rows.at(-1));
+      const result: Result = {
+        variant,
+        flags: nodeArgs.join(' '),
+        idle: await settledAfterSyncs(sharder, syncsPerStep),
+        steps: [],
       };
-      row(0, idle, 'idle');
+      results.push(result);
+      console.error(`  idle: ${mib(result.idle.rss)} MiB`);
       let created = 0;
       for (const target of steps) {
-        const seconds = await createObjects(rest, created, target);
+        const createdSeconds = await createObjects(rest, created, target);
         created = target;
         try {
-          row(target, await settledAfterSyncs(sharder, syncsPerStep), `created in ${seconds.toFixed(0)} s`);
-        } catch (error) {
-          // E.g. out of heap: the row says so, and the variant ends.
-          if (sharder.running) throw error;
-          rows.push(
-            `| ${variant.label} | ${target} | exited | | | | | | created in ${seconds.toFixed(0)} s |`,
+          result.steps.push({ ...(await settledAfterSyncs(sharder, syncsPerStep)), createdSeconds });
+          const last = result.steps.at(-1);
+          console.error(
+            `  ${target}: ${mib(last?.rss ?? NaN)} MiB, ${last?.cpuPerSync.toFixed(2)} s per sync`,
           );
-          console.log(rows.at(-1));
+        } catch (error) {
+          // E.g. out of heap: the table says so, and the variant ends.
+          if (sharder.running) throw error;
+          result.exited = target;
           break;
         }
       }
@@ -235,19 +293,124 @@ try {
       await remove();
     }
     // The next variant starts from an empty ring. Its webhook no longer answers: deletions are not admitted.
-    await deleteObjects(rest);
+    if (variant !== variants.at(-1)) await deleteObjects(rest);
   }
   shard.crash();
 } finally {
   await cluster.stop();
 }
+
+function mib(bytes: number): string {
+  return (bytes / mebibyte).toFixed(1);
+}
+
+const objectsCell = (objects: number): string => objects.toLocaleString('en-US');
+const rows: (string | number)[][] = [];
+for (const { variant, flags, idle, steps: readings, exited } of results) {
+  const row = (objects: number, reading: Reading, note: string, referenceCell: string): void => {
+    rows.push([
+      variant.label,
+      objectsCell(objects),
+      `${mib(reading.rss)} MiB`,
+      (reading.rss / idle.rss).toFixed(2),
+      `${mib(reading.anonymous)} + ${mib(reading.file)} MiB`,
+      `${mib(reading.heapUsed)} MiB`,
+      `${mib(reading.heapTotal)} MiB`,
+      `${mib(reading.peak)} MiB`,
+      `${reading.cpuPerSync.toFixed(2)} s`,
+      referenceCell,
+      note,
+    ]);
+  };
+  row(0, idle, `\`${flags}\``, `${reference.idle} MiB`);
+  readings.forEach((reading, index) => {
+    const objects = steps[index] ?? 0;
+    const referenceCell =
+      objects === 30_000 ? `${reference.rss30k.join('-')} MiB, sync ${reference.syncCpu30k.join('-')} s` : '';
+    row(objects, reading, `created in ${reading.createdSeconds.toFixed(0)} s`, referenceCell);
+  });
+  if (exited !== undefined)
+    rows.push([variant.label, objectsCell(exited), 'exited', '', '', '', '', '', '', '', '']);
+}
+
+const figures: string[] = [];
+if (values.figures) {
+  const x = { label: 'objects in the ring', log: true } as const;
+  const span = (value: number): [number, number][] => [
+    [steps[0] ?? 1, value],
+    [steps.at(-1) ?? 1, value],
+  ];
+  const rssSeries: Series[] = results.flatMap(({ variant, idle, steps: readings }) => [
+    {
+      name: `${variant.label}: settled after syncs`,
+      points: readings.map((reading, index) => [steps[index] ?? 0, reading.rss / mebibyte] as const),
+    },
+    { name: `${variant.label}: idle`, points: span(idle.rss / mebibyte) },
+  ]);
+  rssSeries.push(
+    { name: 'Go reference: idle', points: span(reference.idle) },
+    { name: 'Go reference: after 30k (min, max)', points: reference.rss30k.map((v) => [30_000, v] as const) },
+  );
+  const rssFigure = await writeFigure(
+    'sharder-memory-rss',
+    lineChart({
+      title: "Sharder resident memory against the ring's size",
+      x,
+      y: { label: 'RSS (MiB)', min: 0 },
+      series: rssSeries,
+    }),
+  );
+  const cpuSeries: Series[] = results.map(({ variant, steps: readings }) => ({
+    name: `${variant.label}: CPU per sync`,
+    points: readings.map((reading, index) => [steps[index] ?? 0, reading.cpuPerSync] as const),
+  }));
+  cpuSeries.push({
+    name: 'Go reference: full sync of 30k (min, max)',
+    points: reference.syncCpu30k.map((v) => [30_000, v] as const),
+  });
+  const cpuFigure = await writeFigure(
+    'sharder-memory-cpu',
+    lineChart({
+      title: "Sharder CPU per sync against the ring's size",
+      x,
+      y: { label: 'CPU seconds per sync', min: 0 },
+      series: cpuSeries,
+    }),
+  );
+  figures.push(
+    `![Sharder RSS against the ring's size](${rssFigure})`,
+    `![Sharder CPU per sync against the ring's size](${cpuFigure})`,
+  );
+}
+
 console.log(
   [
-    `Node ${process.version}, sync period ${syncPeriodSeconds} s, ` +
-      `memory read after ${syncsPerStep} syncs, objects created ` +
-      (values['through-webhook'] ? 'unassigned (through the webhook)' : 'assigned (not through the webhook)'),
-    '| sharder | objects in the ring | RSS | RSS / idle | heap used | heap total | RSS peak so far | CPU per sync | |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|',
-    ...rows,
+    "### Sharder memory and CPU against the ring's size",
+    '',
+    `Node ${process.version}, ${values['from-source'] ? 'from the TypeScript sources' : 'compiled as the image'}, ` +
+      `sync period ${syncPeriodSeconds} s, memory read after 1 + ${syncsPerStep} syncs, objects created ` +
+      (values['through-webhook']
+        ? 'unassigned (through the webhook)'
+        : 'assigned (not through the webhook)') +
+      `, steps ${steps.map(formatNumber).join(', ')}.`,
+    '',
+    markdownTable(
+      [
+        'sharder',
+        'objects',
+        'RSS',
+        'RSS / idle',
+        'anonymous + file',
+        'heap used',
+        'heap total',
+        'RSS peak so far',
+        'CPU per sync',
+        'Go reference',
+        '',
+      ],
+      rows,
+    ),
+    '',
+    ...figures,
   ].join('\n'),
 );

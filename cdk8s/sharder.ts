@@ -62,8 +62,8 @@ export type WebhookCertificateSource =
   /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
   | { managedBy: 'external'; secretName: string };
 
-// Measured (docs/benchmarks.md, "Sharder memory"): ~155-165 MiB resident from an empty ring to 100,000
-// objects, with the V8 flags of nodeOptions below.
+// Measured (docs/performance/sharder-memory.md): ~90-110 MiB resident from an empty ring to 100,000 objects,
+// with the V8 flags of nodeOptions below.
 export const defaultResources: IResourceRequirements = {
   requests: { cpu: '100m', memory: '256Mi' },
   limits: { memory: '512Mi' },
@@ -85,7 +85,7 @@ export function heapLimitMiB(memoryLimit: string | number | undefined): number |
  * generation to 64 MiB (two 32 MiB semi-spaces) under a burst of allocation (loading the modules, a sync's
  * pages, a wave of admission reviews) and keeps it, ~60 MiB of resident memory for a process whose objects
  * live either very briefly (a page, a review) or as long as it (its caches). The cost is more, smaller
- * scavenges (docs/benchmarks.md: CPU per sync). Plus the old-space limit of heapLimitMiB, where there is one.
+ * scavenges (docs/performance/sharder-memory.md: CPU per sync). Plus the old-space limit of heapLimitMiB, where there is one.
  */
 export function nodeOptions(memoryLimit: string | number | undefined): string {
   const heapLimit = heapLimitMiB(memoryLimit);

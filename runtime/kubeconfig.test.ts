@@ -13,6 +13,7 @@ import {
   needsPlugin,
   parseKubeconfig,
   readKubeconfig,
+  tokenFileRereadMs,
 } from './kubeconfig.ts';
 import type { ClusterAccess } from './rest.ts';
 
@@ -102,20 +103,32 @@ describe('KubeconfigAccess', () => {
     }
   });
 
-  it('reads a token file again when it changes, and keeps the last token while it cannot', async () => {
+  it('reads a token file again once a minute, and keeps the last token while it cannot', async () => {
     const tokenFile = join(dir, 'rotating-token');
     writeFileSync(tokenFile, 'first\n');
-    const access = new KubeconfigAccess(readKubeconfig(single('rotating', {}, { tokenFile })));
+    let now = 0;
+    const access = new KubeconfigAccess(readKubeconfig(single('rotating', {}, { tokenFile })), {
+      clock: { now: () => now },
+    });
     const authorization = async () => (await applied(access)).headers;
     expect(await authorization()).toEqual({ authorization: 'Bearer first' });
     // As the kubelet does: the new token is written beside and swapped in.
     writeFileSync(`${tokenFile}.new`, 'second');
     renameSync(`${tokenFile}.new`, tokenFile);
+    now = tokenFileRereadMs - 1;
+    expect(await authorization()).toEqual({ authorization: 'Bearer first' });
+    now = tokenFileRereadMs;
+    expect(await authorization()).toEqual({ authorization: 'Bearer second' });
+    // Read at tokenFileRereadMs: the next read is due a minute after that.
+    writeFileSync(tokenFile, 'third');
+    now = 2 * tokenFileRereadMs - 1;
     expect(await authorization()).toEqual({ authorization: 'Bearer second' });
     rmSync(tokenFile);
+    now = 2 * tokenFileRereadMs;
     expect(await authorization()).toEqual({ authorization: 'Bearer second' });
-    writeFileSync(tokenFile, 'third');
-    expect(await authorization()).toEqual({ authorization: 'Bearer third' });
+    // A failed read is tried again at the next request.
+    writeFileSync(tokenFile, 'fourth');
+    expect(await authorization()).toEqual({ authorization: 'Bearer fourth' });
   });
 
   it('leaves plugins to client-node', () => {

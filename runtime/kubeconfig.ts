@@ -3,12 +3,13 @@
 // merges, and a ClusterAccess for RestClient that applies what a program needs on its own: a token or token
 // file, client certificates, basic auth, CA and server name, or the in-cluster service account. Exec and
 // auth-provider plugins (cloud logins) are client-node's: needsPlugin tells the caller to load it for those.
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
+import { systemClock, type Clock } from './clock.ts';
 import type { ClusterAccess } from './rest.ts';
 import { yaml } from './yaml.ts';
 
@@ -129,9 +130,24 @@ function context(entry: Fields, index: number): Context {
   };
 }
 
+/**
+ * A kubeconfig's content. JSON is YAML: a JSON kubeconfig (as tools and tests write them) is parsed without
+ * loading the YAML parser (runtime/yaml.ts); anything else, or JSON that JSON.parse refuses, by the YAML parser.
+ */
+function parseDocument(source: string): unknown {
+  if (source.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(source);
+    } catch {
+      // YAML's flow style, or broken: the YAML parser tells.
+    }
+  }
+  return yaml().parse(source, { logLevel: 'error' });
+}
+
 /** Parses a kubeconfig's text; relative file names are taken from `dir`. Throws what is wrong with it. */
 export function parseKubeconfig(source: string, dir: string): Kubeconfig {
-  const content: unknown = yaml().parse(source, { logLevel: 'error' });
+  const content = parseDocument(source);
   if (!isFields(content)) throw new Error('it holds no mapping');
   return {
     clusters: entries(content, 'clusters').map((entry, index) => cluster(entry, index, dir)),
@@ -206,46 +222,62 @@ function material(file: string | undefined, data: string | undefined): Buffer | 
   return data === undefined ? undefined : Buffer.from(data, 'base64');
 }
 
-/** What tells a new version of a file: the kubelet swaps a rotated token in (a new inode), an editor rewrites. */
-function fileVersion(stats: Stats): string {
-  return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
-}
+/**
+ * How long a token read from its file is sent before the file is read again: client-go's cached file token
+ * source takes one for a minute. The kubelet rotates a bound service-account token at 80 % of its lifetime
+ * (at least an hour), so a minute-old token is still valid; reading it once a minute rather than at each
+ * request keeps a file system call off every request of a sync.
+ */
+export const tokenFileRereadMs = 60_000;
 
 /**
- * A token file, read again whenever it changed: a pod's bound service-account token is rotated by the kubelet
- * well before it expires. A failed read keeps the token read last, as client-go does; the next request tries
- * again.
+ * A token file, read again once the token read last is a minute old. A failed read keeps the token read last,
+ * as client-go does; the next request tries again. Requests that find it stale together share one read.
  */
 class TokenFile {
   readonly #path: string;
+  readonly #clock: Pick<Clock, 'now'>;
   #token: string;
-  #version: string;
+  #readAt: number;
+  #reading: Promise<void> | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, clock: Pick<Clock, 'now'>) {
     this.#path = path;
-    this.#version = fileVersion(statSync(path));
+    this.#clock = clock;
     this.#token = readFileSync(path, 'utf8').trim();
+    this.#readAt = clock.now();
   }
 
   async token(): Promise<string> {
-    try {
-      // Checked before it is read: a change in between is read again next time, never missed.
-      const version = fileVersion(await stat(this.#path));
-      if (version !== this.#version) {
-        this.#token = (await readFile(this.#path, 'utf8')).trim();
-        this.#version = version;
-      }
-    } catch {
-      // Keep the last token.
+    if (this.#clock.now() - this.#readAt >= tokenFileRereadMs) {
+      this.#reading ??= this.#reread().finally(() => {
+        this.#reading = undefined;
+      });
+      await this.#reading;
     }
     return this.#token;
   }
+
+  async #reread(): Promise<void> {
+    const at = this.#clock.now();
+    try {
+      this.#token = (await readFile(this.#path, 'utf8')).trim();
+      this.#readAt = at;
+    } catch {
+      // Keep the last token.
+    }
+  }
+}
+
+export interface KubeconfigAccessOptions {
+  /** When a token file is read again (tokenFileRereadMs); default the system's. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 /**
  * The current context of a kubeconfig without plugins, for RestClient. Its files (CA, client certificate and
  * key, token file) are read here, so that a missing one fails at once with its errno; the token file again
- * whenever it changes.
+ * once a minute.
  */
 export class KubeconfigAccess implements ClusterAccess {
   readonly #cluster: Cluster;
@@ -255,7 +287,7 @@ export class KubeconfigAccess implements ClusterAccess {
   readonly #token: string | undefined;
   readonly #tokenFile: TokenFile | undefined;
 
-  constructor(config: Kubeconfig) {
+  constructor(config: Kubeconfig, { clock = systemClock }: KubeconfigAccessOptions = {}) {
     const { cluster, user } = currentContext(config);
     if (cluster === undefined) throw new Error('the kubeconfig has no current cluster');
     if (needsPlugin(config))
@@ -276,7 +308,7 @@ export class KubeconfigAccess implements ClusterAccess {
     // A token in the file wins over its token file, as in client-node.
     this.#token = user.token;
     if (user.token === undefined && user.tokenFile !== undefined)
-      this.#tokenFile = new TokenFile(user.tokenFile);
+      this.#tokenFile = new TokenFile(user.tokenFile, clock);
   }
 
   getCurrentCluster(): Cluster {

@@ -2,7 +2,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { tokenFileRereadMs } from './kubeconfig.ts';
 import { loadKubeConfig, type KubeConfigSources } from './load-kubeconfig.ts';
 import type { ClusterAccess } from './rest.ts';
 
@@ -103,7 +104,7 @@ describe('loadKubeConfig', () => {
     );
   });
 
-  it("falls back to the pod's service account, re-reading its token when the kubelet rotates it", async () => {
+  it("falls back to the pod's service account, re-reading its token a minute after the kubelet rotates it", async () => {
     const account = join(dir, 'serviceaccount');
     mkdirSync(account);
     writeFileSync(join(account, 'token'), 'first');
@@ -113,11 +114,19 @@ describe('loadKubeConfig', () => {
       '--kubeconfig: not given, and KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not both set',
     );
     const env = { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' };
-    const access = await load({ ...sources, env });
-    expect(access.getCurrentCluster()?.server).toBe('https://[fd00::1]:443');
-    expect(await authorization(access)).toBe('Bearer first');
-    writeFileSync(join(account, 'token'), 'second, rotated');
-    expect(await authorization(access)).toBe('Bearer second, rotated');
+    // The system clock (performance.now()) under jest's control; file reads are not timers.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const access = await load({ ...sources, env });
+      expect(access.getCurrentCluster()?.server).toBe('https://[fd00::1]:443');
+      expect(await authorization(access)).toBe('Bearer first');
+      writeFileSync(join(account, 'token'), 'second, rotated');
+      expect(await authorization(access)).toBe('Bearer first');
+      jest.advanceTimersByTime(tokenFileRereadMs);
+      expect(await authorization(access)).toBe('Bearer second, rotated');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('runs an exec plugin through client-node, loaded for it', async () => {

@@ -2,8 +2,8 @@
 // part binds only the fields it adds (pino repeats a key bound twice): see docs/architecture.md, "Logs".
 // JSON lines by default (for log pipelines); human-readable when writing to a terminal.
 import type { ApiException } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { PinoPretty } from 'pino-pretty';
 import { ExpectedError } from './expected-error.ts';
 import { ApiError } from './rest.ts';
 
@@ -33,7 +33,13 @@ export interface LoggerOptions {
 export function createLogger({ level, format = 'auto', name }: LoggerOptions): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY);
   const options = { level, serializers, ...(name === undefined ? {} : { name }) };
-  return pretty ? pino(options, PinoPretty({ sync: true, colorize: true })) : pino(options);
+  return pretty ? pino(options, prettyStream()) : pino(options);
+}
+
+/** pino-pretty, loaded only for a terminal: with its dependencies it costs a process ~2-8 MiB of memory. */
+function prettyStream(): ReturnType<typeof import('pino-pretty').PinoPretty> {
+  const { PinoPretty } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return PinoPretty({ sync: true, colorize: true });
 }
 
 /** What `err` becomes in a line. */

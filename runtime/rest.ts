@@ -6,7 +6,8 @@
 import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { createSecureContext } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici.ts';
 import { isExpected } from './expected-error.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { createLogger } from '../../runtime/logger.ts';
 import type { ClusterAccess } from '../../runtime/rest.ts';
 import { ConfigError, parseConfig, usage } from './config.ts';
-import { loadKubeConfig } from './kubeconfig.ts';
+import { loadKubeConfig } from '../../runtime/load-kubeconfig.ts';
 import { Sharder } from './sharder.ts';
 import { readWebhookCertificates } from './webhook-certificates.ts';
 

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { createCertificateAuthority, type KeyPair } from '../../runtime/certificates.ts';
-import { currentContext, readKubeconfig } from '../../runtime/kubeconfig.ts';
+import {
+  currentContext,
+  KubeconfigAccess,
+  readKubeconfig,
+  tokenFileRereadMs,
+} from '../../runtime/kubeconfig.ts';
 import { loadKubeConfig } from '../../runtime/load-kubeconfig.ts';
 import { ApiError, RestClient } from '../../runtime/rest.ts';
 import type { ControlPlane } from '../control-plane/control-plane.ts';
@@ -122,14 +127,18 @@ describe("the sharder's kubeconfig on a real API server", () => {
     expect(await using(impersonating, whoAmI)).toMatchObject({ username: 'jane' });
   });
 
-  it('reads its token file again when the file is replaced', async () => {
+  it('reads its token file again a minute after it read it, when the file was replaced', async () => {
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, 'not-a-token');
-    await using(await connect('token-file', { tokenFile }), async (rest) => {
+    let now = 0;
+    const path = await writeKubeconfig('token-file', { tokenFile });
+    const access = new KubeconfigAccess(readKubeconfig(path), { clock: { now: () => now } });
+    await using(new RestClient(access), async (rest) => {
       await expect(whoAmI(rest)).rejects.toMatchObject({ code: 401 });
       // As the kubelet rotates a projected token: written beside, then swapped in.
       await writeFile(`${tokenFile}.new`, `${adminToken}\n`);
       await rename(`${tokenFile}.new`, tokenFile);
+      now = tokenFileRereadMs;
       expect(await whoAmI(rest)).toMatchObject({ username: 'admin' });
     });
   });
@@ -186,8 +195,8 @@ describe('the sharder program', () => {
     for (const shard of shards) shard.crash();
   });
 
-  /** Runs a sharder with `kubeconfigPath` until `work` is done; the packages it loaded, from its log. */
-  async function packagesLoaded(
+  /** Runs a sharder with `kubeconfigPath` until `work` is done; the modules it loaded (URLs), from its log. */
+  async function modulesLoaded(
     identity: string,
     kubeconfigPath: string,
     work: () => Promise<void> = () => Promise.resolve(),
@@ -204,17 +213,23 @@ describe('the sharder program', () => {
     } finally {
       expect(await sharder.stop()).toBe(0);
     }
-    const packages = new Set<string>();
-    for (const line of (await readFile(sharder.logPath, 'utf8')).split('\n')) {
-      const name = /^module-load .*\/node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(line)?.[1];
-      if (name !== undefined) packages.add(name);
-    }
-    return [...packages];
+    const log = await readFile(sharder.logPath, 'utf8');
+    return [...log.matchAll(/^module-load (.*)$/gm)].map((match) => match[1] ?? '');
   }
 
-  it('never loads client-node with a token, while it leads, assigns and syncs', async () => {
+  /** The packages in node_modules that `modules` come from. */
+  function packagesOf(modules: string[]): string[] {
+    const names = modules.map((url) => /\/node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(url)?.[1]);
+    return [...new Set(names.filter((name) => name !== undefined))];
+  }
+
+  async function packagesLoaded(identity: string, kubeconfigPath: string): Promise<string[]> {
+    return packagesOf(await modulesLoaded(identity, kubeconfigPath));
+  }
+
+  it('loads neither client-node nor what it needs on rare paths only, while it leads, assigns and syncs', async () => {
     const ring = 'kubeconfig';
-    const packages = await packagesLoaded('sharder-token', controlPlane.kubeconfigPath, async () => {
+    const modules = await modulesLoaded('sharder-token', controlPlane.kubeconfigPath, async () => {
       await createTwoShardConfigMapRing(cluster.rest, shards, {
         ring,
         shardNamespace: sharderNamespace,
@@ -224,9 +239,18 @@ describe('the sharder program', () => {
       const object = await createConfigMap(cluster.rest, objects, 'assigned');
       expect(object.metadata.labels?.[shardLabel(ring)]).toBeDefined();
     });
-    // The hook saw the packages the sharder does load.
-    expect(packages).toEqual(expect.arrayContaining(['undici', 'pino', 'yaml']));
+    const packages = packagesOf(modules);
+    // The hook saw the packages the sharder does load, and a module bundled in Node (the exit's listing).
+    expect(packages).toEqual(expect.arrayContaining(['undici', 'pino', 'prom-client']));
+    expect(modules).toContainEqual(expect.stringMatching(/^node:internal\/deps\//));
     expect(packages).not.toContain('@kubernetes/client-node');
+    // A terminal's log format; the YAML parser, for a kubeconfig that is no JSON (this one is) or a config file.
+    expect(packages).not.toContain('pino-pretty');
+    expect(packages).not.toContain('yaml');
+    // undici's Agent without fetch, WebSocket and the rest of its index (runtime/undici.ts); nor Node's own
+    // copy of undici, which an ES import of node:http loads (runtime/monitoring-server.ts).
+    expect(modules).not.toContainEqual(expect.stringMatching(/\/node_modules\/undici\/index\.js$/));
+    expect(modules).not.toContain('node:internal/deps/undici/undici');
   });
 
   it('never loads client-node with a client certificate', async () => {
