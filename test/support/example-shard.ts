@@ -22,6 +22,8 @@ export interface ExampleShardOptions {
   leaseDurationSeconds: number;
   /** Directory for the log and the record file. */
   dir: string;
+  /** More flags of the example, after the harness's own (a flag given again wins: e.g. --log-level=info). */
+  args?: string[];
 }
 
 export interface ExampleShard extends ManagedProcess {
@@ -59,6 +61,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
       `--record-file=${recordFile}`,
       '--log-format=json',
       '--log-level=debug',
+      ...(options.args ?? []),
     ],
     join(options.dir, `${options.name}.log`),
   );
