@@ -148,6 +148,8 @@ export interface ShardStart {
   leaseDurationSeconds: number;
   /** More flags of the example, e.g. its limits. */
   args: string[];
+  /** Options of node itself. */
+  nodeArgs?: string[];
 }
 
 /** Starts shards of the example at once and waits until all have joined. */
@@ -163,6 +165,7 @@ export function startShards(names: readonly string[], options: ShardStart): Prom
         dir: options.logDir,
         // Info, not the harness's debug: a line per request would cost the shards more than their reconciles.
         args: ['--log-level=info', ...options.args],
+        ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
       }),
     ),
   );

@@ -24,6 +24,8 @@ export interface ExampleShardOptions {
   dir: string;
   /** More flags of the example, after the harness's own (a flag given again wins: e.g. --log-level=info). */
   args?: string[];
+  /** Options of node itself, such as --inspect. */
+  nodeArgs?: string[];
 }
 
 export interface ExampleShard extends ManagedProcess {
@@ -50,6 +52,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
     options.name,
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       '--conditions=controller-rings-source',
       exampleMain,
       `--kubeconfig=${options.kubeconfigPath}`,
