@@ -5,7 +5,7 @@
 // last ran) and the resident set (VmRSS), first with one shard holding the whole ring, then with 3 shards, each
 // read once it has reconciled its objects. Each shard's heap is also read before any object exists (idle): the
 // part of the heap that is the cache is the difference.
-//   npm run bench -- cache-split [--objects 5000] [--data-bytes 16384] [--runs 3]
+//   npm run bench -- cache-split [--objects 3000] [--data-bytes 131072] [--runs 3]
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ExampleShard } from '../test/support/example-shard.ts';
@@ -25,8 +25,8 @@ import { barChart, markdownTable, writeFigure } from './support/plot.ts';
 
 const { values } = parseArgs({
   options: {
-    objects: { type: 'string', default: '5000' },
-    'data-bytes': { type: 'string', default: '16384' },
+    objects: { type: 'string', default: '3000' },
+    'data-bytes': { type: 'string', default: '131072' },
     runs: { type: 'string', default: '3' },
   },
   strict: true,

@@ -7,7 +7,7 @@
 //   reconciled without error by another shard: its Lease runs out, the sharder takes it over and moves the
 //   objects (no drain: the shard is dead). The bound is 2 × the Lease duration + 2 s.
 // Reconciles are read from the shards' record files (one line per reconcile start and end, written at once).
-//   npm run bench -- handover [--objects 2000] [--runs 3] [--lease-duration 10] [--qps Q]
+//   npm run bench -- handover [--objects 2000] [--runs 3] [--lease-duration 10] [--qps Q] [--sync-concurrency C]
 import { parseArgs } from 'node:util';
 import { HashRing } from '../sharding/ring.ts';
 import { readRecords, type ExampleShard } from '../test/support/example-shard.ts';
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     // The shards' reconciles unlimited by default: what is measured is the protocol's handover, not a rate limit.
     qps: { type: 'string' },
     'data-bytes': { type: 'string', default: '256' },
+    // The sharder's object patches at once per ring (its --sync-concurrency); default the sharder's own default.
+    'sync-concurrency': { type: 'string' },
   },
   strict: true,
 });
@@ -102,7 +104,10 @@ type ExampleRingRest = Awaited<ReturnType<typeof startExampleRing>>['cluster']['
 
 const keyOf = (object: string): string => `/ConfigMap/${object}`;
 const results: Result[] = [];
-const bench = await startExampleRing();
+const syncConcurrency = values['sync-concurrency'];
+const bench = await startExampleRing(
+  syncConcurrency === undefined ? [] : [`--sync-concurrency=${syncConcurrency}`],
+);
 const { rest } = bench.cluster;
 try {
   for (let run = 1; run <= runs; run++) {
@@ -205,6 +210,7 @@ console.log(
     `Node ${process.version}; the shards' Lease ${leaseDurationSeconds} s (renew deadline ` +
       `${((leaseDurationSeconds * 2) / 3).toFixed(1)} s, retry ${(leaseDurationSeconds / 7.5).toFixed(1)} s); ` +
       `shards' requests ${values.qps === undefined ? 'not limited' : `limited to ${values.qps}/s`}; ` +
+      `sharder's --sync-concurrency ${syncConcurrency ?? 'default'}; ` +
       `${runs} runs, min..max.`,
     '',
     markdownTable(
