@@ -13,6 +13,7 @@ import {
   assignments,
   createConfigMaps,
   deleteObjects,
+  reclaimEtcd,
   ringHasShards,
   SecretWatch,
   shardDir,
@@ -81,6 +82,7 @@ async function measure(run: number, names: string[]): Promise<Reading[]> {
   } finally {
     await Promise.all(shards.map((shard) => shard.stop()));
     await deleteObjects(rest);
+    await reclaimEtcd(bench.cluster.controlPlane.etcdUrl);
   }
 }
 

@@ -57,6 +57,8 @@ interface Result {
   failoverSeconds: number;
   /** From the SIGKILL until the last of them was first started on another shard (after the sharder moved it). */
   failoverStartSeconds: number;
+  /** From the SIGKILL until the sharder acquired the dead shard's Lease: the Lease's states, design.md. */
+  acquiredSeconds: number;
 }
 
 /** When each of `keys` was first reconciled without error by `shards` after `since`; NaN where not yet. */
@@ -149,6 +151,8 @@ try {
     await victim?.kill();
     const survivors = shards.slice(1);
     const failoverDone = await allReconciled(() => survivors, held, killedAt, 120_000);
+    // The sharder's acquisition (it holds the Lease until it deletes it as orphaned, a minute later).
+    const acquired = await acquiredAt(rest, victimName);
     // The first reconcile start of each object on its new shard follows its move by the sharder.
     let lastStart = 0;
     for (const shard of survivors) {
@@ -165,6 +169,7 @@ try {
       killed: held.size,
       failoverSeconds: (failoverDone - killedAt) / 1000,
       failoverStartSeconds: (lastStart - killedAt) / 1000,
+      acquiredSeconds: (acquired - killedAt) / 1000,
     };
     results.push(result);
     console.error(`run ${run}: ${JSON.stringify(result)}`);
@@ -182,7 +187,7 @@ const range = (numbers: number[], digits = 1): string => {
 };
 const pick = (field: keyof Result): number[] => results.map((result) => result[field]);
 const figure = await writeFigure(
-  'handover',
+  syncConcurrency === undefined ? 'handover' : `handover-sync-concurrency-${syncConcurrency}`,
   barChart({
     title: `Handover and failover, ${objects} ConfigMaps, Lease ${leaseDurationSeconds} s (min..max of ${runs} runs)`,
     y: { label: 'seconds', min: 0 },
@@ -228,6 +233,12 @@ console.log(
           range(pick('killed'), 0),
           range(pick('failoverSeconds')),
           `${bound} s`,
+        ],
+        [
+          'failover: from SIGKILL to the sharder’s acquisition of the Lease',
+          '',
+          range(pick('acquiredSeconds')),
+          `${2 * leaseDurationSeconds} s (2 × Lease)`,
         ],
         [
           'failover: from SIGKILL to the last reconcile start elsewhere',
