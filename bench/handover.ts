@@ -189,13 +189,13 @@ const pick = (field: keyof Result): number[] => results.map((result) => result[f
 const figure = await writeFigure(
   syncConcurrency === undefined ? 'handover' : `handover-sync-concurrency-${syncConcurrency}`,
   barChart({
-    title: `Handover and failover, ${objects} ConfigMaps, Lease ${leaseDurationSeconds} s (min..max of ${runs} runs)`,
+    title: `Handover and failover: ${objects} ConfigMaps, L = ${leaseDurationSeconds} s${syncConcurrency === undefined ? '' : `, sync ${syncConcurrency} at once`}`,
     y: { label: 'seconds', min: 0 },
     bars: [
-      ['join: Lease to last reconcile', pick('joinSeconds')],
-      ['join: process start to last', pick('joinFromStartSeconds')],
-      ['SIGKILL to last reconcile', pick('failoverSeconds')],
-      [`bound: 2 × Lease + 2 s`, [bound]],
+      ['join (from Lease)', pick('joinSeconds')],
+      ['join (from start)', pick('joinFromStartSeconds')],
+      ['failover', pick('failoverSeconds')],
+      ['bound: 2 × L + 2 s', [bound]],
     ].map(([label, numbers]) => {
       const list = numbers as number[];
       const sorted = [...list].sort((a, b) => a - b);
