@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { exponentialBackoff } from './rate-limiter.ts';
+import type { Clock } from './clock.ts';
+import { exponentialBackoff, TokenBucket } from './rate-limiter.ts';
 
 describe('exponentialBackoff', () => {
   it('doubles the delay per failure of a key, up to the cap', () => {
@@ -39,5 +40,92 @@ describe('exponentialBackoff', () => {
     const limiter = exponentialBackoff({ baseMs: 5, maxMs: 100 });
     for (let i = 0; i < 2000; i++) limiter.when('a');
     expect(limiter.when('a')).toBe(100);
+  });
+});
+
+/** A clock whose time moves only when the test says; its timers record when they were asked to fire. */
+function manualClock(): Clock & {
+  at: number;
+  timers: { due: number; fire: () => void }[];
+  advance(ms: number): void;
+} {
+  const clock = {
+    at: 0,
+    timers: [] as { due: number; fire: () => void }[],
+    now: () => clock.at,
+    schedule(fire: () => void, ms: number) {
+      const timer = { due: clock.at + ms, fire };
+      clock.timers.push(timer);
+      return () => {
+        clock.timers = clock.timers.filter((other) => other !== timer);
+      };
+    },
+    advance(ms: number) {
+      clock.at += ms;
+      const due = clock.timers.filter((timer) => timer.due <= clock.at);
+      clock.timers = clock.timers.filter((timer) => timer.due > clock.at);
+      for (const timer of due) timer.fire();
+    },
+  };
+  return clock;
+}
+
+describe('TokenBucket', () => {
+  it('lets a burst go at once, then one request per 1/qps seconds, each waiter at its own moment', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 10, burst: 3, clock });
+    const taken = Array.from({ length: 6 }, () => bucket.take());
+    expect(clock.timers.map((timer) => timer.due)).toEqual([100, 200, 300]);
+    return Promise.all(taken.slice(0, 3)).then(() => {
+      clock.advance(300);
+      return Promise.all(taken);
+    });
+  });
+
+  it('fills up to its burst while idle, no further', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 10, burst: 2, clock });
+    void bucket.take();
+    clock.advance(10_000);
+    void bucket.take();
+    void bucket.take();
+    expect(clock.timers).toEqual([]);
+    void bucket.take();
+    expect(clock.timers.map((timer) => timer.due - clock.at)).toEqual([100]);
+  });
+
+  it('keeps the rate under a steady stream of requests', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 4, burst: 1, clock });
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      void bucket.take();
+      waits.push((clock.timers.at(-1)?.due ?? clock.at) - clock.at);
+      clock.advance(100);
+    }
+    // One token per 250 ms; a request every 100 ms waits longer and longer.
+    expect(waits).toEqual([0, 150, 300, 450, 600]);
+  });
+
+  it('rejects a waiter whose signal aborts, and one already aborted at once', async () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 1, burst: 1, clock });
+    await bucket.take();
+    const aborter = new AbortController();
+    const waiting = bucket.take(aborter.signal);
+    aborter.abort(new Error('stopped'));
+    await expect(waiting).rejects.toThrow('stopped');
+    expect(clock.timers).toEqual([]);
+    await expect(bucket.take(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
+  });
+
+  it.each([
+    [0, 1],
+    [-1, 1],
+    [Number.NaN, 1],
+    [5, 0],
+    [5, 1.5],
+  ])('refuses qps %p with burst %p', (qps, burst) => {
+    expect(() => new TokenBucket({ qps, burst })).toThrow(RangeError);
   });
 });

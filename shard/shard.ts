@@ -16,11 +16,13 @@ import type { Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound, RestClient } from '../runtime/rest.ts';
+import { TokenBucket } from '../runtime/rate-limiter.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
 import { resolveResource, type GroupResource } from './resource.ts';
 import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
+import { ThrottledClient, type ClientRateLimit } from './throttled-client.ts';
 
 // For reconciles: throw it for a failure that is part of normal operation (logged at debug, retried).
 export { ExpectedError } from '../runtime/expected-error.ts';
@@ -28,6 +30,8 @@ export { ExpectedError } from '../runtime/expected-error.ts';
 export type { KubeObject, ObjectMeta, OwnerReference } from '../runtime/object.ts';
 
 export type { GroupResource } from './resource.ts';
+
+export type { ClientRateLimit } from './throttled-client.ts';
 
 /** What a reconcile may use: this shard's client, a logger naming ring, shard and object, and an abort signal. */
 export interface ReconcileContext {
@@ -107,6 +111,11 @@ export interface ShardOptions extends ShardIdentity {
   logger: Logger;
   /** Where reconcile and queue metrics are registered; default a new Metrics (see Shard.metrics). */
   metrics?: Metrics;
+  /**
+   * Limits the requests of reconciles and handovers (context.client) as client-go's QPS and Burst do; the
+   * Lease and the watches are not limited. Default none.
+   */
+  clientRateLimit?: ClientRateLimit;
 }
 
 type AnyController = ShardedController<KubeObject>;
@@ -167,11 +176,14 @@ export class Shard {
   readonly #controllers: AnyController[] = [];
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
+  readonly #bucket: TokenBucket | undefined;
   #stopping = false;
 
   constructor(options: ShardOptions) {
     this.#options = options;
     this.metrics = options.metrics ?? new Metrics();
+    // Throws a RangeError for a limit that is no rate, before anything starts.
+    this.#bucket = options.clientRateLimit && new TokenBucket(options.clientRateLimit);
     this.#connection = connectShard(options);
     this.#ready.promise.catch(() => undefined);
   }
@@ -213,7 +225,7 @@ export class Shard {
       controllers: [],
       stopped: new AbortController(),
       fence,
-      client: new FencedClient(this.#options.kubeConfig, this.#connection.userAgent, fence),
+      client: this.#client(fence),
     };
     let failed = false;
     try {
@@ -240,6 +252,15 @@ export class Shard {
         for (const handler of this.#lostHandlers) handler();
       }
     }
+  }
+
+  /** The client of this term's reconciles and handovers: fenced by the Lease, rate-limited if configured. */
+  #client(fence: Fence): FencedClient {
+    const { kubeConfig } = this.#options;
+    const { userAgent } = this.#connection;
+    return this.#bucket === undefined
+      ? new FencedClient(kubeConfig, userAgent, fence)
+      : new ThrottledClient(kubeConfig, userAgent, fence, this.#bucket);
   }
 
   #informer(info: ResourceInfo, namespace: string | undefined, term: Term): Informer<KubeObject> {

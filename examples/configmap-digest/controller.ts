@@ -27,12 +27,21 @@ export function digestOf(configMap: Pick<IConfigMap, 'data' | 'binaryData'>): st
   return hash.digest('hex');
 }
 
-export function configMapDigestController(observer?: ReconcileObserver): ShardedController<IConfigMap> {
+export interface ConfigMapDigestOptions {
+  /** ConfigMaps reconciled at once; default 4. */
+  workers?: number;
+  observer?: ReconcileObserver;
+}
+
+export function configMapDigestController({
+  workers = 4,
+  observer,
+}: ConfigMapDigestOptions = {}): ShardedController<IConfigMap> {
   return {
     name: 'configmap-digest',
     resource: { group: '', resource: 'configmaps' },
     controlledResources: [secrets],
-    concurrency: 4,
+    concurrency: workers,
     ...(observer === undefined ? {} : { observer }),
     async reconcile(configMap, { client, controlled, logger, shardLabels, signal }) {
       const { name = '', namespace = '', uid = '' } = configMap.metadata ?? {};

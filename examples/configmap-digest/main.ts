@@ -1,66 +1,35 @@
 // The example controller as a program: one shard of the ring `configmap-digest` (or --ring).
 //   node --conditions=controller-rings-source examples/configmap-digest/main.ts --name shard-0 --namespace default [--kubeconfig file]
 import { appendFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   ApiError,
   createLogger,
-  isLogLevel,
   MonitoringServer,
   Probes,
   Shard,
   type ReconcileObserver,
 } from 'controller-rings/shard';
 import { configMapDigestController } from './controller.ts';
+import { FlagError, parseFlags, usage, type Flags } from './flags.ts';
 
-const usage = `usage: configmap-digest [--ring configmap-digest] [--name NAME] [--namespace NAMESPACE] [--kubeconfig FILE]
-  [--lease-duration SECONDS] [--metrics-port PORT] [--record-file FILE] [--log-level info]`;
-
-function fail(message: string): never {
-  console.error(`configmap-digest: ${message}\n${usage}`);
+let flags: Flags;
+try {
+  flags = parseFlags(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof FlagError)) throw error;
+  console.error(`configmap-digest: ${error.message}\n${usage}`);
   process.exit(2);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      ring: { type: 'string', default: 'configmap-digest' },
-      name: { type: 'string', default: process.env.POD_NAME ?? hostname() },
-      namespace: { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
-      kubeconfig: { type: 'string' },
-      'lease-duration': { type: 'string', default: '15' },
-      'metrics-port': { type: 'string' },
-      'record-file': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      'log-format': { type: 'string', default: 'auto' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail((error as Error).message);
-}
-const leaseDurationSeconds = Number(values['lease-duration']);
-if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 1) {
-  fail(`--lease-duration: "${values['lease-duration']}" is not a positive number of seconds`);
-}
-const level = values['log-level'];
-if (!isLogLevel(level)) fail(`--log-level: "${level}" is not a log level`);
-const format = values['log-format'];
-if (format !== 'json' && format !== 'pretty' && format !== 'auto')
-  fail(`--log-format: "${format}" is not json, pretty or auto`);
-
-const logger = createLogger({ level, format, name: 'configmap-digest' });
+const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'configmap-digest' });
 const kubeConfig = new KubeConfig();
-if (values.kubeconfig === undefined) kubeConfig.loadFromDefault();
-else kubeConfig.loadFromFile(values.kubeconfig);
+if (flags.kubeconfig === undefined) kubeConfig.loadFromDefault();
+else kubeConfig.loadFromFile(flags.kubeconfig);
 
 // For the end-to-end checks: one line when a reconcile starts and one when it ends, written synchronously so
 // that a killed process leaves every start it made on disk.
-const recordFile = values['record-file'];
-const shardName = values.name;
+const { recordFile, name: shardName } = flags;
 const observer: ReconcileObserver | undefined =
   recordFile === undefined
     ? undefined
@@ -85,14 +54,15 @@ const observer: ReconcileObserver | undefined =
       };
 
 const shard = new Shard({
-  ring: values.ring,
+  ring: flags.ring,
   name: shardName,
-  namespace: values.namespace,
+  namespace: flags.namespace,
   kubeConfig,
   logger,
-  leaseDurationSeconds,
+  leaseDurationSeconds: flags.leaseDurationSeconds,
+  ...(flags.clientRateLimit === undefined ? {} : { clientRateLimit: flags.clientRateLimit }),
 });
-shard.addController(configMapDigestController(observer));
+shard.addController(configMapDigestController({ workers: flags.workers, observer }));
 shard.onLost(() => {
   logger.error('lost the shard lease; exiting so that the shard restarts fresh');
   process.exit(1);
@@ -103,10 +73,10 @@ let ready = false;
 probes.addHealthCheck('ping', () => true);
 probes.addReadinessCheck('shard', () => ready);
 const monitoring =
-  values['metrics-port'] === undefined
+  flags.metricsPort === undefined
     ? undefined
     : new MonitoringServer({
-        port: Number(values['metrics-port']),
+        port: flags.metricsPort,
         probes,
         metrics: shard.metrics.registry,
         logger,

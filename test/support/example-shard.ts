@@ -22,6 +22,10 @@ export interface ExampleShardOptions {
   leaseDurationSeconds: number;
   /** Directory for the log and the record file. */
   dir: string;
+  /** More flags of the example, after the harness's own (a flag given again wins: e.g. --log-level=info). */
+  args?: string[];
+  /** Options of node itself, such as --inspect. */
+  nodeArgs?: string[];
 }
 
 export interface ExampleShard extends ManagedProcess {
@@ -48,6 +52,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
     options.name,
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       '--conditions=controller-rings-source',
       exampleMain,
       `--kubeconfig=${options.kubeconfigPath}`,
@@ -59,6 +64,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
       `--record-file=${recordFile}`,
       '--log-format=json',
       '--log-level=debug',
+      ...(options.args ?? []),
     ],
     join(options.dir, `${options.name}.log`),
   );
