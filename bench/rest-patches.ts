@@ -61,6 +61,8 @@ try {
             path: `${base}/${name}`,
             contentType: 'application/merge-patch+json',
             accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+            // As the sync's patches (a client without the option parses the answer).
+            discardAnswer: true,
             body: { metadata: { labels: { 'drain.bench': String(value) } } },
           });
         });

@@ -21,6 +21,12 @@ export interface RequestSpec {
   /** E.g. application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 for metadata-only lists. */
   accept?: string;
   signal?: AbortSignal;
+  /**
+   * A successful answer's body is dropped as it arrives, unread, and request resolves undefined: for writes
+   * whose result is of no use (the sync's patches), which would otherwise parse the object (its managedFields)
+   * only to drop it. An error's Status is still read.
+   */
+  discardAnswer?: boolean;
 }
 
 export interface ApiErrorDetails {
@@ -144,6 +150,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abortReason: Error | undefined;
   #settled = false;
   #statusCode = 0;
+  /** Whether the answer's body is collected (not a discarded success). */
+  #keep = true;
   readonly #chunks: Buffer[] = [];
   readonly promise: Promise<Answer>;
 
@@ -190,15 +198,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
     // 1xx answers come before the real one.
     if (statusCode >= 200) this.#statusCode = statusCode;
+    this.#keep = this.#spec.discardAnswer !== true || statusCode < 200 || statusCode >= 300;
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#chunks.push(chunk);
+    if (this.#keep) this.#chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     const chunks = this.#chunks;
-    const text = chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString();
+    const text =
+      chunks.length === 0
+        ? ''
+        : chunks.length === 1
+          ? (chunks[0] as Buffer).toString()
+          : Buffer.concat(chunks).toString();
     this.#settle({ statusCode: this.#statusCode, text }, undefined);
   }
 
