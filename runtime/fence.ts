@@ -39,7 +39,10 @@ export class FencedClient extends RestClient {
   readonly #fence: Fence;
 
   constructor(kubeConfig: ClusterAccess, userAgent: string, fence: Fence) {
-    super(kubeConfig, userAgent, { refuseWrite: (method, path) => refusal(fence, method, path) });
+    super(kubeConfig, userAgent, {
+      refuseWrite: (method, path) => refusal(fence, method, path),
+      abortWrites: fence.lost,
+    });
     this.#fence = fence;
   }
 
@@ -54,8 +57,7 @@ export class FencedClient extends RestClient {
     const fence = this.#fence;
     const refused = refusal(fence, method, spec.path);
     if (refused !== undefined) return Promise.reject(refused);
-    const signal = spec.signal === undefined ? fence.lost : AbortSignal.any([spec.signal, fence.lost]);
-    return super.request<T>({ ...spec, signal }).catch((error: unknown) => {
+    return super.request<T>(spec).catch((error: unknown) => {
       // Aborted by the fence, not by the caller: a refusal too (its answer is not awaited).
       if (fence.lost.aborted && spec.signal?.aborted !== true && !isFenced(error)) {
         throw new FenceError(`${method} ${spec.path} aborted: ${fence.reason}`, { cause: error });

@@ -22,6 +22,12 @@ export interface RequestSpec {
   /** E.g. application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 for metadata-only lists. */
   accept?: string;
   signal?: AbortSignal;
+  /**
+   * A successful answer's body is dropped as it arrives, unread, and request resolves undefined: for writes
+   * whose result is of no use (the sync's patches), which would otherwise parse the object (its managedFields)
+   * only to drop it. An error's Status is still read.
+   */
+  discardAnswer?: boolean;
 }
 
 export interface ApiErrorDetails {
@@ -122,29 +128,113 @@ function pathWithQuery(path: string, query: Query = {}): string {
   return encoded === '' ? path : `${path}?${encoded}`;
 }
 
+/** An answer read whole: its status and its body's text. */
+interface Answer {
+  statusCode: number;
+  text: string;
+}
+
 /**
- * Hands each write to `refuse` at the last moment the client still decides: on a connection,
- * credentials applied, about to be written. An Error it returns aborts the request unsent, and the request
- * rejects with it.
+ * One request's handler on undici's dispatch API: it collects the answer's body as buffers and settles a
+ * promise with its text, without the stream, async resource and abort-signal bookkeeping of undici's request()
+ * (a sync's thousands of patches paid for those on every one). One object per request, its callbacks methods:
+ * it is also the abort listener of the caller's signal (handleEvent).
  */
-function refusingWrites(
-  refuse: (method: string, path: string) => Error | undefined,
-): Dispatcher.DispatchInterceptor {
-  return (dispatch) => (options, handler) => {
-    if (options.method === 'GET') return dispatch(options, handler);
-    return dispatch(options, {
-      onRequestStart(controller, context) {
-        const refusal = refuse(options.method, options.path);
-        if (refusal === undefined) handler.onRequestStart?.(controller, context);
-        else controller.abort(refusal);
-      },
-      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
-      onResponseStart: (...args) => handler.onResponseStart?.(...args),
-      onResponseData: (...args) => handler.onResponseData?.(...args),
-      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
-      onResponseError: (...args) => handler.onResponseError?.(...args),
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #spec: RequestSpec;
+  readonly #refuse: RestClientOptions['refuseWrite'];
+  readonly #done: (exchange: Exchange) => void;
+  #resolve!: (answer: Answer) => void;
+  #reject!: (error: unknown) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Why the request was aborted before it started, to abort it with when it does. */
+  #abortReason: Error | undefined;
+  #settled = false;
+  #statusCode = 0;
+  /** Whether the answer's body is collected (not a discarded success). */
+  #keep = true;
+  readonly #chunks: Buffer[] = [];
+  readonly promise: Promise<Answer>;
+
+  constructor(
+    spec: RequestSpec,
+    refuse: RestClientOptions['refuseWrite'],
+    done: (exchange: Exchange) => void,
+  ) {
+    this.#spec = spec;
+    this.#refuse = refuse;
+    this.#done = done;
+    this.promise = new Promise<Answer>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
     });
-  };
+    spec.signal?.addEventListener('abort', this, { once: true });
+  }
+
+  /** Ends the request with `reason` (rejecting with it): at once, also when it still waits for a connection. */
+  abort(reason: Error): void {
+    this.#abortReason ??= reason;
+    this.#controller?.abort(reason);
+    this.#settle(undefined, reason);
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.abort((this.#spec.signal as AbortSignal).reason as Error);
+  }
+
+  // The fence's point (runtime/fence.ts): on a connection, credentials applied, about to be written in this
+  // same call (HTTP/1.1). An Error `refuse` returns aborts the request unsent, and the request rejects with it.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) {
+      controller.abort(this.#abortReason);
+      return;
+    }
+    const method = this.#spec.method ?? 'GET';
+    const refusal = method === 'GET' ? undefined : this.#refuse?.(method, this.#spec.path);
+    if (refusal !== undefined) controller.abort(refusal);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    // 1xx answers come before the real one.
+    if (statusCode >= 200) this.#statusCode = statusCode;
+    this.#keep = this.#spec.discardAnswer !== true || statusCode < 200 || statusCode >= 300;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#keep) this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const chunks = this.#chunks;
+    const text =
+      chunks.length === 0
+        ? ''
+        : chunks.length === 1
+          ? (chunks[0] as Buffer).toString()
+          : Buffer.concat(chunks).toString();
+    this.#settle({ statusCode: this.#statusCode, text }, undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#settle(undefined, error);
+  }
+
+  #settle(answer: Answer | undefined, error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#spec.signal?.removeEventListener('abort', this);
+    this.#done(this);
+    if (answer !== undefined) this.#resolve(answer);
+    // Aborts and the refusals of refuseWrite (expected errors) are the caller's own; the rest are transport
+    // failures: an ApiError with code 0.
+    else if (error === this.#abortReason || isExpected(error)) this.#reject(error);
+    else {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#reject(new ApiError(0, message, { method: this.#spec.method ?? 'GET', path: this.#spec.path }));
+    }
+  }
 }
 
 function apiError(spec: RequestSpec, code: number, text: string): ApiError {
@@ -163,6 +253,11 @@ export interface RestClientOptions {
    * an Error refuses it, and the request rejects with that Error. Without it every write is sent.
    */
   refuseWrite?: (method: string, path: string) => Error | undefined;
+  /**
+   * Aborts every write in flight, or still waiting for a connection, when it aborts (the request rejects with
+   * its reason), and refuses every write after. One listener for the client, not one per request.
+   */
+  abortWrites?: AbortSignal;
 }
 
 /**
@@ -179,21 +274,39 @@ export class RestClient {
   readonly #kubeConfig: ClusterAccess;
   readonly #userAgent: string;
   readonly #refuseWrite: RestClientOptions['refuseWrite'];
+  readonly #abortWrites: AbortSignal | undefined;
+  /** The writes in flight, when abortWrites is given. */
+  readonly #writes = new Set<Exchange>();
+  readonly #forget = (exchange: Exchange): void => {
+    this.#writes.delete(exchange);
+  };
   #agent: Agent | undefined;
-  #dispatcher: Dispatcher | undefined;
 
   constructor(kubeConfig: ClusterAccess, userAgent = 'controller-rings', options: RestClientOptions = {}) {
     this.#kubeConfig = kubeConfig;
     this.#userAgent = userAgent;
     this.#refuseWrite = options.refuseWrite;
+    const abortWrites = (this.#abortWrites = options.abortWrites);
+    abortWrites?.addEventListener(
+      'abort',
+      () => {
+        for (const write of this.#writes) write.abort(abortWrites.reason as Error);
+      },
+      { once: true },
+    );
   }
 
   /** Sends one request and returns the parsed JSON answer; a non-2xx answer throws an ApiError. */
   async request<T>(spec: RequestSpec): Promise<T> {
-    const response = await this.#send(spec, bodyTimeoutMs);
-    const text = await this.#transport(spec, () => response.body.text());
-    const code = response.statusCode;
-    if (code < 200 || code >= 300) throw apiError(spec, code, text);
+    const { agent, options } = await this.#prepare(spec);
+    if (spec.signal?.aborted === true) throw spec.signal.reason;
+    const write = spec.method !== undefined && spec.method !== 'GET' && this.#abortWrites !== undefined;
+    if (write && this.#abortWrites.aborted) throw this.#abortWrites.reason;
+    const exchange = new Exchange(spec, this.#refuseWrite, this.#forget);
+    if (write) this.#writes.add(exchange);
+    agent.dispatch({ ...options, bodyTimeout: bodyTimeoutMs }, exchange);
+    const { statusCode, text } = await exchange.promise;
+    if (statusCode < 200 || statusCode >= 300) throw apiError(spec, statusCode, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
@@ -210,7 +323,9 @@ export class RestClient {
     options: { accept?: string } = {},
   ): Promise<void> {
     const spec: RequestSpec = { path, query: { ...query, watch: true }, signal, accept: options.accept };
-    const response = await this.#send(spec, 0);
+    const { agent, options: request } = await this.#prepare(spec);
+    // A stream read as it comes; watches are GETs, which nothing refuses.
+    const response = await this.#transport(spec, () => agent.request({ ...request, signal, bodyTimeout: 0 }));
     if (response.statusCode !== 200) {
       throw apiError(spec, response.statusCode, await this.#transport(spec, () => response.body.text()));
     }
@@ -232,7 +347,6 @@ export class RestClient {
     // destroy() only rejects when the agent was destroyed before, which is what was asked.
     this.#agent?.destroy().catch(() => undefined);
     this.#agent = undefined;
-    this.#dispatcher = undefined;
   }
 
   /** Runs `step`; a transport failure (not an abort) becomes an ApiError with code 0. */
@@ -240,48 +354,40 @@ export class RestClient {
     try {
       return await step();
     } catch (error) {
-      // Aborts, and the refusals of options.refuseWrite (expected errors), are the caller's own.
-      if (spec.signal?.aborted || isExpected(error)) throw error;
+      if (spec.signal?.aborted) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
     }
   }
 
-  async #send(spec: RequestSpec, bodyTimeout: number): Promise<Dispatcher.ResponseData> {
+  /** The request's dispatch options, credentials applied, and the agent to send it with. */
+  async #prepare(spec: RequestSpec): Promise<{ agent: Agent; options: Dispatcher.DispatchOptions }> {
     const cluster = this.#kubeConfig.getCurrentCluster();
     if (cluster === null) throw new Error('the kubeconfig has no current cluster');
     // Credentials (e.g. a token from an exec plugin or a refreshed file) are applied anew for every request.
     const options: RequestOptions = {};
     await this.#kubeConfig.applyToHTTPSOptions(options);
+    const headers: Record<string, string> = { ...(options.headers as Record<string, string> | undefined) };
+    headers.accept = spec.accept ?? 'application/json';
+    headers['user-agent'] = this.#userAgent;
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const headers: Record<string, string> = {
-      ...(options.headers as Record<string, string> | undefined),
-      accept: spec.accept ?? 'application/json',
-      'user-agent': this.#userAgent,
-      ...(body === undefined ? {} : { 'content-type': spec.contentType ?? 'application/json' }),
-      ...(options.auth === undefined || options.auth === null
-        ? {}
-        : { authorization: `Basic ${Buffer.from(options.auth).toString('base64')}` }),
+    if (body !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
+    if (options.auth !== undefined && options.auth !== null) {
+      headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+    }
+    const agent = (this.#agent ??= this.#connect(options));
+    const path = spec.query === undefined ? spec.path : pathWithQuery(spec.path, spec.query);
+    return {
+      agent,
+      options: { origin: cluster.server, path, method: spec.method ?? 'GET', headers, body },
     };
-    const dispatcher = (this.#dispatcher ??= this.#connect(options));
-    return this.#transport(spec, () =>
-      dispatcher.request({
-        origin: cluster.server,
-        path: pathWithQuery(spec.path, spec.query),
-        method: spec.method ?? 'GET',
-        headers,
-        body,
-        signal: spec.signal,
-        bodyTimeout,
-      }),
-    );
   }
 
   /** The client's connections, made with the TLS material of the first request's options. */
-  #connect(options: RequestOptions): Dispatcher {
+  #connect(options: RequestOptions): Agent {
     // The agent client-node's KubeConfig sets is not used: one undici Agent per client keeps connections alive (the sync
     // patches thousands of objects) and sets every request's length itself.
-    this.#agent = new Agent({
+    return new Agent({
       connect: {
         timeout: connectTimeoutMs,
         // One TLS context for all connections: made from the CA, certificate and key per connection, it cost
@@ -300,7 +406,5 @@ export class RestClient {
       // call that checked the fence (runtime/fence.ts), where HTTP/2 sends it on a later turn.
       allowH2: false,
     });
-    const refuse = this.#refuseWrite;
-    return refuse === undefined ? this.#agent : this.#agent.compose(refusingWrites(refuse));
   }
 }

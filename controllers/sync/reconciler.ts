@@ -167,13 +167,14 @@ export class SyncReconciler {
           ? movePatch(sync.name, desired, resourceVersion)
           : drainPatch(sync.name, resourceVersion);
       try {
-        // The answer as metadata only: the object itself, which may be large, is of no use here.
+        // The answer is of no use here: asked as metadata only (the object may be large), and not parsed.
         await this.#options.rest.request({
           method: 'PATCH',
           path,
           contentType: patchTypes.merge,
           accept: metadataAccept,
           body,
+          discardAnswer: true,
         });
         this.#options.metrics?.acted(sync.name, action);
         sync.log.debug({ object: path, action, shard: desired }, 'synced object');

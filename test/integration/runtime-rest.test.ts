@@ -178,6 +178,18 @@ describe.each([
     expect(metadata.data).toBeUndefined();
   });
 
+  it('drops a discarded answer unread, and still reads the Status of an error', async () => {
+    const path = `${configMaps}/discarded`;
+    await create(rest, 'discarded', { a: '1' });
+    const patch = { method: 'PATCH', path, contentType: patchTypes.merge, discardAnswer: true } as const;
+    await expect(rest.request({ ...patch, body: { data: { b: '2' } } })).resolves.toBeUndefined();
+    expect((await rest.request<IConfigMap>({ path })).data).toEqual({ a: '1', b: '2' });
+    const conflict = await rejection(() =>
+      rest.request({ ...patch, body: { metadata: { resourceVersion: '1' }, data: { c: '3' } } }),
+    );
+    expect(conflict).toMatchObject({ code: 409, reason: 'Conflict' });
+  });
+
   it('rejects an aborted request with the abort, before it is sent and while it waits for its answer', async () => {
     const before = new AbortController();
     before.abort();
