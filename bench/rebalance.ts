@@ -12,8 +12,8 @@
 //   npm run bench -- rebalance [--objects 10000] [--concurrency 10,25,50,100,200] [--runs 3]
 //     [--variant now=.] [--variant main=main] [--cpu-prof <dir>] [--figure rebalance]
 // It prints a markdown table and writes the figures docs/performance/<figure>-cpu.svg and -time.svg.
-// A variant is label=ref[,node flag...] (a git ref, . is this checkout): its sharder runs with the NODE_OPTIONS
-// its checkout's Deployment sets (config/sharder/sharder.yaml), then its own flags, which override them.
+// A variant is label=ref[,node flag or NAME=value...] (a git ref, . is this checkout): its sharder runs with the
+// NODE_OPTIONS and env its checkout's Deployment sets (config/sharder/sharder.yaml), then its own, which override them.
 import { mkdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
 import { checkout, type Checkout } from './support/checkout.ts';
+import { parseVariant, type Variant } from './support/variant.ts';
 import { lineChart, markdownTable, writeFigure } from './support/plot.ts';
 
 const { values } = parseArgs({
@@ -54,17 +55,7 @@ const shardNames = ['shard-0', 'shard-1', 'shard-2'];
 const joining = 'shard-3';
 const leaseDurationSeconds = 15;
 
-interface Variant {
-  label: string;
-  ref: string;
-  nodeArgs: string[];
-}
-const variants: Variant[] = values.variant.map((spec) => {
-  const [label, rest = '.'] = spec.split(/=(.*)/s);
-  const [ref = '.', ...nodeArgs] = rest.split(',');
-  if (label === undefined || label === '') throw new Error(`--variant ${spec}: expected label=ref[,flag...]`);
-  return { label, ref, nodeArgs };
-});
+const variants: Variant[] = values.variant.map(parseVariant);
 
 const objectName = (i: number): string => `object-${i}`;
 const objectKey = (name: string): string => `/ConfigMap/${namespace}/${name}`;
@@ -193,6 +184,7 @@ async function run(
         ? []
         : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${identity}.cpuprofile`]),
     ],
+    env: { ...variant.deploymentEnv, ...variant.env },
     args: [`--sync-concurrency=${concurrency}`, '--log-level=info'],
   });
   const newcomer = new FakeShard(rest, {

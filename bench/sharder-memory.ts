@@ -9,8 +9,9 @@
 // do and the webhook is not called: what is measured is the sync's list.
 //   npm run bench -- sharder-memory [--steps 1000,10000,30000,100000] [--variant now=.] [--variant main=main]
 //     [--variant lite=.,--lite-mode] [--syncs 3] [--through-webhook] [--from-source] [--no-figures]
-// A variant is label=ref[,node flag...]; ref . is this checkout. Its flags come after its Deployment's
-// NODE_OPTIONS (config/sharder/sharder.yaml of its checkout), which they override. Prints a markdown section
+// A variant is label=ref[,node flag or NAME=value...]; ref . is this checkout. Its flags come after its
+// Deployment's NODE_OPTIONS and its variables over the Deployment's env (config/sharder/sharder.yaml of its
+// checkout), which they override. Prints a markdown section
 // (tables and figure links) and writes the figures to docs/performance/.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
@@ -26,6 +27,8 @@ import { FakeShard } from '../test/support/fake-shard.ts';
 import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
+import { checkout } from './support/checkout.ts';
+import { parseVariant, type Variant } from './support/variant.ts';
 import { formatNumber, lineChart, markdownTable, writeFigure, type Series } from './support/plot.ts';
 
 const { values } = parseArgs({
@@ -57,18 +60,7 @@ const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8
 // full sync of 30,000 objects, with that sync's CPU.
 const reference = { idle: 51, rss30k: [113, 120], syncCpu30k: [3.5, 6.3] } as const;
 
-interface Variant {
-  label: string;
-  ref: string;
-  nodeArgs: string[];
-}
-
-const variants: Variant[] = values.variant.map((spec) => {
-  const [label, rest = '.'] = spec.split(/=(.*)/s);
-  const [ref = '.', ...nodeArgs] = rest.split(',');
-  if (label === undefined || label === '') throw new Error(`--variant ${spec}: expected label=ref[,flag...]`);
-  return { label, ref, nodeArgs };
-});
+const variants: Variant[] = values.variant.map(parseVariant);
 
 async function metrics(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -181,46 +173,14 @@ async function deleteObjects(rest: RestClient): Promise<void> {
   }
 }
 
-interface Checkout {
-  program: string;
-  /** The node flags its default Deployment sets (NODE_OPTIONS in config/sharder/sharder.yaml). */
-  nodeOptions: string[];
-  remove: () => Promise<void>;
-}
-
-/**
- * The sharder of the project at `ref` (`.`: this checkout), compiled as the image compiles it unless
- * --from-source, in temp dirs that share this checkout's node_modules.
- */
-async function checkout(ref: string): Promise<Checkout> {
-  const temporary: string[] = [];
-  const linked = async (prefix: string): Promise<string> => {
-    const dir = await mkdtemp(join(tmpdir(), prefix));
-    temporary.push(dir);
-    await symlink(await realpath(join(root, 'node_modules')), join(dir, 'node_modules'));
-    return dir;
-  };
-  let source = root;
-  if (ref !== '.') {
-    source = await linked('sharder-memory-src-');
-    const archive = execFileSync('git', ['-C', root, 'archive', ref], { maxBuffer: 1 << 30 });
-    execFileSync('tar', ['-x', '-C', source], { input: archive });
-  }
-  let program = join(source, 'cmd/sharder/main.ts');
-  if (!values['from-source']) {
-    const compiled = await linked('sharder-memory-js-');
-    const tsc = join(root, 'node_modules', '.bin', 'tsc');
-    execFileSync(tsc, ['-p', join(source, 'deploy/image/tsconfig.json'), '--outDir', compiled], {
-      stdio: 'inherit',
-    });
-    program = join(compiled, 'cmd/sharder/main.js');
-  }
-  const deployment = await readFile(join(source, 'config/sharder/sharder.yaml'), 'utf8');
-  const nodeOptions = /name: NODE_OPTIONS\s+value: (.*)/.exec(deployment)?.[1]?.split(' ') ?? [];
-  const remove = async (): Promise<void> => {
-    for (const dir of temporary) await rm(dir, { recursive: true, force: true });
-  };
-  return { program, nodeOptions, remove };
+/** The sharder's main module of `dir`, compiled as the image compiles it unless --from-source, into `outDir`. */
+function sharderProgram(dir: string, outDir: string): string {
+  if (values['from-source']) return join(dir, 'cmd/sharder/main.ts');
+  const tsc = join(root, 'node_modules', '.bin', 'tsc');
+  execFileSync(tsc, ['-p', join(dir, 'deploy/image/tsconfig.json'), '--outDir', outDir], {
+    stdio: 'inherit',
+  });
+  return join(outDir, 'cmd/sharder/main.js');
 }
 
 interface Result {
@@ -250,8 +210,13 @@ try {
     shardLeaseNamespaces: ['objects'],
   });
   for (const variant of variants) {
-    const { program, nodeOptions, remove } = await checkout(variant.ref);
-    const nodeArgs = [...nodeOptions, ...variant.nodeArgs];
+    const source = await checkout(variant.ref);
+    const compiled = await mkdtemp(join(tmpdir(), 'sharder-memory-js-'));
+    // The compiled modules resolve their packages from next to them.
+    await symlink(await realpath(join(root, 'node_modules')), join(compiled, 'node_modules'));
+    const program = sharderProgram(source.dir, compiled);
+    const nodeArgs = [...source.nodeOptions, ...variant.nodeArgs];
+    const env = { ...source.deploymentEnv, ...variant.env };
     const sharder = await startSharder({
       kubeconfigPath: cluster.controlPlane.kubeconfigPath,
       namespace: 'controller-rings-system',
@@ -259,13 +224,17 @@ try {
       certificates: await webhookCertificates(),
       program,
       nodeArgs,
+      env,
       args: ['--leader-elect=false', `--sync-period=${syncPeriodSeconds}s`, '--log-level=info'],
     });
-    console.error(`${variant.label}: node ${nodeArgs.join(' ')} ${program}`);
+    const settings = [...Object.entries(env).map(([name, value]) => `${name}=${value}`), ...nodeArgs].join(
+      ' ',
+    );
+    console.error(`${variant.label}: ${settings} node ${program}`);
     try {
       const result: Result = {
         variant,
-        flags: nodeArgs.join(' '),
+        flags: settings,
         idle: await settledAfterSyncs(sharder, syncsPerStep),
         steps: [],
       };
@@ -290,7 +259,8 @@ try {
       }
     } finally {
       await sharder.stop();
-      await remove();
+      await rm(compiled, { recursive: true, force: true });
+      await source.remove();
     }
     // The next variant starts from an empty ring. Its webhook no longer answers: deletions are not admitted.
     if (variant !== variants.at(-1)) await deleteObjects(rest);

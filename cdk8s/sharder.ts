@@ -62,8 +62,8 @@ export type WebhookCertificateSource =
   /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
   | { managedBy: 'external'; secretName: string };
 
-// Measured (docs/performance/sharder-memory.md): ~90-110 MiB resident from an empty ring to 100,000 objects,
-// with the V8 flags of nodeOptions below.
+// Measured (docs/performance/sharder-memory.md): ~85-100 MiB resident from an empty ring to 100,000 objects,
+// with the V8 flags of nodeOptions and the malloc settings of mallocEnv below.
 export const defaultResources: IResourceRequirements = {
   requests: { cpu: '100m', memory: '256Mi' },
   limits: { memory: '512Mi' },
@@ -94,6 +94,22 @@ export function nodeOptions(memoryLimit: string | number | undefined): string {
     ...(heapLimit === undefined ? [] : [`--max-old-space-size=${heapLimit}`]),
   ].join(' ');
 }
+
+/**
+ * glibc malloc's settings for the sharder's container (docs/performance/sharder-memory.md, "Runtime
+ * settings": 7 MiB less idle, less growth after syncs, the rebalance's CPU unchanged). What a sync grows is
+ * native memory (socket and parser buffers of its list pages) that malloc keeps. A fixed mmap threshold of
+ * 128 KiB serves a large buffer from its own mapping, returned on free (glibc otherwise raises the threshold up
+ * to 32 MiB after the first large free, and later large buffers come from the heap and stay); a fixed trim
+ * threshold of 1 MiB returns free memory at the top of a heap (at 128 KiB the heap shrank and grew again so
+ * often that a rebalance took 20-30 % more CPU); two arenas instead of up to eight per core, so that V8's GC
+ * threads and libuv's pool do not each keep a heap of their own. Other libcs ignore them.
+ */
+export const mallocEnv: readonly { name: string; value: string }[] = [
+  { name: 'MALLOC_ARENA_MAX', value: '2' },
+  { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' },
+  { name: 'MALLOC_TRIM_THRESHOLD_', value: '1048576' },
+];
 
 const ports = { webhook: 9443, metrics: 8080, probes: 8081 } as const;
 const certificateDirectory = '/etc/controller-rings/webhook';
@@ -281,6 +297,7 @@ export class Sharder extends Construct {
                 env: [
                   ...podIdentityEnv,
                   { name: 'NODE_OPTIONS', value: nodeOptions(resources.limits?.memory) },
+                  ...mallocEnv,
                 ],
                 ports: [
                   { name: 'webhook', containerPort: ports.webhook, protocol: 'TCP' },

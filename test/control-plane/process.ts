@@ -13,12 +13,22 @@ export class ManagedProcess {
   readonly exited: Promise<number | null>;
   #exitCode: number | null | undefined;
 
-  constructor(name: string, command: string, args: string[], logPath: string) {
+  /** `env`: variables set on top of this process's environment, which the child inherits. */
+  constructor(
+    name: string,
+    command: string,
+    args: string[],
+    logPath: string,
+    env?: Readonly<Record<string, string>>,
+  ) {
     this.name = name;
     this.logPath = logPath;
     const log = openSync(logPath, 'a');
     try {
-      this.#child = spawn(command, args, { stdio: ['ignore', log, log] });
+      this.#child = spawn(command, args, {
+        stdio: ['ignore', log, log],
+        ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
+      });
     } finally {
       closeSync(log);
     }

@@ -105,6 +105,8 @@ export interface SharderOptions {
   args?: string[];
   /** Options of node itself, such as --max-old-space-size. */
   nodeArgs?: string[];
+  /** Environment variables on top of this process's, e.g. glibc's MALLOC_ARENA_MAX. */
+  env?: Readonly<Record<string, string>>;
   /** The sharder's main module; default this checkout's (a benchmark runs an older one beside it). */
   program?: string;
 }
@@ -133,6 +135,7 @@ export async function startSharder(options: SharderOptions): Promise<SharderProc
       ...(options.args ?? []),
     ],
     join(certificates.dir, `${options.identity}.log`),
+    options.env,
   );
   await ready(sharder, probePort);
   return Object.assign(sharder, { identity: options.identity, webhookPort, probePort });
@@ -148,7 +151,7 @@ async function ready(sharder: ManagedProcess, probePort: number): Promise<void> 
   }
 }
 
-export interface SharderContainerOptions extends Omit<SharderOptions, 'nodeArgs' | 'program'> {
+export interface SharderContainerOptions extends Omit<SharderOptions, 'nodeArgs' | 'env' | 'program'> {
   image: string;
   /** The sharder's pod and container in its Deployment (test/support/image-pods.ts). */
   pod: Pick<ContainerRun, 'pod' | 'container'>;
