@@ -6,7 +6,6 @@
 // read once it has reconciled its objects. Each shard's heap is also read before any object exists (idle): the
 // part of the heap that is the cache is the difference.
 //   npm run bench -- cache-split [--objects 3000] [--data-bytes 131072] [--runs 3]
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ExampleShard } from '../test/support/example-shard.ts';
 import {
@@ -23,6 +22,7 @@ import {
 } from './support/example-ring.ts';
 import { heapUsedAfterGc, inspectFlag } from './support/inspector.ts';
 import { barChart, markdownTable, writeFigure } from './support/plot.ts';
+import { residentBytes } from './support/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,11 +42,6 @@ interface Reading {
   rss: number;
   idleHeap: number;
   objects: number;
-}
-
-async function residentBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
 }
 
 const bench = await startExampleRing();

@@ -14,7 +14,7 @@
 // It prints a markdown table and writes the figures docs/performance/<figure>-cpu.svg and -time.svg.
 // A variant is label=ref[,node flag or NAME=value...] (a git ref, . is this checkout): its sharder runs with the
 // NODE_OPTIONS and env its checkout's Deployment sets (config/sharder/sharder.yaml), then its own, which override them.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +31,8 @@ import { startSharder, webhookCertificates, type SharderProcess } from '../test/
 import { checkout, type Checkout } from './support/checkout.ts';
 import { parseVariant, type Variant } from './support/variant.ts';
 import { lineChart, markdownTable, writeFigure } from './support/plot.ts';
+import { cpuSeconds } from './support/proc.ts';
+import { metrics, sum } from './support/scrape.ts';
 
 const { values } = parseArgs({
   options: {
@@ -59,27 +61,6 @@ const variants: Variant[] = values.variant.map(parseVariant);
 
 const objectName = (i: number): string => `object-${i}`;
 const objectKey = (name: string): string => `/ConfigMap/${namespace}/${name}`;
-
-async function metrics(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
-
-/** The sum of a metric's samples whose line starts with `prefix` (a name, or a name and labels). */
-function sum(text: string, prefix: string): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(prefix))
-    .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
-}
-
-/** The process's CPU seconds so far, user and system: fields 14 and 15 of /proc/<pid>/stat, in clock ticks. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces; the fields after it are counted from its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = 100; // USER_HZ, 100 on Linux
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
 
 interface SyncProgress {
   /** Reconciles the sync has finished. */

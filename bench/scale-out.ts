@@ -11,17 +11,15 @@ import { parseArgs } from 'node:util';
 import {
   assignments,
   createConfigMaps,
-  cpuSeconds,
   deleteObjects,
-  descendants,
   holdLeases,
-  machineCpu,
   ringHasShards,
   SecretWatch,
   shardDir,
   startExampleRing,
   startShards,
 } from './support/example-ring.ts';
+import { cpuSeconds, descendants, machineCpu } from './support/proc.ts';
 import { lineChart, markdownTable, writeFigure } from './support/plot.ts';
 
 const { values } = parseArgs({

@@ -8,7 +8,7 @@
 // (and of one that imports nothing).
 //   npx node bench/sharder-kubeconfig-memory.ts [--before main] [--runs 3] [--settle-seconds 15] [--samples 5]
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { FakeShard } from '../test/support/fake-shard.ts';
 import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates } from '../test/support/sharder.ts';
+import { residentBytes } from './support/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,11 +37,6 @@ const median = (numbers: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 };
 const mib = (bytes: number): string => (bytes / mebibyte).toFixed(1);
-
-async function residentBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
-}
 
 /** A copy of the project at `ref`, sharing this checkout's node_modules. */
 async function checkout(ref: string): Promise<string> {

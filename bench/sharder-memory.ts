@@ -14,7 +14,7 @@
 // checkout), which they override. Prints a markdown section
 // (tables and figure links) and writes the figures to docs/performance/.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ import { startSharder, webhookCertificates, type SharderProcess } from '../test/
 import { checkout } from './support/checkout.ts';
 import { parseVariant, type Variant } from './support/variant.ts';
 import { formatNumber, lineChart, markdownTable, writeFigure, type Series } from './support/plot.ts';
+import { cpuSeconds, residentBytes } from './support/proc.ts';
+import { metrics, sum } from './support/scrape.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,42 +56,12 @@ const syncPeriodSeconds = 5;
 const objectsPath = '/api/v1/namespaces/objects/configmaps';
 const mebibyte = 2 ** 20;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
 // The Go reference's figures as issue 10 quotes them (3 runs on this machine kind): idle, and settled after a
 // full sync of 30,000 objects, with that sync's CPU.
 const reference = { idle: 51, rss30k: [113, 120], syncCpu30k: [3.5, 6.3] } as const;
 
 const variants: Variant[] = values.variant.map(parseVariant);
-
-async function metrics(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
-
-/** The sum of a metric's samples whose line starts with `prefix` (a name, or a name and labels). */
-function sum(text: string, prefix: string): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(prefix))
-    .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
-}
-
-/** VmRSS; VmHWM, its highest so far; RssAnon, its memory of its own; RssFile, mapped files (the node binary). */
-async function residentBytes(
-  pid: number,
-  field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile' = 'VmRSS',
-): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) * 1024;
-}
-
-/** The process's CPU seconds so far, user and system (utime and stime of /proc/<pid>/stat). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The fields after the command, which is in parentheses and may hold spaces: state is field 3, utime 14.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

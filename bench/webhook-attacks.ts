@@ -22,6 +22,7 @@ import { startTestCluster } from '../test/support/own-control-plane.ts';
 import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
 import { webhookPath } from '../webhook/path.ts';
+import { residentBytes } from './support/proc.ts';
 
 const attacks = ['nested', 'nested-4mib', 'concurrent', 'concurrent-4mib', 'never-ending'] as const;
 type Attack = (typeof attacks)[number];
@@ -114,11 +115,6 @@ async function call(
     status: outgoing.destroyed && status === 'error' ? 'held' : status,
     ms: performance.now() - started,
   };
-}
-
-async function residentBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
 }
 
 async function lagMaxSeconds(probePort: number): Promise<number> {

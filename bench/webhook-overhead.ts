@@ -30,6 +30,7 @@ import { createNamespace, createRing } from '../test/support/rings.ts';
 import { startSharder, webhookCertificates, type SharderProcess } from '../test/support/sharder.ts';
 import { webhookPath } from '../webhook/path.ts';
 import { barChart, markdownTable, writeFigure } from './support/plot.ts';
+import { cpuSeconds } from './support/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -143,13 +144,6 @@ function bucketQuantile(before: Buckets, after: Buckets, q: number): number {
   return NaN;
 }
 
-/** utime + stime of a process (or of its main thread only), in seconds. */
-async function cpuSeconds(pid: number, mainThread = false): Promise<number> {
-  const stat = await readFile(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: getconf CLK_TCK is 100 on Linux
-}
-
 /** POSTs `body` to `url` once, through `agent`; resolves with the status code. */
 function post(url: URL, body: Buffer, agent: Agent): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -207,13 +201,13 @@ async function callDirectly(
     }
   };
   const cpuBefore = await cpuSeconds(pid);
-  const mainBefore = await cpuSeconds(pid, true);
+  const mainBefore = await cpuSeconds(pid, { mainThread: true });
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
   return {
     cpuSeconds: (await cpuSeconds(pid)) - cpuBefore,
-    mainThreadSeconds: (await cpuSeconds(pid, true)) - mainBefore,
+    mainThreadSeconds: (await cpuSeconds(pid, { mainThread: true })) - mainBefore,
     seconds,
     latencies,
   };

@@ -1,7 +1,7 @@
 // What the scale-out, cache-split and handover benchmarks share: an embedded control plane with the sharder as
 // a real process and a ring of the example controller (ConfigMaps, each with its digest Secret), its objects,
 // shards of the example as real processes, a watch that times what the API server sees, and CPU readings.
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { drainLabel, shardLabel } from '../../api/v1alpha1/index.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
@@ -245,38 +245,6 @@ export class SecretWatch {
     this.#stop.abort();
     await this.#done;
   }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The fields after the command (which may hold spaces) in parentheses; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The pids of a process's descendants, from /proc/<pid>/task/<tid>/children. */
-export async function descendants(pid: number): Promise<number[]> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
-  const children = (
-    await Promise.all(
-      tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')),
-    )
-  )
-    .join(' ')
-    .split(' ')
-    .filter((child) => child !== '')
-    .map(Number);
-  return [...children, ...(await Promise.all(children.map(descendants))).flat()];
-}
-
-/** The machine's busy and total CPU time so far (all cores), from /proc/stat, in clock ticks. */
-export async function machineCpu(): Promise<{ busy: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const ticks = line.split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((sum, tick) => sum + tick, 0);
-  // idle and iowait
-  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
 }
 
 /**
