@@ -97,7 +97,7 @@ export interface ListedObject {
 // managedFields or annotations, which are most of a page of metadata (managedFields above all): a page is
 // checked as JSON but only these are built, so that a sync of many objects makes little garbage.
 const scalar: Shape = { keep: [] };
-const listedShape: Shape = {
+export const listedShape: Shape = {
   members: {
     metadata: { members: { continue: scalar, resourceVersion: scalar } },
     items: {
