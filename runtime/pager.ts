@@ -1,5 +1,6 @@
 // Paginated lists: large collections are read a page at a time, so memory stays bounded by the page size.
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import { pick, type Shape } from './json-pick.ts';
 import { metadataListAccept, type Query, type RestClient } from './rest.ts';
 
 export interface ListPage<T> {
@@ -18,6 +19,8 @@ export interface ListOptions {
   metadataOnly?: boolean;
   pageSize?: number;
   signal?: AbortSignal;
+  /** Decodes a page's bytes in place of JSON.parse (RequestSpec.decode). */
+  decode?: (body: Buffer) => ListPage<unknown>;
 }
 
 export interface PartialObjectMetadata {
@@ -53,6 +56,7 @@ export async function* listPages<T>(
       query,
       signal,
       ...(options.metadataOnly ? { accept: metadataListAccept } : {}),
+      ...(options.decode === undefined ? {} : { decode: options.decode }),
     });
     // Not awaited when the caller stops early: its failure (an abort) must not be an unhandled rejection.
     page.catch(() => undefined);
@@ -75,20 +79,72 @@ export async function* listPages<T>(
   }
 }
 
+/** What listMetadata keeps of an object's metadata (listedShape). */
+export type ListedMetadata = Pick<
+  IObjectMeta,
+  'name' | 'generateName' | 'namespace' | 'labels' | 'ownerReferences' | 'resourceVersion'
+>;
+
+/** An object as listMetadata yields it: its metadata, as much as listedShape keeps. */
+export interface ListedObject {
+  metadata: ListedMetadata;
+}
+
+// What the lists' readers use of an item (the sync: controllers/sync/ and sharding/keys.ts; the cleanup:
+// controllers/controllerring/cleanup.ts; kubectl-rings describe and the demo): its name and namespace to address
+// it and to tell its scope, generateName and the controller owner for its hash key, its labels for its shard,
+// and its resourceVersion for the sync's patches' precondition. Nothing reads uid, deletionTimestamp,
+// managedFields or annotations, which are most of a page of metadata (managedFields above all): a page is
+// checked as JSON but only these are built, so that a sync of many objects makes little garbage.
+const scalar: Shape = { keep: [] };
+export const listedShape: Shape = {
+  members: {
+    metadata: { members: { continue: scalar, resourceVersion: scalar } },
+    items: {
+      each: {
+        members: {
+          metadata: {
+            members: {
+              name: scalar,
+              generateName: scalar,
+              namespace: scalar,
+              labels: { keep: ['object'] },
+              ownerReferences: { keep: ['array', 'object'] },
+              resourceVersion: scalar,
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+/** A page of `path`'s list, decoded as listedShape, or an error naming the path. */
+function decodePage(path: string): (body: Buffer) => ListPage<ListedObject> {
+  return (body) => {
+    const picked = pick(body, listedShape);
+    if ('error' in picked)
+      throw new Error(`the list of ${path} answered a page that is not JSON: ${picked.error}`);
+    return picked.value as ListPage<ListedObject>;
+  };
+}
+
 /**
  * The objects' metadata of a list, page by page: a consistent list (no resourceVersion), which kube-apiserver
  * serves from its watch cache as well (ConsistentListFromCache: it asks etcd only for its current revision)
  * and, unlike resourceVersion=0, a page at a time (ListFromCacheSnapshot), so that memory stays bounded by the
  * page size. A continue token outlives no compaction of etcd (5 min): a list that takes longer fails with 410.
+ * Each object holds only the metadata listedShape keeps.
  */
 export async function* listMetadata(
   rest: RestClient,
   path: string,
-  options: Omit<ListOptions, 'metadataOnly'> = {},
-): AsyncGenerator<PartialObjectMetadata> {
-  for await (const page of listPages<PartialObjectMetadata>(rest, path, {
+  options: Omit<ListOptions, 'metadataOnly' | 'decode'> = {},
+): AsyncGenerator<ListedObject> {
+  for await (const page of listPages<ListedObject>(rest, path, {
     ...options,
     metadataOnly: true,
+    decode: decodePage(path),
   })) {
     yield* page.items ?? [];
   }

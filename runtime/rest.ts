@@ -28,6 +28,11 @@ export interface RequestSpec {
    * only to drop it. An error's Status is still read.
    */
   discardAnswer?: boolean;
+  /**
+   * Decodes a successful answer's body in place of JSON.parse: for a reader that needs only part of a large
+   * answer (runtime/json-pick.ts). An error's Status is still parsed.
+   */
+  decode?: (body: Buffer) => unknown;
 }
 
 export interface ApiErrorDetails {
@@ -128,15 +133,15 @@ function pathWithQuery(path: string, query: Query = {}): string {
   return encoded === '' ? path : `${path}?${encoded}`;
 }
 
-/** An answer read whole: its status and its body's text. */
+/** An answer read whole: its status and its body. */
 interface Answer {
   statusCode: number;
-  text: string;
+  body: Buffer;
 }
 
 /**
  * One request's handler on undici's dispatch API: it collects the answer's body as buffers and settles a
- * promise with its text, without the stream, async resource and abort-signal bookkeeping of undici's request()
+ * promise with them, without the stream, async resource and abort-signal bookkeeping of undici's request()
  * (a sync's thousands of patches paid for those on every one). One object per request, its callbacks methods:
  * it is also the abort listener of the caller's signal (handleEvent).
  */
@@ -208,13 +213,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const chunks = this.#chunks;
-    const text =
-      chunks.length === 0
-        ? ''
-        : chunks.length === 1
-          ? (chunks[0] as Buffer).toString()
-          : Buffer.concat(chunks).toString();
-    this.#settle({ statusCode: this.#statusCode, text }, undefined);
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.#settle({ statusCode: this.#statusCode, body }, undefined);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -296,7 +296,10 @@ export class RestClient {
     );
   }
 
-  /** Sends one request and returns the parsed JSON answer; a non-2xx answer throws an ApiError. */
+  /**
+   * Sends one request and returns the answer, parsed as JSON or by `spec.decode`; a non-2xx answer throws an
+   * ApiError.
+   */
   async request<T>(spec: RequestSpec): Promise<T> {
     const { agent, options } = await this.#prepare(spec);
     if (spec.signal?.aborted === true) throw spec.signal.reason;
@@ -305,9 +308,10 @@ export class RestClient {
     const exchange = new Exchange(spec, this.#refuseWrite, this.#forget);
     if (write) this.#writes.add(exchange);
     agent.dispatch({ ...options, bodyTimeout: bodyTimeoutMs }, exchange);
-    const { statusCode, text } = await exchange.promise;
-    if (statusCode < 200 || statusCode >= 300) throw apiError(spec, statusCode, text);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    const { statusCode, body } = await exchange.promise;
+    if (statusCode < 200 || statusCode >= 300) throw apiError(spec, statusCode, body.toString());
+    if (spec.decode !== undefined) return spec.decode(body) as T;
+    return (body.length === 0 ? undefined : JSON.parse(body.toString())) as T;
   }
 
   /**

@@ -14,7 +14,7 @@ import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { listMetadata, type PartialObjectMetadata } from '../../runtime/pager.ts';
+import { listMetadata, type ListedObject, type PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
 import { effectiveNamespaceSelector } from '../controllerring/webhook-configuration.ts';
@@ -146,7 +146,7 @@ export class SyncReconciler {
   async #act(
     sync: RingSync,
     info: ResourceInfo,
-    listed: PartialObjectMetadata,
+    listed: ListedObject,
     desired: string | undefined,
   ): Promise<void> {
     const path = objectPath(info, listed.metadata.namespace, listed.metadata.name ?? '');

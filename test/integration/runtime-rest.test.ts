@@ -190,6 +190,25 @@ describe.each([
     expect(conflict).toMatchObject({ code: 409, reason: 'Conflict' });
   });
 
+  it("hands a successful answer's bytes to its decoder, and still reads an error's Status itself", async () => {
+    const created = await create(rest, 'decoded', { a: '1' });
+    const decoded: Buffer[] = [];
+    const decode = (body: Buffer): string => {
+      decoded.push(body);
+      return 'decoded';
+    };
+    const path = `${configMaps}/decoded`;
+    await expect(rest.request({ path, decode })).resolves.toBe('decoded');
+    expect(decoded).toHaveLength(1);
+    expect(JSON.parse(decoded[0]?.toString() ?? '')).toMatchObject({
+      metadata: { name: 'decoded', uid: created.metadata?.uid },
+      data: { a: '1' },
+    });
+    const missing = await rejection(() => rest.request({ path: `${configMaps}/missing`, decode }));
+    expect(missing).toMatchObject({ code: 404, reason: 'NotFound' });
+    expect(decoded).toHaveLength(1);
+  });
+
   it('rejects an aborted request with the abort, before it is sent and while it waits for its answer', async () => {
     const before = new AbortController();
     before.abort();

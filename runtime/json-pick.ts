@@ -16,7 +16,9 @@ export type Shape =
    */
   | { readonly keep: readonly ContainerType[] }
   /** An object: these of its members (a member not in the text stays absent). A scalar is kept as it is. */
-  | { readonly members: Readonly<Record<string, Shape>> };
+  | { readonly members: Readonly<Record<string, Shape>> }
+  /** An array: each of its elements, picked with this shape. A scalar is kept as it is. */
+  | { readonly each: Shape };
 
 /** Stands for a value that does not fit its shape: it was checked, but not built. */
 export const unfit: unique symbol = Symbol('a JSON value that does not fit its shape');
@@ -39,10 +41,21 @@ const closeBracket = 0x5d;
 
 class JsonSyntaxError extends Error {}
 
-/** An object whose members are picked, with the member names as bytes to compare keys without decoding them. */
-interface PickedObject {
+/** Where picked values go: an object's members by name, an array's elements by index. */
+type Target = Record<string | number, unknown>;
+
+/**
+ * An object whose members are picked, with the member names as bytes to compare keys without decoding them, or
+ * an array whose elements are. One type for both, so that the loop reads one kind of object.
+ */
+interface PickedContainer {
+  /** The object's picked members; none for an array. */
   readonly names: readonly { readonly bytes: Uint8Array; readonly name: string; readonly shape: Shape }[];
-  readonly target: Record<string, unknown>;
+  /** The array's elements' shape; undefined for an object. */
+  readonly each: Shape | undefined;
+  readonly target: Target;
+  /** The array's elements so far. */
+  length: number;
 }
 
 /** A value that is being kept: where it starts and what it may contain. */
@@ -51,17 +64,18 @@ interface KeptValue {
   /** The depth of the container holding it. */
   readonly depth: number;
   readonly containers: readonly number[];
-  readonly target: Record<string, unknown>;
-  readonly name: string;
+  readonly target: Target;
+  readonly name: string | number;
   fits: boolean;
 }
 
 const encoder = new TextEncoder();
-const namesOf = new WeakMap<Readonly<Record<string, Shape>>, PickedObject['names']>();
+const namesOf = new WeakMap<Readonly<Record<string, Shape>>, PickedContainer['names']>();
+const noNames: PickedContainer['names'] = [];
 const containersOf = new WeakMap<Shape, readonly number[]>();
 const noContainers: readonly number[] = [];
 
-function memberNames(members: Readonly<Record<string, Shape>>): PickedObject['names'] {
+function memberNames(members: Readonly<Record<string, Shape>>): PickedContainer['names'] {
   let names = namesOf.get(members);
   if (names === undefined) {
     names = Object.entries(members).map(([name, shape]) => ({ bytes: encoder.encode(name), name, shape }));
@@ -96,20 +110,20 @@ export function pick(text: Uint8Array, shape: Shape): Picked {
 /** Where a value with a shape goes. */
 interface Destination {
   readonly shape: Shape;
-  readonly target: Record<string, unknown>;
-  readonly name: string;
+  readonly target: Target;
+  readonly name: string | number;
 }
 
 // One loop with its state in local variables, and helpers that take and return the position: it runs once
 // per value of a text of megabytes.
 function pickValue(text: Buffer, shape: Shape): unknown {
-  const root: Record<string, unknown> = {};
+  const root: Target = {};
   let i = 0;
   /** The open containers' types: stack[d] for the container at depth d (1 is the outermost). */
   let stack = new Uint8Array(64);
   let depth = 0;
-  /** The picked objects, the outermost ones: picked[d - 1] is the container at depth d. */
-  const picked: PickedObject[] = [];
+  /** The picked containers, the outermost ones: picked[d - 1] is the container at depth d. */
+  const picked: PickedContainer[] = [];
   let kept: KeptValue | undefined;
   // The shape of the next value and where it goes; undefined: the value is skipped.
   let next: Destination | undefined = { shape, target: root, name: 'value' };
@@ -126,6 +140,10 @@ function pickValue(text: Buffer, shape: Shape): unknown {
       i = skipWhitespace(text, i);
       if (text[i] !== colon) throw unexpected(text, i, 'a colon');
       i = skipWhitespace(text, i + 1);
+    } else {
+      // An element of an array: picked if the array is (picked[depth - 1] is the open container if it is picked).
+      const array = picked[depth - 1];
+      if (array?.each !== undefined) next = { shape: array.each, target: array.target, name: array.length++ };
     }
     // A value starts here.
     const c = text[i];
@@ -134,7 +152,12 @@ function pickValue(text: Buffer, shape: Shape): unknown {
         const object = {};
         next.target[next.name] = object;
         // The container at the next depth, which opens below.
-        picked.push({ names: memberNames(next.shape.members), target: object });
+        picked.push({ names: memberNames(next.shape.members), each: undefined, target: object, length: 0 });
+      } else if ('each' in next.shape && c === openBracket) {
+        const array: unknown[] = [];
+        next.target[next.name] = array;
+        // An array is a Target whose names are its indexes.
+        picked.push({ names: noNames, each: next.shape.each, target: array as unknown as Target, length: 0 });
       } else {
         const containers = keptContainers(next.shape);
         kept = { start: i, depth, containers, target: next.target, name: next.name, fits: true };
@@ -203,7 +226,7 @@ function pickValue(text: Buffer, shape: Shape): unknown {
  * picked.
  */
 function destination(
-  object: PickedObject,
+  object: PickedContainer,
   text: Buffer,
   start: number,
   end: number,

@@ -52,13 +52,23 @@ describe('pick checks syntax as JSON.parse does', () => {
   ];
   it.each(valid)('accepts %j', (text) => {
     expect(() => JSON.parse(text) as unknown).not.toThrow();
-    for (const shape of [scalar, everything, { members: { a: scalar } }]) {
+    for (const shape of [
+      scalar,
+      everything,
+      { members: { a: scalar } },
+      { each: { members: { a: scalar } } },
+    ]) {
       expect(pick(bytes(text), shape)).not.toHaveProperty('error');
     }
   });
   it.each(invalid)('refuses %j, saying where', (text) => {
     expect(() => JSON.parse(text) as unknown).toThrow();
-    for (const shape of [scalar, everything, { members: { a: scalar } }]) {
+    for (const shape of [
+      scalar,
+      everything,
+      { members: { a: scalar } },
+      { each: { members: { a: scalar } } },
+    ]) {
       expect(pick(bytes(text), shape)).toEqual({ error: expect.stringMatching(/byte \d+|the text ends/) });
     }
   });
@@ -141,6 +151,66 @@ describe('pick keeps what its shape names', () => {
   it('does not take inherited names for members', () => {
     expect(pick(bytes('{"constructor":1,"__proto__":{"name":"x"},"toString":2}'), shape)).toEqual({
       value: {},
+    });
+  });
+
+  describe('each element of an array', () => {
+    const items: Shape = {
+      members: {
+        items: { each: { members: { name: scalar, labels: { keep: ['object'] } } } },
+        grid: { each: { each: scalar } },
+      },
+    };
+
+    it('picks every element with its shape, in order', () => {
+      const document = {
+        items: [{ name: 'a', spec: [1], labels: { x: 'y' } }, { name: 'b' }, {}],
+        grid: [[1, 'two'], [], [null]],
+      };
+      expect(pick(bytes(JSON.stringify(document)), items)).toEqual({
+        value: {
+          items: [{ name: 'a', labels: { x: 'y' } }, { name: 'b' }, {}],
+          grid: [[1, 'two'], [], [null]],
+        },
+      });
+    });
+
+    it('keeps an empty array empty, with or without whitespace', () => {
+      expect(pick(bytes('{"items":[],"grid":[ \n ]}'), items)).toEqual({ value: { items: [], grid: [] } });
+    });
+
+    it('keeps a scalar where an array is picked, and marks an object or an unfit element as unfit', () => {
+      expect(pick(bytes('{"items":null,"grid":"flat"}'), items)).toEqual({
+        value: { items: null, grid: 'flat' },
+      });
+      expect(pick(bytes('{"items":{"0":{"name":"a"}}}'), items)).toEqual({ value: { items: unfit } });
+      expect(pick(bytes('{"items":[[{"name":"a"}],"s",{"labels":[1]}]}'), items)).toEqual({
+        value: { items: [unfit, 's', { labels: unfit }] },
+      });
+      expect(pick(bytes('{"grid":[[{}],[1,[]]]}'), items)).toEqual({
+        value: { grid: [[unfit], [1, unfit]] },
+      });
+    });
+
+    it('picks the root when it is an array, and nothing of an array that is not picked', () => {
+      expect(
+        pick(bytes('[{"name":"a","x":1},{"name":"b"}]'), { each: { members: { name: scalar } } }),
+      ).toEqual({
+        value: [{ name: 'a' }, { name: 'b' }],
+      });
+      expect(pick(bytes('{"other":[{"name":"a"}],"items":[{"name":"b"}]}'), items)).toEqual({
+        value: { items: [{ name: 'b' }] },
+      });
+    });
+
+    it.each([
+      '{"items":[{"name":"a"},]}',
+      '{"items":[{"name":"a"} {"name":"b"}]}',
+      '{"items":[{"name":"a"}}',
+      '{"items":[',
+      '{"grid":[[1],[2]]',
+    ])('still refuses %j, saying where', (text) => {
+      expect(pick(bytes(text), items)).toEqual({ error: expect.stringMatching(/byte \d+|the text ends/) });
     });
   });
 
