@@ -1,6 +1,7 @@
 // Paginated lists: large collections are read a page at a time, so memory stays bounded by the page size.
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import { pick, type Shape } from './json-pick.ts';
+import { assignmentMetadata, scalar } from './metadata-shape.ts';
 import { metadataListAccept, type Query, type RestClient } from './rest.ts';
 
 export interface ListPage<T> {
@@ -96,23 +97,13 @@ export interface ListedObject {
 // and its resourceVersion for the sync's patches' precondition. Nothing reads uid, deletionTimestamp,
 // managedFields or annotations, which are most of a page of metadata (managedFields above all): a page is
 // checked as JSON but only these are built, so that a sync of many objects makes little garbage.
-const scalar: Shape = { keep: [] };
 export const listedShape: Shape = {
   members: {
     metadata: { members: { continue: scalar, resourceVersion: scalar } },
     items: {
       each: {
         members: {
-          metadata: {
-            members: {
-              name: scalar,
-              generateName: scalar,
-              namespace: scalar,
-              labels: { keep: ['object'] },
-              ownerReferences: { keep: ['array', 'object'] },
-              resourceVersion: scalar,
-            },
-          },
+          metadata: { members: { ...assignmentMetadata, resourceVersion: scalar } },
         },
       },
     },

@@ -4,6 +4,7 @@ import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/O
 import type { IStatus } from '@kubernetes-models/apimachinery/apis/meta/v1/Status';
 import type { JsonPatchOperation } from '../sharding/patches.ts';
 import { pick, type Shape } from '../runtime/json-pick.ts';
+import { assignmentMetadata, objectOfScalars, scalar } from '../runtime/metadata-shape.ts';
 
 const apiVersion = 'admission.k8s.io/v1';
 const kind = 'AdmissionReview';
@@ -50,8 +51,6 @@ const operations: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', '
 // What the webhook reads of a review (assign.ts, sharding/keys.ts): the request's uid, operation, kind,
 // resource and names, and the objects' metadata used for the hash key and the shard label. The rest (spec,
 // data, managedFields: nearly all of a large object) is checked as JSON but never built (runtime/json-pick.ts).
-const scalar: Shape = { keep: [] };
-const objectOfScalars: Shape = { keep: ['object'] };
 const reviewShape: Shape = {
   members: {
     apiVersion: scalar,
@@ -67,15 +66,7 @@ const reviewShape: Shape = {
         operation: scalar,
         object: {
           members: {
-            metadata: {
-              members: {
-                name: scalar,
-                generateName: scalar,
-                namespace: scalar,
-                labels: objectOfScalars,
-                ownerReferences: { keep: ['array', 'object'] },
-              },
-            },
+            metadata: { members: assignmentMetadata },
           },
         },
         oldObject: { members: { metadata: { members: { labels: objectOfScalars } } } },
