@@ -5,6 +5,8 @@ export const version = 'v1alpha1';
 export const apiVersion = `${group}/${version}`;
 export const kind = 'ControllerRing';
 export const plural = 'controllerrings';
+/** The REST path of the ControllerRing collection; a ring's own is `${ringsPath}/<name>`. */
+export const ringsPath = `/apis/${group}/${version}/${plural}`;
 
 /** Label on a shard Lease naming the ring the shard belongs to. */
 export const ringLabel = 'controller-rings.io/ring';

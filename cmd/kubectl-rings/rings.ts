@@ -1,9 +1,7 @@
 // The ControllerRings the commands read, as the API server sends them (raw JSON).
-import { group, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ringsPath, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { listPages } from '../../runtime/pager.ts';
 import type { RestClient } from '../../runtime/rest.ts';
-
-const ringsPath = `/apis/${group}/${version}/${plural}`;
 
 export function getRing(rest: RestClient, name: string): Promise<ControllerRing> {
   return rest.request<ControllerRing>({ path: `${ringsPath}/${encodeURIComponent(name)}` });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
-import { group, plural, ringLabel, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ringLabel, ringsPath, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { Discovery } from '../../runtime/discovery.ts';
@@ -89,7 +89,7 @@ export class Sharder {
       ...extra,
       logger,
     });
-    this.#rings = new Informer(this.#rest, options(`/apis/${group}/${version}/${plural}`));
+    this.#rings = new Informer(this.#rest, options(ringsPath));
     this.#leases = new Informer(
       this.#rest,
       options('/apis/coordination.k8s.io/v1/leases', { labelSelector: ringLabel }),

@@ -2,7 +2,7 @@
 // and cleans up behind a finalizer when the ring is deleted.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
-import { group, plural, version, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ringsPath, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { ringMembership } from '../../sharding/membership.ts';
 import { containsFields } from '../../runtime/contains.ts';
 import type { Discovery } from '../../runtime/discovery.ts';
@@ -51,7 +51,7 @@ function alternatives(words: readonly string[]): string {
 }
 
 function ringPath(name: string): string {
-  return `/apis/${group}/${version}/${plural}/${name}`;
+  return `${ringsPath}/${name}`;
 }
 
 export class ControllerRingReconciler {

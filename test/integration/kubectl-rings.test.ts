@@ -13,13 +13,14 @@ import {
   drainLabel,
   drainValue,
   ringLabel,
+  ringsPath,
   shardLabel,
   type ControllerRing,
 } from '../../api/v1alpha1/index.ts';
 import { microTime } from '../../runtime/micro-time.ts';
 import { RestClient } from '../../runtime/rest.ts';
 import { kubeconfigDocument, testClusterAccess } from '../support/kube.ts';
-import { createNamespace, createRing, ringsPath, type Labelled } from '../support/rings.ts';
+import { createNamespace, createRing, type Labelled } from '../support/rings.ts';
 
 const main = fileURLToPath(new URL('../../cmd/kubectl-rings/main.ts', import.meta.url));
 const ring = 'kubectl-rings';

@@ -5,7 +5,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
-import { drainLabel, shardLabel, stateLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import {
+  drainLabel,
+  ringsPath,
+  shardLabel,
+  stateLabel,
+  type ControllerRing,
+} from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
 import type { RestClient } from '../../runtime/rest.ts';
@@ -14,7 +20,7 @@ import { configMapsPath, createConfigMap, webhookEffective } from '../support/co
 import { duplicateKeys, readLogLines } from '../support/log-lines.ts';
 import { joinFakeShard, type FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
-import { createNamespace, createRing, getRing, listObjects, ringsPath } from '../support/rings.ts';
+import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import {
   startSharder,
   quickLeaderElection,

@@ -2,16 +2,12 @@
 import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
 import {
   apiVersion,
-  group,
   kind,
-  plural,
-  version,
+  ringsPath,
   type ControllerRing,
   type ControllerRingSpec,
 } from '../../api/v1alpha1/index.ts';
 import { isNotFound, type RestClient } from '../../runtime/rest.ts';
-
-export const ringsPath = `/apis/${group}/${version}/${plural}`;
 
 export function createRing(
   rest: RestClient,
