@@ -1,9 +1,9 @@
 // The sharder's own Prometheus metrics, beside the controller-runtime ones of its controllers.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { SyncMetrics } from '../../controllers/sync/reconciler.ts';
+import type { SyncObserver } from '../../controllers/sync/reconciler.ts';
 import type { WebhookMetrics } from '../../webhook/server.ts';
 
-export function sharderMetrics(registry: Registry): { webhook: WebhookMetrics; sync: SyncMetrics } {
+export function sharderMetrics(registry: Registry): { webhook: WebhookMetrics; sync: SyncObserver } {
   const registers = [registry];
   const requests = new Counter({
     name: 'controller_rings_webhook_requests_total',

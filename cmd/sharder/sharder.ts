@@ -329,7 +329,7 @@ export class Sharder {
       concurrency: this.#config.sync.concurrency,
       syncPeriodMs: this.#config.sync.periodMs,
       retryAfterMs: syncRetryAfterMs,
-      metrics: this.#sharderMetrics.sync,
+      observers: [this.#sharderMetrics.sync],
       now,
       logger: logger.child({ controller: 'sync' }),
     });

@@ -10,7 +10,7 @@ import type { Fence } from '../../runtime/leader-election.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { microTime } from '../../runtime/micro-time.ts';
 import { startHttpsStub, type HttpsStub } from '../../test/support/https-stub.ts';
-import { SyncReconciler } from './reconciler.ts';
+import { SyncReconciler, type SyncObserver, type SyncReport } from './reconciler.ts';
 
 const ring = 'r';
 const now = new Date();
@@ -47,6 +47,7 @@ function syncOf(
   controllerRing: ControllerRing,
   rest: FencedClient,
   shards: () => string[] = () => ['a', 'b'],
+  observers: readonly SyncObserver[] = [],
 ): SyncReconciler {
   return new SyncReconciler({
     ring: () => controllerRing,
@@ -63,7 +64,27 @@ function syncOf(
     retryAfterMs: 1_000,
     now: () => now,
     logger: createLogger({ level: 'silent' }),
+    observers,
   });
+}
+
+/** An observer that keeps what it is told. */
+class Recorder implements SyncObserver {
+  readonly begun: { shards: readonly string[]; previous: readonly string[] | undefined }[] = [];
+  readonly actions: string[] = [];
+  readonly reports: SyncReport[] = [];
+
+  started(_ring: string, shards: readonly string[], previous: readonly string[] | undefined): void {
+    this.begun.push({ shards, previous });
+  }
+
+  acted(_ring: string, action: 'move' | 'drain'): void {
+    this.actions.push(action);
+  }
+
+  finished(report: SyncReport): void {
+    this.reports.push(report);
+  }
 }
 
 let stub: HttpsStub;
@@ -167,10 +188,15 @@ describe('the sync of a ring with controlled resources', () => {
         shardLeaseNamespaces: ['shards'],
       },
     };
-    const sync = syncOf(controllerRing, rest);
+    const recorder = new Recorder();
+    const sync = syncOf(controllerRing, rest, undefined, [recorder]);
     try {
       // Nothing waits: the sync does not look again before its period.
       expect(await sync.reconcile(ring)).toEqual({ requeueAfter: 60_000 });
+      // A second sync (the stub answers the same lists), for what it is told: the patches below are the first's.
+      const patchesOfFirst = patched.length;
+      await sync.reconcile(ring);
+      patched.splice(patchesOfFirst);
     } finally {
       rest.close();
       await resources.close();
@@ -194,6 +220,53 @@ describe('the sync of a ring with controlled resources', () => {
         drained: onB,
       });
     }
+    // The second sync is told the first's shards.
+    expect(recorder.begun).toEqual([
+      { shards: ['a', 'b'], previous: undefined },
+      { shards: ['a', 'b'], previous: ['a', 'b'] },
+    ]);
+    expect(recorder.actions.filter((action) => action === 'move')).toHaveLength(2 * 2 * 20);
+    expect(recorder.reports[0]).toMatchObject({
+      ring,
+      shards: ['a', 'b'],
+      previousShards: undefined,
+      examined: 80,
+      moved: 40,
+      drained: 2 * onB,
+      unassigned: 0,
+      pending: 0,
+    });
+    expect(recorder.reports[0]?.error).toBeUndefined();
+  });
+
+  it('reports the objects it leaves unassigned when no shard is available', async () => {
+    const unlabelled = owners.map(({ metadata }) => ({ metadata: { ...metadata, labels: {} } }));
+    const resources = await startHttpsStub((request, _body, response) => {
+      response.setHeader('content-type', 'application/json');
+      const path = request.url?.split('?')[0] ?? '';
+      // Half the owners have no label, the other half are on the dead shard d; none has a Secret.
+      const items = path.endsWith('/secrets') ? [] : [...unlabelled.slice(0, 20), ...owners.slice(20)];
+      response.end(JSON.stringify({ metadata: {}, items }));
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', {
+      certain: true,
+      lost: new AbortController().signal,
+      reason: '',
+    });
+    const recorder = new Recorder();
+    const controllerRing: ControllerRing = {
+      metadata: { name: ring },
+      spec: { resources: [{ resource: 'configmaps' }], shardLeaseNamespaces: ['shards'] },
+    };
+    try {
+      await syncOf(controllerRing, rest, () => [], [recorder]).reconcile(ring);
+    } finally {
+      rest.close();
+      await resources.close();
+    }
+    expect(recorder.reports).toMatchObject([
+      { shards: [], examined: 40, moved: 0, drained: 0, unassigned: 20, pending: 0 },
+    ]);
   });
 });
 
@@ -240,10 +313,15 @@ describe('membership changes during a sync', () => {
       response.end('{}');
     });
     const rest = new FencedClient(resources.kubeConfig, 'test', certain);
-    const sync = syncOf(controllerRing, rest);
+    const recorder = new Recorder();
+    const sync = syncOf(controllerRing, rest, undefined, [recorder]);
     try {
       await expect(sync.reconcile(ring)).rejects.toThrow();
       expect(sync.membershipChanged(ring)).toBe(true);
+      // The failed sync is reported with its error, and the next is not told of its shards.
+      expect(recorder.reports[0]?.error).toBeDefined();
+      await expect(sync.reconcile(ring)).rejects.toThrow();
+      expect(recorder.begun[1]?.previous).toBeUndefined();
     } finally {
       rest.close();
       await resources.close();

@@ -35,12 +35,39 @@ export interface SyncReconcilerOptions {
   pageSize?: number;
   now(): Date;
   logger: Logger;
-  metrics?: SyncMetrics;
+  /** Told of each sync and each object's move or drain: the metrics and the ring's events. */
+  observers?: readonly SyncObserver[];
 }
 
-export interface SyncMetrics {
+/** What one sync of a ring did, told when it ends (also when it failed part way). */
+export interface SyncReport {
+  ring: string;
+  /** The available shards it assigned objects to. */
+  shards: readonly string[];
+  /**
+   * Those of the ring's previous sync while this replica leads; undefined for its first, and after a sync that
+   * failed (the ring's membership is then unknown to have been carried out).
+   */
+  previousShards: readonly string[] | undefined;
+  /** Objects of the ring (in its namespaces, with a key) it looked at. */
+  examined: number;
+  moved: number;
+  drained: number;
+  /** Objects it left without a shard label: the ring had no available shard for them. */
+  unassigned: number;
+  /** Objects to look at again soon: they kept conflicting, or their shard came back. */
+  pending: number;
+  seconds: number;
+  /** Why it ended early; undefined when it went through. */
+  error?: unknown;
+}
+
+export interface SyncObserver {
+  /** A sync of `ring` begins, assigning to `shards`; `previousShards` as in SyncReport. */
+  started?(ring: string, shards: readonly string[], previousShards: readonly string[] | undefined): void;
   /** An object was moved or drained (action) in `ring`. */
-  acted(ring: string, action: 'move' | 'drain'): void;
+  acted?(ring: string, action: 'move' | 'drain'): void;
+  finished?(report: SyncReport): void;
 }
 
 /** Attempts at one object's patch when it keeps changing under the sharder. */
@@ -51,8 +78,8 @@ interface RingSync {
   available: ReadonlySet<string>;
   hashRing: HashRing;
   selector: LabelSelector;
-  /** Objects that must be looked at again soon (conflicting, or their shard came back). */
-  pending: number;
+  /** The counts of the SyncReport. */
+  counts: Pick<SyncReport, 'examined' | 'moved' | 'drained' | 'unassigned' | 'pending'>;
   log: Logger;
 }
 
@@ -63,7 +90,7 @@ export class SyncReconciler {
    * once. Set as a sync starts, so that the Lease events during it that leave the available shards as they are
    * (renewals, state labels) do not queue a second full sync behind it.
    */
-  readonly #synced = new Map<string, string>();
+  readonly #synced = new Map<string, readonly string[]>();
 
   constructor(options: SyncReconcilerOptions) {
     this.#options = options;
@@ -71,7 +98,7 @@ export class SyncReconciler {
 
   /** Whether the ring's available shards differ from those of its sync under way, or else of its last one. */
   membershipChanged(ring: string): boolean {
-    return this.#synced.get(ring) !== this.#available(ring).join(',');
+    return this.#synced.get(ring)?.join(',') !== this.#available(ring).join(',');
   }
 
   async reconcile(name: string): Promise<HandlerResult | undefined> {
@@ -81,25 +108,44 @@ export class SyncReconciler {
       return undefined;
     }
     const available = this.#available(name);
-    this.#synced.set(name, available.join(','));
-    try {
-      return await this.#sync(name, ring, available);
-    } catch (error) {
-      // Retried by the queue with backoff; a membership change meanwhile calls for a sync at once.
-      this.#synced.delete(name);
-      throw error;
-    }
-  }
-
-  async #sync(name: string, ring: ControllerRing, available: readonly string[]): Promise<HandlerResult> {
+    const previous = this.#synced.get(name);
+    this.#synced.set(name, available);
+    const observers = this.#options.observers ?? [];
+    for (const observer of observers) observer.started?.(name, available, previous);
     const sync: RingSync = {
       name,
       available: new Set(available),
       hashRing: new HashRing(available),
       selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
-      pending: 0,
+      counts: { examined: 0, moved: 0, drained: 0, unassigned: 0, pending: 0 },
       log: this.#options.logger.child({ ring: name }),
     };
+    const started = performance.now();
+    const report = (error?: unknown): void => {
+      const seconds = (performance.now() - started) / 1000;
+      const done: SyncReport = {
+        ring: name,
+        shards: available,
+        previousShards: previous,
+        ...sync.counts,
+        seconds,
+        ...(error === undefined ? {} : { error }),
+      };
+      for (const observer of observers) observer.finished?.(done);
+    };
+    try {
+      const result = await this.#sync(sync, ring);
+      report();
+      return result;
+    } catch (error) {
+      // Retried by the queue with backoff; a membership change meanwhile calls for a sync at once.
+      this.#synced.delete(name);
+      report(error);
+      throw error;
+    }
+  }
+
+  async #sync(sync: RingSync, ring: ControllerRing): Promise<HandlerResult> {
     // Controlled objects first: moved from an unavailable shard, they reach the new shard before their owners
     // (whose shard then finds them there, design.md "Assignment and movement"); drained, they are mostly
     // labelled by the time their owner's shard hands both over.
@@ -109,7 +155,8 @@ export class SyncReconciler {
     for (const { group = '', resource } of ring.spec.resources) {
       await this.#syncResource(sync, group, resource, false);
     }
-    return { requeueAfter: sync.pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
+    const { pending } = sync.counts;
+    return { requeueAfter: pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
   }
 
   /** The ring's available members: never a Lease the ring does not trust or whose name is no label value. */
@@ -131,6 +178,7 @@ export class SyncReconciler {
       if (!this.#selected(sync, object.metadata.namespace)) return;
       const result = hashKey(object.metadata, source);
       if (!('key' in result)) return;
+      sync.counts.examined++;
       await this.#act(sync, info, object, sync.hashRing.shardFor(result.key));
     });
   }
@@ -153,12 +201,16 @@ export class SyncReconciler {
     let object = listed;
     for (let attempt = 1; ; attempt++) {
       const action = syncAction(sync.name, sync.available, { labels: object.metadata.labels, desired });
-      if (action === 'ok' || desired === undefined) return;
       const current = object.metadata.labels?.[shardLabel(sync.name)];
+      if (desired === undefined) {
+        if (current === undefined) sync.counts.unassigned++;
+        return;
+      }
+      if (action === 'ok') return;
       if (action === 'move' && current !== undefined && this.#available(sync.name).includes(current)) {
         // Its shard came back (e.g. restarted under the same name) since this sync began: it may be acting on
         // the object again, so the object may only leave through a drain. The next sync sees the new membership.
-        sync.pending++;
+        sync.counts.pending++;
         return;
       }
       const resourceVersion = object.metadata.resourceVersion ?? '';
@@ -176,7 +228,8 @@ export class SyncReconciler {
           body,
           discardAnswer: true,
         });
-        this.#options.metrics?.acted(sync.name, action);
+        sync.counts[action === 'move' ? 'moved' : 'drained']++;
+        for (const observer of this.#options.observers ?? []) observer.acted?.(sync.name, action);
         sync.log.debug({ object: path, action, shard: desired }, 'synced object');
         return;
       } catch (error) {
@@ -189,7 +242,7 @@ export class SyncReconciler {
         sync.log.debug({ object: path, action, attempt, err: error }, 'the object changed: syncing it again');
       }
       if (attempt === conflictAttempts) {
-        sync.pending++;
+        sync.counts.pending++;
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
