@@ -196,8 +196,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       controller.abort(this.#abortReason);
       return;
     }
-    const method = this.#spec.method ?? 'GET';
-    const refusal = method === 'GET' ? undefined : this.#refuse?.(method, this.#spec.path);
+    const { method } = this.#spec;
+    const refusal = isWrite(method) ? this.#refuse?.(method, this.#spec.path) : undefined;
     if (refusal !== undefined) controller.abort(refusal);
   }
 
@@ -235,6 +235,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#reject(new ApiError(0, message, { method: this.#spec.method ?? 'GET', path: this.#spec.path }));
     }
   }
+}
+
+/** Writes are what the fence refuses and abortWrites aborts: every method but GET. */
+function isWrite(method: RequestSpec['method']): method is Exclude<RequestSpec['method'], 'GET' | undefined> {
+  return method !== undefined && method !== 'GET';
 }
 
 function apiError(spec: RequestSpec, code: number, text: string): ApiError {
@@ -303,7 +308,7 @@ export class RestClient {
   async request<T>(spec: RequestSpec): Promise<T> {
     const { agent, options } = await this.#prepare(spec);
     if (spec.signal?.aborted === true) throw spec.signal.reason;
-    const write = spec.method !== undefined && spec.method !== 'GET' && this.#abortWrites !== undefined;
+    const write = isWrite(spec.method) && this.#abortWrites !== undefined;
     if (write && this.#abortWrites.aborted) throw this.#abortWrites.reason;
     const exchange = new Exchange(spec, this.#refuseWrite, this.#forget);
     if (write) this.#writes.add(exchange);
