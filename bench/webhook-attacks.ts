@@ -211,7 +211,11 @@ try {
   for (const name of ['a', 'b']) {
     await new FakeShard(rest, { ring, name, namespace: 'sharder-system', durationSeconds: 600 }).join();
   }
-  await createRing(rest, ring, { resources: [{ resource: 'configmaps' }] });
+  // The ring trusts the namespace of its shards' Leases, so that the reviews that get through are assigned.
+  await createRing(rest, ring, {
+    resources: [{ resource: 'configmaps' }],
+    shardLeaseNamespaces: ['sharder-system'],
+  });
   const certificates = await webhookCertificates();
   const ca = await readFile(certificates.caFile, 'utf8');
   for (const name of chosen) {
