@@ -4,11 +4,15 @@
 // the values that move with it, as Prometheus would read them: gauges as the largest of the replicas' values
 // (every replica computes them from its caches), counters summed over the replicas (each counts what it did).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ringsPath, shardLabel } from '../../api/v1alpha1/index.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { drainLabel, ringsPath, shardLabel } from '../../api/v1alpha1/index.ts';
+import type { KubeObject } from '../../runtime/object.ts';
 import { patchTypes, type RestClient } from '../../runtime/rest.ts';
+import { ShardAdapter } from '../../shard/adapter.ts';
 import { eventually } from '../support/eventually.ts';
 import { startExampleShard, type ExampleShard } from '../support/example-shard.ts';
-import { scrape, valueOf, type Sample } from '../support/metrics.ts';
+import { parseMetrics, scrape, valueOf, type Sample } from '../support/metrics.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import {
@@ -30,6 +34,7 @@ let rest: RestClient;
 let files: WebhookFiles;
 const sharders: SharderProcess[] = [];
 const shards = new Map<string, ExampleShard>();
+const adapters: ShardAdapter[] = [];
 
 /** Every replica's samples. */
 function scrapeSharders(): Promise<Sample[][]> {
@@ -132,6 +137,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(adapters.map((adapter) => adapter.stop()));
   await Promise.all([...shards.values()].map((shard) => shard.stop()));
   await Promise.all(sharders.map((sharder) => sharder.stop()));
   await cluster?.stop();
@@ -261,5 +267,97 @@ describe('sharder and shard metrics through a ring’s life', () => {
       },
       { timeoutMs: 60_000 },
     );
+  });
+});
+
+describe('ShardAdapter metrics', () => {
+  const adapterRing = 'adapter-metrics';
+  const adapterNamespace = 'adapter-metrics-apps';
+  const resource = { group: '', resource: 'configmaps' };
+  const path = `/api/v1/namespaces/${adapterNamespace}/configmaps`;
+
+  function adapter(name: string): ShardAdapter {
+    const shard = new ShardAdapter({
+      ring: adapterRing,
+      name,
+      namespace: shardNamespace,
+      kubeConfig: cluster?.kubeConfig ?? new KubeConfig(),
+      logger: pino({ level: 'silent' }),
+      leaseDurationSeconds: 4,
+    });
+    adapters.push(shard);
+    return shard;
+  }
+
+  async function values(shard: ShardAdapter, name: string): Promise<Record<string, number | undefined>> {
+    const samples = parseMetrics(await shard.metrics.registry.metrics());
+    return {
+      leader: valueOf(samples, 'leader_election_master_status', { name }),
+      objects: valueOf(samples, 'controller_rings_shard_objects', {
+        ring: adapterRing,
+        resource: 'configmaps',
+      }),
+      drains: valueOf(samples, 'controller_rings_shard_drains_acknowledged_total', {
+        ring: adapterRing,
+        resource: 'configmaps',
+      }),
+    };
+  }
+
+  it('report the Lease, the objects of the cache given to countObjects, and the drains the guard acknowledged', async () => {
+    await createNamespace(rest, adapterNamespace, { 'adapter-metrics': 'true' });
+    await createRing(rest, adapterRing, {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { 'adapter-metrics': 'true' } },
+      shardLeaseNamespaces: [shardNamespace],
+    });
+    const first = adapter('adapter-0');
+    // The author's informer, which the test fills from the API server with the adapter's label selector.
+    let cache: KubeObject[] = [];
+    const refresh = async (): Promise<KubeObject[]> => {
+      const list = await rest.request<{ items: KubeObject[] }>({
+        path,
+        query: { labelSelector: first.labelSelector },
+      });
+      cache = list.items;
+      return cache;
+    };
+    first.countObjects(resource, { list: () => cache });
+    expect(await values(first, 'adapter-0')).toEqual({ leader: 0, objects: 0, drains: 0 });
+    await first.start();
+    await eventually(async () => {
+      expect((await getRing(rest, adapterRing))?.status?.availableShards).toBe(1);
+    });
+    for (let i = 0; i < 10; i++) {
+      await rest.request({ method: 'POST', path, body: { metadata: { name: `adapted-${i}` } } });
+    }
+    await eventually(async () => {
+      expect(await refresh()).toHaveLength(10);
+      expect(await values(first, 'adapter-0')).toEqual({ leader: 1, objects: 10, drains: 0 });
+    });
+
+    // A second shard: the sync drains some of the first's objects, which the first's guard hands over.
+    const second = adapter('adapter-1');
+    await second.start();
+    const drained = await eventually(async () => {
+      const objects = (await refresh()).filter(
+        (o) => o.metadata?.labels?.[drainLabel(adapterRing)] === 'true',
+      );
+      expect(objects.length).toBeGreaterThan(0);
+      return objects;
+    });
+    for (const object of drained) expect(await first.guard(resource, object)).toBe('handed-over');
+    await eventually(async () => {
+      await refresh();
+      expect(await values(first, 'adapter-0')).toEqual({
+        leader: 1,
+        objects: 10 - drained.length,
+        drains: drained.length,
+      });
+    });
+    // The second never had countObjects: its resource has no objects series, its guard no drains yet.
+    expect(await values(second, 'adapter-1')).toEqual({ leader: 1, objects: undefined, drains: undefined });
+    await second.stop();
+    expect((await values(second, 'adapter-1')).leader).toBe(0);
   });
 });
