@@ -4,9 +4,14 @@
 // object or per Lease between scrapes. The sync's metrics are told by the sync, which runs on the leader; the
 // webhook's by every replica. Every series of a ring goes at the first scrape after the ring is gone.
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from 'prom-client';
-import type { ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ringLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import type { ShardState } from '../../sharding/lease.ts';
-import { ringMembership, type LeftOutReason, type RingLease } from '../../sharding/membership.ts';
+import {
+  ringMembership,
+  type LeftOutReason,
+  type RingLease,
+  type RingMembership,
+} from '../../sharding/membership.ts';
 import type { SyncObserver } from '../../controllers/sync/reconciler.ts';
 import type { WebhookMetrics } from '../../webhook/server.ts';
 
@@ -95,6 +100,21 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
   const registers = [registry];
   const now = sources.now ?? (() => new Date());
   const ringNames = (): Set<string> => new Set([...sources.rings()].map(ringName));
+  // Each ring's membership from its own Leases only (ringMembership ignores the others): one pass over all.
+  const membershipByRing = function* (): Generator<[string, RingMembership]> {
+    const byRing = new Map<string, RingLease[]>();
+    for (const lease of sources.leases()) {
+      const ring = lease.metadata?.labels?.[ringLabel];
+      if (ring === undefined) continue;
+      const leases = byRing.get(ring);
+      if (leases === undefined) byRing.set(ring, [lease]);
+      else leases.push(lease);
+    }
+    const at = now();
+    for (const ring of sources.rings()) {
+      yield [ringName(ring), ringMembership(byRing.get(ringName(ring)) ?? [], ring, at)];
+    }
+  };
 
   // Computed at scrape: reset, then one series per ring (and state, reason) in the cache.
   new Gauge({
@@ -104,11 +124,10 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
     registers,
     collect() {
       this.reset();
-      const leases = [...sources.leases()];
-      for (const ring of sources.rings()) {
+      for (const [ring, { members }] of membershipByRing()) {
         const counts = { ...noShards };
-        for (const member of ringMembership(leases, ring, now()).members) counts[member.state]++;
-        for (const [state, count] of Object.entries(counts)) this.set({ ring: ringName(ring), state }, count);
+        for (const member of members) counts[member.state]++;
+        for (const [state, count] of Object.entries(counts)) this.set({ ring, state }, count);
       }
     },
   });
