@@ -79,8 +79,6 @@ export class ShardAdapter {
   readonly #lostHandlers: (() => void)[] = [];
   /** By `group/resource`: what this shard handed over that the author's cache may still show. */
   readonly #handedOver = new Map<string, HandedOver>();
-  /** By resource (kubectl's name): counts the objects handed over. */
-  readonly #drainsAcknowledged = new Map<string, () => void>();
   /** By resource (kubectl's name): the author's caches given to countObjects. */
   readonly #caches = new Map<string, ObjectCache>();
   #term: Term | undefined;
@@ -120,13 +118,7 @@ export class ShardAdapter {
 
   /** Counts handovers of `resource`'s objects; its series exists from the first call. */
   #drainCounter(resource: GroupResource): () => void {
-    const name = resourceName(resource);
-    let counter = this.#drainsAcknowledged.get(name);
-    if (counter === undefined) {
-      counter = shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, name);
-      this.#drainsAcknowledged.set(name, counter);
-    }
-    return counter;
+    return shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, resourceName(resource));
   }
 
   /**

@@ -11,7 +11,10 @@ export type ObjectCounts = () => Iterable<readonly [resource: string, count: num
 export interface ShardMetrics {
   /** Reports `ring`'s objects from `counts` at each scrape, for as long as the Metrics lives. */
   countObjects(ring: string, counts: ObjectCounts): void;
-  /** Counts the drains a shard of `ring` acknowledged for `resource`; the series exists (0) from this call. */
+  /**
+   * Counts the drains a shard of `ring` acknowledged for `resource`; the series exists (0) from the first call.
+   * Calls for the same ring and resource count on the same series.
+   */
   drainsAcknowledged(ring: string, resource: string): () => void;
 }
 

@@ -185,8 +185,8 @@ export class Shard {
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
   readonly #bucket: TokenBucket | undefined;
-  /** By resource (kubectl's name), for the controllers' resources and controlled resources. */
-  readonly #drainsAcknowledged = new Map<string, () => void>();
+  /** The controllers' resources and controlled resources, by kubectl's name: what the shard metrics count. */
+  readonly #resources = new Set<string>();
   #term: Term | undefined;
   #stopping = false;
 
@@ -204,12 +204,9 @@ export class Shard {
   addController<T extends KubeObject>(controller: ShardedController<T>): void {
     this.#controllers.push(controller);
     for (const resource of [controller.resource, ...(controller.controlledResources ?? [])]) {
-      const name = resourceName(resource);
-      if (this.#drainsAcknowledged.has(name)) continue;
-      this.#drainsAcknowledged.set(
-        name,
-        shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, name),
-      );
+      this.#resources.add(resourceName(resource));
+      // The series from the start, at 0.
+      this.#acknowledged(resource);
     }
   }
 
@@ -218,7 +215,7 @@ export class Shard {
    * one cache, or of the objects in any of several (controllers watching one resource in other namespaces).
    */
   *#objectCounts(): Iterable<readonly [string, number]> {
-    for (const resource of this.#drainsAcknowledged.keys()) {
+    for (const resource of this.#resources) {
       const informers = this.#term?.caches.get(resource) ?? [];
       const [only] = informers;
       if (only === undefined || informers.length === 1) {
@@ -316,9 +313,9 @@ export class Shard {
     return informer;
   }
 
-  /** Counts handovers of `info`'s objects. */
-  #acknowledged(info: ResourceInfo): () => void {
-    return this.#drainsAcknowledged.get(resourceName(info)) ?? (() => undefined);
+  /** Counts handovers of `resource`'s objects. */
+  #acknowledged(resource: GroupResource): () => void {
+    return shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, resourceName(resource));
   }
 
   async #startController(controller: AnyController, term: Term): Promise<void> {
