@@ -127,6 +127,11 @@ export class Informer<T extends KubeObject> {
     return [...this.#store.values()];
   }
 
+  /** How many objects the store holds: without list()'s copy, for metrics read at each scrape. */
+  get size(): number {
+    return this.#store.size;
+  }
+
   /** Ends the watch; resolves when the loop has ended. */
   async stop(): Promise<void> {
     this.#stopping.abort();

@@ -92,12 +92,15 @@ interface Run {
   /** Events in order: 'lead 1', 'aborted 1' (', certain' if the fence still was), ... */
   events: string[];
   fences: Fence[];
+  /** What the elector told its metrics, in order. */
+  statuses: boolean[];
   running: Promise<void>;
 }
 
 async function leading(): Promise<Run> {
   const clock = new ManualClock();
   const store = new LeaseStore();
+  const statuses: boolean[] = [];
   const elector = new LeaderElector(store, {
     namespace: 'ns',
     name: 'lease',
@@ -108,6 +111,7 @@ async function leading(): Promise<Run> {
     logger: createLogger({ level: 'silent' }),
     now: () => new Date(clock.now()),
     clock,
+    metrics: { leading: (isLeader) => statuses.push(isLeader) },
   });
   const events: string[] = [];
   const fences: Fence[] = [];
@@ -123,7 +127,7 @@ async function leading(): Promise<Run> {
   });
   await settle();
   expect(events).toEqual(['lead 1']);
-  return { clock, store, elector, events, fences, running };
+  return { clock, store, elector, events, fences, statuses, running };
 }
 
 async function stop(run: Run): Promise<void> {
@@ -132,6 +136,21 @@ async function stop(run: Run): Promise<void> {
   await stopped;
   await run.running;
 }
+
+describe('the leadership metrics', () => {
+  it('are told each term as it starts and ends: lost past the deadline, led again, released on stop', async () => {
+    const run = await leading();
+    expect(run.statuses).toEqual([true]);
+    run.clock.jump(renewDeadlineMs);
+    expect(run.fences[0]?.certain).toBe(false);
+    await settle();
+    expect(run.events).toEqual(['lead 1', 'aborted 1', 'lead 2']);
+    expect(run.statuses).toEqual([true, false, true]);
+    await stop(run);
+    expect(run.statuses).toEqual([true, false, true, false]);
+    expect(run.store.lease?.spec?.holderIdentity).toBe('');
+  });
+});
 
 describe('the leadership fence', () => {
   it('is certain from the acquisition until its start plus the renew deadline, without any timer', async () => {

@@ -31,6 +31,13 @@ export interface LeaderElectorOptions {
   now?: () => Date;
   /** The monotonic clock and timers behind the renew deadline, the fence and the retry periods. */
   clock?: Clock;
+  /** Told when a term starts and ends: client-go's leader_election_master_status (runtime/metrics.ts). */
+  metrics?: LeaderElectionMetrics;
+}
+
+/** What the elector reports: whether it is in a term (holds the Lease as leader) now. */
+export interface LeaderElectionMetrics {
+  leading(isLeader: boolean): void;
 }
 
 /**
@@ -149,7 +156,8 @@ function expired(lease: ILease, now: Date): boolean {
 
 export class LeaderElector {
   readonly #rest: RestClient;
-  readonly #options: Required<Omit<LeaderElectorOptions, 'labels'>> & Pick<LeaderElectorOptions, 'labels'>;
+  readonly #options: Required<Omit<LeaderElectorOptions, 'labels' | 'metrics'>> &
+    Pick<LeaderElectorOptions, 'labels' | 'metrics'>;
   readonly #logger: Logger;
   readonly #path: string;
   readonly #clock: Clock;
@@ -226,7 +234,7 @@ export class LeaderElector {
     const stopping = this.#stopping.signal;
     const term = new Term(this.#clock, this.#options.renewDeadlineMs, acquiredAt);
     this.#term = term;
-    this.#isLeader = true;
+    this.#setLeader(true);
     this.#logger.info('became leader');
     const leading = new AbortController();
     const stopLeading = (): void => {
@@ -253,14 +261,20 @@ export class LeaderElector {
     ended.removeEventListener('abort', stopLeading);
     if (!kept) {
       term.end();
-      this.#isLeader = false;
+      this.#setLeader(false);
     }
     leading.abort();
     await led;
     if (kept) await this.#release();
     term.end();
     this.#term = undefined;
-    this.#isLeader = false;
+    this.#setLeader(false);
+  }
+
+  #setLeader(isLeader: boolean): void {
+    if (this.#isLeader === isLeader) return;
+    this.#isLeader = isLeader;
+    this.#options.metrics?.leading(isLeader);
   }
 
   /**

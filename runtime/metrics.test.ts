@@ -196,3 +196,16 @@ describe('Metrics registry', () => {
     expect(await two.registry.metrics()).not.toContain('controller_rings_moves_total');
   });
 });
+
+describe('leader election metrics', () => {
+  it('report client-go’s leader_election_master_status by Lease name, 0 from the start', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const leader = metrics.leaderElectionMetrics('controller-rings-sharder');
+    const series = 'leader_election_master_status{name="controller-rings-sharder"}';
+    expect((await samples(metrics)).get(series)).toBe(0);
+    leader.leading(true);
+    expect((await samples(metrics)).get(series)).toBe(1);
+    leader.leading(false);
+    expect((await samples(metrics)).get(series)).toBe(0);
+  });
+});

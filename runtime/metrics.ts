@@ -4,6 +4,7 @@
 // otherwise collide on metric names. Other parts (webhook, sharder) register their metrics on `registry`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 import type { Clock } from './clock.ts';
+import type { LeaderElectionMetrics } from './leader-election.ts';
 import type { Handler, HandlerResult, WorkQueue, WorkQueueMetrics } from './workqueue.ts';
 
 export interface MetricsOptions {
@@ -59,6 +60,7 @@ export class Metrics {
   // controller-runtime labels workqueue metrics with both `name` (client-go's) and `controller`, same value.
   readonly #workQueue;
   readonly #reconcile;
+  readonly #leaderElection;
 
   constructor({ defaultMetrics = true, clock = systemClock }: MetricsOptions = {}) {
     this.#clock = clock;
@@ -157,7 +159,28 @@ export class Metrics {
         registers,
       }),
     };
+    // client-go's, with its help text: the sharder's leader Lease and each shard's Lease, by Lease name.
+    this.#leaderElection = new Gauge({
+      name: 'leader_election_master_status',
+      help:
+        'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates ' +
+        "master. 'name' is the string used to identify the lease. Please make sure to group by name.",
+      labelNames: ['name'] as const,
+      registers,
+    });
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** leader_election_master_status of the Lease `name`: pass them as LeaderElectorOptions.metrics. */
+  leaderElectionMetrics(name: string): LeaderElectionMetrics {
+    const gauge = this.#leaderElection;
+    // 0 from the start: a replica that stands by reports itself as backup, not by the series' absence.
+    gauge.set({ name }, 0);
+    return {
+      leading: (isLeader) => {
+        gauge.set({ name }, isLeader ? 1 : 0);
+      },
+    };
   }
 
   /** Metrics for the WorkQueue of controller `name`: pass them as WorkQueueOptions.metrics. */

@@ -22,17 +22,29 @@ import { FencedClient } from '../runtime/fence.ts';
 import { objectKey } from '../runtime/informer.ts';
 import type { Fence } from '../runtime/leader-election.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
+import { Metrics } from '../runtime/metrics.ts';
 import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound } from '../runtime/rest.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
 import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
-import { resolveResource, type GroupResource } from './resource.ts';
+import { shardMetrics } from './metrics.ts';
+import { resolveResource, resourceName, type GroupResource } from './resource.ts';
 
 export interface ShardAdapterOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   /** Default JSON lines at info on stdout. */
   logger?: Logger;
+  /**
+   * Where the Lease's and the shard's metrics are registered (the drains acknowledged, and the objects of the
+   * caches given to countObjects); default a new Metrics (see ShardAdapter.metrics).
+   */
+  metrics?: Metrics;
+}
+
+/** What countObjects reads at each scrape: client-node's informer (its ObjectCache) fits. */
+export interface ObjectCache {
+  list(): readonly KubeObject[];
 }
 
 /** Objects of `resource` that the object given to guard() controls, from the author's cache of them. */
@@ -59,12 +71,16 @@ export class ShardAdapter {
    * shard at once instead of by the webhook's hash ring.
    */
   readonly shardLabels: Readonly<Record<string, string>>;
+  /** The registry of leader_election_master_status and the shard's metrics: serve `metrics.registry`. */
+  readonly metrics: Metrics;
   readonly #connection: ShardConnection;
   readonly #options: ShardAdapterOptions;
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
   /** By `group/resource`: what this shard handed over that the author's cache may still show. */
   readonly #handedOver = new Map<string, HandedOver>();
+  /** By resource (kubectl's name): the author's caches given to countObjects. */
+  readonly #caches = new Map<string, ObjectCache>();
   #term: Term | undefined;
   #stopping = false;
 
@@ -72,11 +88,37 @@ export class ShardAdapter {
     this.#options = options;
     this.labelSelector = `${shardLabel(options.ring)}=${options.name}`;
     this.shardLabels = { [shardLabel(options.ring)]: options.name };
+    this.metrics = options.metrics ?? new Metrics();
     this.#connection = connectShard({
       ...options,
       logger: options.logger ?? createLogger({ level: 'info' }),
+      metrics: this.metrics,
     });
+    shardMetrics(this.metrics).countObjects(options.ring, () => this.#objectCounts());
     this.#ready.promise.catch(() => undefined);
+  }
+
+  /**
+   * Reports controller_rings_shard_objects for `resource` from `cache` (your informer) at each scrape: the
+   * objects in it labelled for this shard. The adapter never sees your cache otherwise; without this call
+   * the resource has no such series.
+   */
+  countObjects(resource: GroupResource, cache: ObjectCache): void {
+    this.#caches.set(resourceName(resource), cache);
+    this.#drainCounter(resource);
+  }
+
+  *#objectCounts(): Iterable<readonly [string, number]> {
+    for (const [resource, cache] of this.#caches) {
+      let count = 0;
+      for (const object of cache.list()) if (this.#mine(object.metadata ?? {})) count++;
+      yield [resource, count];
+    }
+  }
+
+  /** Counts handovers of `resource`'s objects; its series exists from the first call. */
+  #drainCounter(resource: GroupResource): () => void {
+    return shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, resourceName(resource));
   }
 
   /**
@@ -158,6 +200,7 @@ export class ShardAdapter {
       info: await resolveResource(this.#connection.discovery, resource),
       handedOver: this.#handedOverOf(resource),
       cachedVersion: () => version,
+      acknowledged: this.#drainCounter(resource),
     };
     // A version after the handover means the object came back (the webhook or the sync gave it back).
     cache.handedOver.observe('updated', key, version);

@@ -6,6 +6,7 @@ import { defaultLeaseDurationSeconds, ringLabel } from '../api/v1alpha1/index.ts
 import { Discovery } from '../runtime/discovery.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { serializers, type Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
 import { RestClient } from '../runtime/rest.ts';
 
 export interface ShardIdentity {
@@ -21,6 +22,8 @@ export interface ShardIdentity {
 export interface ShardConnectionOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   logger: Logger;
+  /** Where the Lease's leader_election_master_status is reported. */
+  metrics: Metrics;
 }
 
 export interface ShardConnection {
@@ -38,12 +41,17 @@ export function connectShard(options: ShardConnectionOptions): ShardConnection {
   const userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
   const rest = new RestClient(options.kubeConfig, userAgent);
   const logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
-  const elector = shardLeaseElector(rest, options, logger);
+  const elector = shardLeaseElector(rest, options, logger, options.metrics);
   return { userAgent, rest, discovery: new Discovery(rest), logger, elector };
 }
 
 /** The elector that keeps `shard`'s Lease; `logger` names ring and shard. */
-function shardLeaseElector(rest: RestClient, shard: ShardIdentity, logger: Logger): LeaderElector {
+function shardLeaseElector(
+  rest: RestClient,
+  shard: ShardIdentity,
+  logger: Logger,
+  metrics: Metrics,
+): LeaderElector {
   const leaseDurationSeconds = shard.leaseDurationSeconds ?? defaultLeaseDurationSeconds;
   return new LeaderElector(rest, {
     namespace: shard.namespace,
@@ -53,6 +61,7 @@ function shardLeaseElector(rest: RestClient, shard: ShardIdentity, logger: Logge
     renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
     retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
     labels: { [ringLabel]: shard.ring },
+    metrics: metrics.leaderElectionMetrics(shard.name),
     logger: logger.child({ component: 'lease' }),
   });
 }

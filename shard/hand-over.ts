@@ -25,6 +25,8 @@ export interface HandOverCache {
   handedOver: HandedOver;
   /** The resourceVersion of `key` that the shard's cache shows now. */
   cachedVersion(key: string): string | undefined;
+  /** Counts one object handed over (controller_rings_shard_drains_acknowledged_total). */
+  acknowledged(): void;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function handOver(
     }
     const result = await write(drainAcknowledgementPatch(ring, versions.at(-1) ?? ''));
     if (result === undefined) return false;
+    cache.acknowledged();
     // The webhook may have given it back to this shard: then it stays ours.
     if (result.metadata?.labels?.[shardLabel(ring)] !== shard.name) {
       const key = objectKey({ metadata });

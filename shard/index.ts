@@ -17,4 +17,10 @@ export { createLogger, isLogLevel, logLevels, type Logger, type LoggerOptions } 
 export { Metrics, type MetricsOptions } from '../runtime/metrics.ts';
 export { MonitoringServer, type MonitoringServerOptions } from '../runtime/monitoring-server.ts';
 export { Probes, type Check, type CheckStatus, type Probe } from '../runtime/probes.ts';
-export { ShardAdapter, type ControlledObjects, type ShardAdapterOptions, type Verdict } from './adapter.ts';
+export {
+  ShardAdapter,
+  type ControlledObjects,
+  type ObjectCache,
+  type ShardAdapterOptions,
+  type Verdict,
+} from './adapter.ts';

@@ -7,12 +7,14 @@ export interface GroupResource {
   resource: string;
 }
 
+/** kubectl's name of `resource`: `configmaps`, `deployments.apps`. */
+export function resourceName(resource: GroupResource): string {
+  return resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
+}
+
 /** The served version, kind and scope of `resource`; rejects when the API server does not serve it. */
 export async function resolveResource(discovery: Discovery, resource: GroupResource): Promise<ResourceInfo> {
   const info = await discovery.resolve(resource.group, resource.resource);
-  if (info === undefined) {
-    const name = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
-    throw new Error(`the API server does not serve ${name}`);
-  }
+  if (info === undefined) throw new Error(`the API server does not serve ${resourceName(resource)}`);
   return info;
 }

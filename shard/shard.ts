@@ -20,7 +20,8 @@ import { TokenBucket } from '../runtime/rate-limiter.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
-import { resolveResource, type GroupResource } from './resource.ts';
+import { shardMetrics } from './metrics.ts';
+import { resolveResource, resourceName, type GroupResource } from './resource.ts';
 import { connectShard, type ShardConnection, type ShardIdentity } from './connection.ts';
 import { ThrottledClient, type ClientRateLimit } from './throttled-client.ts';
 
@@ -109,7 +110,10 @@ export interface ShardedController<T extends KubeObject> {
 export interface ShardOptions extends ShardIdentity {
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** Where reconcile and queue metrics are registered; default a new Metrics (see Shard.metrics). */
+  /**
+   * Where the reconcile, queue, Lease and shard metrics are registered; default a new Metrics (see
+   * Shard.metrics). Shards of different rings may share one.
+   */
   metrics?: Metrics;
   /**
    * Limits the requests of reconciles and handovers (context.client) as client-go's QPS and Burst do; the
@@ -125,6 +129,8 @@ interface Cache {
   info: ResourceInfo;
   informer: Informer<KubeObject>;
   handedOver: HandedOver;
+  /** Counts a handover of one of its objects. */
+  acknowledged: () => void;
 }
 
 /** The cache of one controlled resource, indexed by the key of each object's controller. */
@@ -146,6 +152,8 @@ interface Binding {
 /** The informers and controllers of one period of holding the Lease. */
 interface Term {
   informers: Informer<KubeObject>[];
+  /** The informers by resource (kubectl's name): what controller_rings_shard_objects counts. */
+  caches: Map<string, Informer<KubeObject>[]>;
   controllers: Controller[];
   stopped: AbortController;
   /** Whether the Lease is certain now: checked right before each reconcile and drain acknowledgement. */
@@ -177,6 +185,9 @@ export class Shard {
   readonly #ready = Promise.withResolvers<undefined>();
   readonly #lostHandlers: (() => void)[] = [];
   readonly #bucket: TokenBucket | undefined;
+  /** The controllers' resources and controlled resources, by kubectl's name: what the shard metrics count. */
+  readonly #resources = new Set<string>();
+  #term: Term | undefined;
   #stopping = false;
 
   constructor(options: ShardOptions) {
@@ -184,13 +195,35 @@ export class Shard {
     this.metrics = options.metrics ?? new Metrics();
     // Throws a RangeError for a limit that is no rate, before anything starts.
     this.#bucket = options.clientRateLimit && new TokenBucket(options.clientRateLimit);
-    this.#connection = connectShard(options);
+    this.#connection = connectShard({ ...options, metrics: this.metrics });
+    shardMetrics(this.metrics).countObjects(options.ring, () => this.#objectCounts());
     this.#ready.promise.catch(() => undefined);
   }
 
   /** Adds a controller; call before start(). */
   addController<T extends KubeObject>(controller: ShardedController<T>): void {
     this.#controllers.push(controller);
+    for (const resource of [controller.resource, ...(controller.controlledResources ?? [])]) {
+      this.#resources.add(resourceName(resource));
+      // The series from the start, at 0.
+      this.#acknowledged(resource);
+    }
+  }
+
+  /**
+   * The objects of each resource of the controllers in this term's caches (0 outside a term): the count of its
+   * one cache, or of the objects in any of several (controllers watching one resource in other namespaces).
+   */
+  *#objectCounts(): Iterable<readonly [string, number]> {
+    for (const resource of this.#resources) {
+      const informers = this.#term?.caches.get(resource) ?? [];
+      const [only] = informers;
+      if (only === undefined || informers.length === 1) {
+        yield [resource, only?.size ?? 0];
+        continue;
+      }
+      yield [resource, new Set(informers.flatMap((informer) => informer.list().map(objectKey))).size];
+    }
   }
 
   /** Called when the Lease is lost (taken by the sharder or not renewed in time): reconciling has stopped. */
@@ -222,12 +255,14 @@ export class Shard {
   async #hold(signal: AbortSignal, fence: Fence): Promise<void> {
     const term: Term = {
       informers: [],
+      caches: new Map(),
       controllers: [],
       stopped: new AbortController(),
       fence,
       client: this.#client(fence),
     };
     let failed = false;
+    this.#term = term;
     try {
       for (const controller of this.#controllers) await this.#startController(controller, term);
       await Promise.all(term.informers.map((informer) => informer.waitForSync(signal)));
@@ -246,6 +281,7 @@ export class Shard {
       term.stopped.abort();
       await Promise.all(term.controllers.map((controller) => controller.stop()));
       await Promise.all(term.informers.map((informer) => informer.stop()));
+      this.#term = undefined;
       term.client.close();
       if (!this.#stopping && !failed) {
         this.#connection.logger.warn('lost the shard lease: reconciling stopped');
@@ -272,7 +308,14 @@ export class Shard {
       logger: this.#connection.logger,
     });
     term.informers.push(informer);
+    const name = resourceName(info);
+    term.caches.set(name, [...(term.caches.get(name) ?? []), informer]);
     return informer;
+  }
+
+  /** Counts handovers of `resource`'s objects. */
+  #acknowledged(resource: GroupResource): () => void {
+    return shardMetrics(this.metrics).drainsAcknowledged(this.#options.ring, resourceName(resource));
   }
 
   async #startController(controller: AnyController, term: Term): Promise<void> {
@@ -281,6 +324,7 @@ export class Shard {
       info,
       informer: this.#informer(info, controller.namespace, term),
       handedOver: new HandedOver(),
+      acknowledged: this.#acknowledged(info),
     };
     const controlled = new Map<string, ControlledCache>();
     for (const resource of controller.controlledResources ?? []) {
@@ -289,6 +333,7 @@ export class Shard {
         info: controlledInfo,
         informer: this.#informer(controlledInfo, controller.namespace, term),
         handedOver: new HandedOver(),
+        acknowledged: this.#acknowledged(controlledInfo),
         byOwner: new Map(),
       });
     }
@@ -435,6 +480,7 @@ export class Shard {
       info: cache.info,
       handedOver: cache.handedOver,
       cachedVersion: (key) => cache.informer.get(key)?.metadata?.resourceVersion,
+      acknowledged: cache.acknowledged,
     };
     return handOver(shard, view, metadata, logger);
   }

@@ -27,7 +27,7 @@ import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
 import type { Address, SharderConfig, WebhookCertificateFiles } from './config.ts';
-import { sharderMetrics } from './metrics.ts';
+import { sharderMetrics, type SharderMetrics } from './metrics.ts';
 import { ManagedCertificates } from './managed-certificates.ts';
 import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
 import { bundleTrusts, servingNames } from './webhook-secret.ts';
@@ -57,7 +57,7 @@ export class Sharder {
   /** Informers, the webhook's reads and leader election; the controllers write through a fenced client. */
   readonly #rest: RestClient;
   readonly #metrics = new Metrics();
-  readonly #sharderMetrics = sharderMetrics(this.#metrics.registry);
+  readonly #sharderMetrics: SharderMetrics;
   readonly #probes = new Probes();
   readonly #rings: Informer<ControllerRing>;
   readonly #leases: Informer<ILease>;
@@ -102,6 +102,11 @@ export class Sharder {
     );
     this.#namespaces = new Informer(this.#rest, options('/api/v1/namespaces', { metadataOnly: true }));
     this.#informers = [this.#rings, this.#leases, this.#webhookConfigurations, this.#namespaces];
+    this.#sharderMetrics = sharderMetrics(this.#metrics.registry, {
+      rings: () => this.#rings.list(),
+      leases: () => this.#leases.list(),
+      leading: () => this.#leading !== undefined,
+    });
     const { certificates, clientConfig, reloadPeriodMs } = config.webhook;
     this.#certificateSource =
       'files' in certificates
@@ -136,6 +141,7 @@ export class Sharder {
         leaseDurationSeconds,
         renewDeadlineMs,
         retryPeriodMs,
+        metrics: this.#metrics.leaderElectionMetrics(leaseName),
         logger: this.#logger.child({ component: 'leader-election' }),
       });
       void this.#elector.run((signal, fence) => this.#lead(webhook, signal, fence));

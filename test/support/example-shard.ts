@@ -30,6 +30,8 @@ export interface ExampleShardOptions {
 
 export interface ExampleShard extends ManagedProcess {
   recordFile: string;
+  /** Where it serves /metrics (and its probes) on 127.0.0.1. */
+  metricsPort: number;
 }
 
 export interface ReconcileLine {
@@ -69,7 +71,7 @@ export async function startExampleShard(options: ExampleShardOptions): Promise<E
     join(options.dir, `${options.name}.log`),
   );
   await joined(shard, port);
-  return Object.assign(shard, { recordFile });
+  return Object.assign(shard, { recordFile, metricsPort: port });
 }
 
 /** Waits until the shard has joined the ring; kills it if it does not. */
@@ -120,7 +122,7 @@ export async function startExampleShardContainer(
   const shard = new ContainerProcess(options.name, args, join(options.dir, `${options.name}.log`));
   await joined(shard, port);
   await shard.started();
-  return Object.assign(shard, { recordFile });
+  return Object.assign(shard, { recordFile, metricsPort: port });
 }
 
 /** The reconcile lines a shard recorded so far (none if it never reconciled). */
