@@ -138,12 +138,10 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
     registers,
     collect() {
       this.reset();
-      const leases = [...sources.leases()];
-      for (const ring of sources.rings()) {
+      for (const [ring, { leftOut }] of membershipByRing()) {
         const counts = { ...noIgnoredLeases };
-        for (const lease of ringMembership(leases, ring, now()).leftOut) counts[lease.reason]++;
-        for (const [reason, count] of Object.entries(counts))
-          this.set({ ring: ringName(ring), reason }, count);
+        for (const lease of leftOut) counts[lease.reason]++;
+        for (const [reason, count] of Object.entries(counts)) this.set({ ring, reason }, count);
       }
     },
   });
