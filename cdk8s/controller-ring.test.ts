@@ -77,6 +77,18 @@ describe('ControllerRing', () => {
     ]);
   });
 
+  it("passes assignment: Watch on, and grants the sharder watch on the ring's resources for it", () => {
+    const scope = chart();
+    new ControllerRing(scope, 'widgets', { ...widgets, assignment: 'Watch' });
+    const objects = synth(scope);
+    expect(ringSpec(scope)).toEqual({ ...widgets, assignment: 'Watch' });
+    expect(objects.find(({ kind }) => kind === 'ClusterRole')?.rules).toEqual([
+      { apiGroups: ['example.com'], resources: ['widgets'], verbs: ['get', 'list', 'patch', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['get', 'list', 'patch', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'patch', 'watch'] },
+    ]);
+  });
+
   it('takes its name from the props, and grants the given sharder or none', () => {
     const scope = chart();
     const sharder = new Sharder(scope, 'sharder', { image: 'sharder:v1', namespace: 'sharding' });

@@ -22,8 +22,8 @@ export interface ControllerRingProps extends ControllerRingSpec {
    */
   shardLeaseNamespaces?: string[];
   /**
-   * The sharder's service account, which is granted get, list and patch on the ring's resources
-   * (ShardedResourceAccess): the Sharder construct, or its namespace and service account name. Default: as in
+   * The sharder's service account, which is granted get, list and patch on the ring's resources, and watch with
+   * `assignment: Watch` (ShardedResourceAccess): the Sharder construct, or its namespace and service account name. Default: as in
    * config/. `false` when that grant is made elsewhere.
    */
   sharder?: { namespace: string; serviceAccountName: string } | false;
@@ -72,6 +72,7 @@ export class ControllerRing extends Construct {
     if (sharder !== false) {
       new ShardedResourceAccess(this, 'sharder-access', {
         resources: this.groupResources,
+        watch: spec.assignment === 'Watch',
         name: `controller-rings-sharded-${name}`,
         ...(sharder === undefined ? {} : { sharder }),
       });

@@ -22,6 +22,7 @@ export {
 export {
   ShardedResourceAccess,
   shardedResourceVerbs,
+  watchAssignmentVerbs,
   type GroupResource,
   type ShardedResourceAccessProps,
 } from './sharded-resource-access.ts';

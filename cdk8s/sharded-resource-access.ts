@@ -22,6 +22,8 @@ export interface ShardedResourceAccessProps {
   sharder?: { namespace: string; serviceAccountName: string };
   /** Name of the ClusterRole and its binding; default controller-rings-sharded-<id>. */
   name?: string;
+  /** Also grant watch: a ring with `assignment: Watch` watches its unassigned objects. Default false. */
+  watch?: boolean;
 }
 
 /**
@@ -30,10 +32,13 @@ export interface ShardedResourceAccessProps {
  */
 export const shardedResourceVerbs = ['get', 'list', 'patch'] as const;
 
+/** What a ring with `assignment: Watch` needs besides: it watches the objects without a shard label. */
+export const watchAssignmentVerbs = [...shardedResourceVerbs, 'watch'] as const;
+
 const resourceName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const groupName = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function rules(resources: readonly GroupResource[]): IPolicyRule[] {
+function rules(resources: readonly GroupResource[], verbs: readonly string[]): IPolicyRule[] {
   const byGroup = new Map<string, string[]>();
   for (const { group, resource } of resources) {
     if (!groupName.test(group)) throw new Error(`ShardedResourceAccess: "${group}" is not an API group name`);
@@ -49,7 +54,7 @@ function rules(resources: readonly GroupResource[]): IPolicyRule[] {
   return [...byGroup].map(([group, names]) => ({
     apiGroups: [group],
     resources: names,
-    verbs: [...shardedResourceVerbs],
+    verbs: [...verbs],
   }));
 }
 
@@ -67,7 +72,7 @@ export class ShardedResourceAccess extends Construct {
       ids: ['cluster-role', 'cluster-role-binding'],
       name: this.name,
       labels,
-      rules: rules(props.resources),
+      rules: rules(props.resources, props.watch === true ? watchAssignmentVerbs : shardedResourceVerbs),
       subjects: [{ kind: 'ServiceAccount', name: sharder.serviceAccountName, namespace: sharder.namespace }],
     });
   }

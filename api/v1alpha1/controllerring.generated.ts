@@ -29,6 +29,10 @@ export interface ControllerRingSpec {
    * @maxItems 16
    */
   shardLeaseNamespaces?: string[];
+  /**
+   * How the sharder assigns the ring's new and handed-over objects to shards. Webhook (the default): a mutating admission webhook labels them as they are written; the API server must reach the sharder. Watch: the sharder watches the ring's objects that carry no shard label (metadata only) and labels them right after they are written, with no webhook; for clusters whose API server cannot reach the sharder. Objects are then unassigned for a moment after each write, and the sharder needs watch on the ring's resources too.
+   */
+  assignment?: 'Webhook' | 'Watch';
   namespaceSelector?: NamespaceSelector;
 }
 /**

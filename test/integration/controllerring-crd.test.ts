@@ -86,6 +86,8 @@ describe('ControllerRing CRD', () => {
       expect(created.spec.resources).toEqual([{ ...configMaps, controlledResources: [secrets] }]);
       // Shard Leases are trusted where a controller applied without a namespace runs.
       expect(created.spec.shardLeaseNamespaces).toEqual(['default']);
+      // Assignment by the webhook unless the ring asks for the watch.
+      expect(created.spec.assignment).toBe('Webhook');
       const status = {
         observedGeneration: created.metadata?.generation,
         shards: 3,
@@ -283,6 +285,12 @@ describe('ControllerRing CRD', () => {
         "kube-system and kube-node-lease hold the cluster's own Leases",
       ],
       [
+        'an assignment that is neither Webhook nor Watch',
+        'unknown-assignment',
+        { resources: [configMaps], assignment: 'Poll' },
+        'spec.assignment: Unsupported value: "Poll": supported values: "Webhook", "Watch"',
+      ],
+      [
         `more than ${maxRingGroupResources} group/resources in all`,
         'too-many-resources',
         { resources: manyResources(maxRingGroupResources + 1) },
@@ -320,6 +328,7 @@ describe('ControllerRing CRD', () => {
         ],
       },
       shardLeaseNamespaces: ['shards', 'n'.repeat(63), ...Array.from({ length: 14 }, (_, i) => `ns-${i}`)],
+      assignment: 'Watch',
     });
     await expect(
       customObjects.createClusterCustomObject({ ...ringApi, body: valid, dryRun: 'All' }),
