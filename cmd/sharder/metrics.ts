@@ -22,6 +22,8 @@ export interface SharderMetricsSources {
   leases(): Iterable<RingLease>;
   /** Whether this replica runs the controllers now: the last sync's unassigned objects are the leader's. */
   leading(): boolean;
+  /** The unassigned objects the leader's watches hold, per ring that assigns by watch (none elsewhere). */
+  assignmentWatches?(): Iterable<[ring: string, objects: number]>;
   /** The wall clock the shard states are computed at; default new Date(). */
   now?: () => Date;
 }
@@ -177,6 +179,17 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
         const ready = ring.status?.conditions?.find((condition) => condition.type === 'Ready');
         this.set({ ring: ringName(ring) }, ready?.status === 'True' ? 1 : 0);
       }
+    },
+  });
+
+  new Gauge({
+    name: 'controller_rings_assignment_watch_objects',
+    help: "Objects without a shard label the leader holds for a ring that assigns by watch (spec.assignment: Watch), in its watches of the ring's resources",
+    labelNames: ['ring'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [ring, objects] of sources.assignmentWatches?.() ?? []) this.set({ ring }, objects);
     },
   });
 

@@ -18,6 +18,7 @@ import { Metrics } from '../../runtime/metrics.ts';
 import { MonitoringServer } from '../../runtime/monitoring-server.ts';
 import { Probes } from '../../runtime/probes.ts';
 import { RestClient, type ClusterAccess } from '../../runtime/rest.ts';
+import { AssignmentWatchers } from '../../controllers/assignment/watchers.ts';
 import { AccessChecker } from '../../controllers/controllerring/access.ts';
 import { ControllerRingReconciler } from '../../controllers/controllerring/reconciler.ts';
 import type { WebhookConfigurationOptions } from '../../controllers/controllerring/webhook-configuration.ts';
@@ -41,6 +42,8 @@ interface Leading {
   rings: Controller;
   sync: Controller;
   syncReconciler: SyncReconciler;
+  /** The watches of the rings that assign by watch (spec.assignment: Watch). */
+  assignment: AssignmentWatchers;
 }
 
 type AnyInformer = Pick<Informer<ILease>, 'start' | 'stop' | 'waitForSync' | 'hasSynced'>;
@@ -106,6 +109,7 @@ export class Sharder {
       rings: () => this.#rings.list(),
       leases: () => this.#leases.list(),
       leading: () => this.#leading !== undefined,
+      assignmentWatches: () => this.#leading?.assignment.held() ?? [],
     });
     const { certificates, clientConfig, reloadPeriodMs } = config.webhook;
     this.#certificateSource =
@@ -279,6 +283,7 @@ export class Sharder {
     const all = [leading.shardLeases, leading.rings, leading.sync];
     this.#leading = leading;
     for (const controller of all) controller.start();
+    leading.assignment.start();
     for (const lease of this.#leases.list()) leading.shardLeases.enqueue(objectKey(lease));
     for (const ring of this.#rings.list()) {
       leading.rings.enqueue(objectKey(ring));
@@ -294,6 +299,8 @@ export class Sharder {
     await rotation;
     this.#leading = undefined;
     await Promise.all(all.map((controller) => controller.stop()));
+    // After the ring controller, which starts and stops the watches.
+    await leading.assignment.stop();
     if (rest !== this.#rest) rest.close();
     this.#logger.info('controllers stopped');
   }
@@ -348,6 +355,20 @@ export class Sharder {
       now,
       logger: logger.child({ controller: 'shardlease' }),
     });
+    const assignment = new AssignmentWatchers({
+      ring: (name) => this.#rings.get(name),
+      leases: () => this.#leases.list(),
+      namespace: (name) => this.#namespaces.get(name),
+      watchClient: this.#rest,
+      rest,
+      discovery,
+      excludedNamespaces: webhook.excludedNamespaces,
+      // The watch's assignments are the sync's moves, one object at a time: the same bound.
+      concurrency: this.#config.sync.concurrency,
+      now,
+      logger,
+      metrics: this.#metrics,
+    });
     const ringReconciler = new ControllerRingReconciler({
       ring: (name) => this.#rings.get(name),
       leases: () => this.#leases.list(),
@@ -357,6 +378,7 @@ export class Sharder {
       access: new AccessChecker(rest),
       webhook,
       cleanupConcurrency: this.#config.sync.concurrency,
+      assignmentWatches: assignment,
       now,
       logger: logger.child({ controller: 'controllerring' }),
     });
@@ -365,6 +387,7 @@ export class Sharder {
       rings: controller('controllerring', ringReconciler, 2),
       sync: controller('sync', syncReconciler, 2),
       syncReconciler,
+      assignment,
     };
   }
 
@@ -399,7 +422,10 @@ export class Sharder {
         }
       }
       leading.rings.enqueue(ring);
-      if (leading.syncReconciler.membershipChanged(ring)) leading.sync.enqueue(ring);
+      if (leading.syncReconciler.membershipChanged(ring)) {
+        leading.sync.enqueue(ring);
+        leading.assignment.retry(ring);
+      }
     });
     this.#webhookConfigurations.onEvent(({ object }) => {
       const ring = object.metadata?.labels?.[ringLabel];

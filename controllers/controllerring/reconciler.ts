@@ -10,6 +10,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { ExpectedError } from '../../runtime/expected-error.ts';
 import { isConflict, isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
+import { assignsByWatch } from '../assignment/watch-plan.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
 import { LeftOutLeaseLog } from './left-out-leases.ts';
@@ -29,6 +30,8 @@ export const fieldManager = 'controller-rings-sharder';
  * one again when its patch conflicted.
  */
 const neededVerbs = ['get', 'list', 'patch'] as const;
+/** A ring that assigns by watch (spec.assignment: Watch) also watches its unassigned objects. */
+const watchNeededVerbs = [...neededVerbs, 'watch'] as const;
 /** Problems such as a missing permission are fixed outside the ring: look again after this long. */
 const problemRecheckMs = 30_000;
 
@@ -41,8 +44,17 @@ export interface ControllerRingReconcilerOptions {
   access: AccessChecker;
   webhook: WebhookConfigurationOptions;
   cleanupConcurrency: number;
+  /** The watches of the rings that assign by watch (controllers/assignment/), started and stopped from here. */
+  assignmentWatches?: RingAssignmentWatches;
   now(): Date;
   logger: Logger;
+}
+
+/** What the ring controller asks of the webhook-free assignment (controllers/assignment/watchers.ts). */
+export interface RingAssignmentWatches {
+  /** Runs the watches the ring needs now: none unless it assigns by watch. */
+  update(ring: ControllerRing): Promise<void>;
+  remove(ring: string): Promise<void>;
 }
 
 /** 'a', 'a or b', 'a, b or c'. */
@@ -67,18 +79,24 @@ export class ControllerRingReconciler {
     const ring = this.#options.ring(name);
     if (ring === undefined) {
       this.#leftOut.forget(name);
+      await this.#options.assignmentWatches?.remove(name);
       return undefined;
     }
     const finalizers = ring.metadata?.finalizers ?? [];
     if (ring.metadata?.deletionTimestamp !== undefined) {
       this.#leftOut.forget(name);
+      // Before the cleanup removes the ring's labels: the watch would assign the objects again.
+      await this.#options.assignmentWatches?.remove(name);
       if (finalizers.includes(cleanupFinalizer)) await this.#cleanUp(ring);
       return undefined;
     }
     if (!finalizers.includes(cleanupFinalizer)) {
       await this.#patchRing(ring, { finalizers: [...finalizers, cleanupFinalizer] });
     }
-    const denied = await this.#applyWebhookConfiguration(ring);
+    let denied: RingProblem | undefined;
+    if (assignsByWatch(ring)) await this.#deleteWebhookConfiguration(ring);
+    else denied = await this.#applyWebhookConfiguration(ring);
+    await this.#options.assignmentWatches?.update(ring);
     const problems = [...(await this.#problems(ring)), ...(denied === undefined ? [] : [denied])];
     const membership = ringMembership(this.#options.leases(), ring, this.#options.now());
     this.#leftOut.report(name, membership.leftOut);
@@ -124,7 +142,29 @@ export class ControllerRingReconciler {
     return undefined;
   }
 
-  /** Resources the API server does not serve, or that the sharder may not list and patch. */
+  /** A ring that assigns by watch has no webhook configuration: one left from the webhook mode goes. */
+  async #deleteWebhookConfiguration(ring: ControllerRing): Promise<void> {
+    const name = webhookConfigurationName(ring.metadata?.name ?? '');
+    if (this.#options.webhookConfiguration(name) === undefined) return;
+    await this.#deleteWebhookConfigurationNamed(name);
+    this.#options.logger.info(
+      { ring: ring.metadata?.name, webhookConfiguration: name },
+      'deleted webhook configuration: the ring assigns by watch',
+    );
+  }
+
+  async #deleteWebhookConfigurationNamed(name: string): Promise<void> {
+    try {
+      await this.#options.rest.request({
+        method: 'DELETE',
+        path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`,
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** Resources the API server does not serve, or that the sharder may not list and patch (and watch). */
   async #problems(ring: ControllerRing): Promise<RingProblem[]> {
     const problems: RingProblem[] = [];
     for (const { group, resource } of ringGroupResources(ring)) {
@@ -136,7 +176,8 @@ export class ControllerRingReconciler {
         });
         continue;
       }
-      const missing = await this.#options.access.missing(group, resource, neededVerbs);
+      const verbs = assignsByWatch(ring) ? watchNeededVerbs : neededVerbs;
+      const missing = await this.#options.access.missing(group, resource, verbs);
       if (missing.length > 0) {
         problems.push({
           reason: 'Forbidden',
@@ -150,14 +191,7 @@ export class ControllerRingReconciler {
   async #cleanUp(ring: ControllerRing): Promise<void> {
     const name = ring.metadata?.name ?? '';
     const { rest, logger } = this.#options;
-    try {
-      await rest.request({
-        method: 'DELETE',
-        path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhookConfigurationName(name)}`,
-      });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await this.#deleteWebhookConfigurationNamed(webhookConfigurationName(name));
     await removeRingLabels(rest, this.#options.discovery, ring, {
       concurrency: this.#options.cleanupConcurrency,
       logger: logger.child({ ring: name }),

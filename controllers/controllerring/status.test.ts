@@ -40,12 +40,21 @@ describe('ring status', () => {
           type: 'Ready',
           status: 'True',
           reason: 'ShardsAvailable',
-          message: '1 of 2 shards are available',
+          message:
+            '1 of 2 shards are available; new objects are assigned by the admission webhook (assignment: Webhook)',
           lastTransitionTime: '2026-11-26T10:00:00Z',
           observedGeneration: 3,
         },
       ],
     });
+  });
+
+  it('says in its Ready message that a ring with assignment: Watch has no webhook', () => {
+    const watched = { ...ring, spec: { ...ring.spec, assignment: 'Watch' as const } };
+    const [condition] = desiredStatus(watched, membership([ready]), [], now).conditions ?? [];
+    expect(condition?.message).toBe(
+      "1 of 1 shards are available; new objects are assigned by the sharder's watch of unassigned objects (assignment: Watch, no webhook)",
+    );
   });
 
   // Ready by the ring's members and the Leases left out of it (design.md, "Shard states").

@@ -91,6 +91,13 @@ function readyState(
   };
 }
 
+/** How the ring's new objects get their shard (spec.assignment), said in its Ready message. */
+function assignmentNote(ring: ControllerRing): string {
+  return ring.spec.assignment === 'Watch'
+    ? "new objects are assigned by the sharder's watch of unassigned objects (assignment: Watch, no webhook)"
+    : 'new objects are assigned by the admission webhook (assignment: Webhook)';
+}
+
 /** The status the ring should have; lastTransitionTime moves only when the condition's status changes. */
 export function desiredStatus(
   ring: ControllerRing,
@@ -100,7 +107,9 @@ export function desiredStatus(
 ): ControllerRingStatus {
   const generation = ring.metadata?.generation;
   const available = availableShards(membership.members).length;
-  const ready = readyState(ring, membership, available, problems);
+  const state = readyState(ring, membership, available, problems);
+  const ready =
+    state.status === 'True' ? { ...state, message: `${state.message}; ${assignmentNote(ring)}` } : state;
   const previous = ring.status?.conditions?.find((condition) => condition.type === readyCondition);
   const condition: Condition = {
     type: readyCondition,

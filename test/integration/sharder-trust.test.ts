@@ -168,7 +168,8 @@ describe('a shard Lease in a namespace the ring does not trust', () => {
     await eventually(async () => {
       expect(await readyCondition(ring)).toMatchObject({
         status: 'True',
-        message: '1 of 1 shards are available',
+        message:
+          '1 of 1 shards are available; new objects are assigned by the admission webhook (assignment: Webhook)',
       });
     });
   });
@@ -254,7 +255,8 @@ describe('two shard Leases of one name in two trusted namespaces', () => {
     await eventually(async () => {
       expect(await readyCondition(ring)).toMatchObject({
         status: 'True',
-        message: '2 of 2 shards are available',
+        message:
+          '2 of 2 shards are available; new objects are assigned by the admission webhook (assignment: Webhook)',
       });
       expect((await readLease(trusted, `${ring}-b`)).metadata?.labels?.[stateLabel]).toBe('ready');
     });
