@@ -422,10 +422,7 @@ export class Sharder {
         }
       }
       leading.rings.enqueue(ring);
-      if (leading.syncReconciler.membershipChanged(ring)) {
-        leading.sync.enqueue(ring);
-        leading.assignment.retry(ring);
-      }
+      if (leading.syncReconciler.membershipChanged(ring)) leading.sync.enqueue(ring);
     });
     this.#webhookConfigurations.onEvent(({ object }) => {
       const ring = object.metadata?.labels?.[ringLabel];

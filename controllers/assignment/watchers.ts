@@ -60,7 +60,7 @@ export class AssignmentWatchers {
   readonly #controller: Controller;
   /** Per ring in watch mode, its watches by resource id. */
   readonly #watches = new Map<string, Map<string, ResourceWatch>>();
-  /** Per ring, the HashRing of its last seen available shards. */
+  /** Per ring, the HashRing of its last seen available shards (joined by newlines: `members`). */
   readonly #hashRings = new Map<string, { members: string; hashRing: HashRing }>();
   #stopped = false;
 
@@ -89,7 +89,9 @@ export class AssignmentWatchers {
   /**
    * Runs the watches `ring` needs: one per resource the API server serves while the ring assigns by watch,
    * none otherwise. A resource not served yet is watched once a later call finds it (the ring's reconcile is
-   * retried while its status reports the resource missing).
+   * retried while its status reports the resource missing). Called at every reconcile of the ring, which its
+   * shard Leases' events and its own cause: when its available shards changed since the last call, the
+   * objects it could not assign are tried again.
    */
   async update(ring: ControllerRing): Promise<void> {
     const name = ring.metadata?.name ?? '';
@@ -97,6 +99,9 @@ export class AssignmentWatchers {
       await this.remove(name);
       return;
     }
+    const previous = this.#hashRings.get(name)?.members;
+    this.#hashRing(ring);
+    if (previous !== undefined && previous !== this.#hashRings.get(name)?.members) this.#retry(name);
     const current = this.#watches.get(name) ?? new Map<string, ResourceWatch>();
     this.#watches.set(name, current);
     const wanted = new Set<string>();
@@ -129,7 +134,7 @@ export class AssignmentWatchers {
   }
 
   /** The ring's available shards changed: the objects it could not assign may have a shard now. */
-  retry(ring: string): void {
+  #retry(ring: string): void {
     for (const [id, watch] of this.#watches.get(ring) ?? []) {
       for (const object of watch.informer.list()) {
         this.#controller.enqueue(assignmentKey(ring, id, objectKey(object)));
