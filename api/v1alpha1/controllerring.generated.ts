@@ -137,11 +137,11 @@ export interface ControllerRingStatus {
    */
   availableShards?: number;
   /**
-   * The number of the ring's shards whose Lease matches spec.canary.shardSelector, whatever their state; set only with spec.canary.
+   * The number of the ring's shards whose Lease matches spec.canary.shardSelector, whatever their state; 0 without spec.canary.
    */
   canaryShards?: number;
   /**
-   * The number of those canary shards that objects may be assigned to; set only with spec.canary.
+   * The number of those canary shards that objects may be assigned to.
    */
   availableCanaryShards?: number;
   /**
