@@ -11,8 +11,8 @@ import {
   type RingResource,
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { ringSplit, splitSignature, SplitHashRing, type Split } from '../sharding/canary.ts';
+import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
 import { assignPatch } from '../sharding/patches.ts';
 import {
