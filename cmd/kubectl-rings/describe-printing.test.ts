@@ -91,6 +91,33 @@ describe('describeText', () => {
     );
   });
 
+  it("gives the split and each shard's side for a ring with spec.canary", () => {
+    const shard = { namespace: 'shards', state: 'ready' as const, available: true, objects: {} };
+    const text = describeText(
+      {
+        name: 'websites',
+        shards: [
+          { ...shard, name: 'a' },
+          { ...shard, name: 'c', canary: true },
+          { ...shard, name: 'd', state: 'dead', available: false, canary: true },
+        ],
+        canary: { percent: 10 },
+        resources: [],
+        ignoredLeases: [],
+      },
+      now,
+    );
+    expect(text).toContain('\nCanary:      10 % of the objects, to 1 of 2 canary shards available\n');
+    expect(text).toContain(
+      [
+        '  NAME   STATE   AVAILABLE   SIDE     LEASE      LEASE AGE   RENEWED',
+        '  a      ready   true        stable   shards/a   <unknown>   <unknown>',
+        '  c      ready   true        canary   shards/c   <unknown>   <unknown>',
+        '  d      dead    false       canary   shards/d   <unknown>   <unknown>',
+      ].join('\n'),
+    );
+  });
+
   it('says when a ring has no shards and its status is not written yet', () => {
     const text = describeText({ name: 'empty', shards: [], resources: [], ignoredLeases: [] }, now);
     expect(text).toContain('Ready:       <unknown>\n');

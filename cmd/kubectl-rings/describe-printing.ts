@@ -10,6 +10,13 @@ const indent = (text: string): string =>
     .map((line) => `  ${line}`)
     .join('\n');
 
+/** '10 % of the objects, to 1 of 2 canary shards available'. */
+function canaryText(ring: RingDescription, percent: number): string {
+  const canary = ring.shards.filter((shard) => shard.canary === true);
+  const available = canary.filter((shard) => shard.available).length;
+  return `${percent} % of the objects, to ${available} of ${canary.length} canary shards available`;
+}
+
 /** The description as text, at `now` for the ages; ends with a newline. */
 export function describeText(ring: RingDescription, now: Date): string {
   const available = ring.shards.filter((shard) => shard.available).length;
@@ -24,6 +31,9 @@ export function describeText(ring: RingDescription, now: Date): string {
     ...(ring.ready?.message ? [['Message', ring.ready.message] as [string, string]] : []),
     ['Generation', generation],
     ['Shards', `${available} available of ${ring.shards.length}`],
+    ...(ring.canary === undefined
+      ? []
+      : [['Canary', canaryText(ring, ring.canary.percent)] as [string, string]]),
     [
       'Resources',
       ring.resources
@@ -38,10 +48,13 @@ export function describeText(ring: RingDescription, now: Date): string {
     fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`.trimEnd()).join('\n'),
   ];
 
+  // The side of each shard only for a ring with spec.canary: the table stays as it was for the others.
+  const side = ring.canary === undefined ? [] : ['SIDE'];
   const shardRows = ring.shards.map((shard) => [
     shard.name,
     shard.state,
     String(shard.available),
+    ...(ring.canary === undefined ? [] : [shard.canary === true ? 'canary' : 'stable']),
     `${shard.namespace}/${shard.name}`,
     age(shard.creationTimestamp, now),
     age(shard.renewTime, now),
@@ -49,7 +62,7 @@ export function describeText(ring: RingDescription, now: Date): string {
   sections.push(
     shardRows.length === 0
       ? 'Shards: <none>'
-      : `Shards:\n${indent(table(['NAME', 'STATE', 'AVAILABLE', 'LEASE', 'LEASE AGE', 'RENEWED'], shardRows))}`,
+      : `Shards:\n${indent(table(['NAME', 'STATE', 'AVAILABLE', ...side, 'LEASE', 'LEASE AGE', 'RENEWED'], shardRows))}`,
   );
 
   const objectRows: string[][] = [];

@@ -39,6 +39,8 @@ export interface ShardDescription {
   state: ShardState;
   /** Whether objects may be assigned to it (ready, expired or uncertain). */
   available: boolean;
+  /** True when its Lease matches the ring's spec.canary.shardSelector. */
+  canary?: true;
   holderIdentity?: string;
   creationTimestamp?: string;
   renewTime?: string;
@@ -68,6 +70,8 @@ export interface RingDescription {
   observedGeneration?: number;
   creationTimestamp?: string;
   shards: ShardDescription[];
+  /** The ring's spec.canary: the percent of its objects for the canary shards. */
+  canary?: { percent: number };
   resources: ResourceDescription[];
   /** Leases labelled for the ring that are not its shards, and why. */
   ignoredLeases: LeftOutLease[];
@@ -158,6 +162,7 @@ export async function describeRing(rest: RestClient, name: string, now: Date): P
       namespace: member.namespace,
       state: member.state,
       available: isAvailable(member.state),
+      ...(member.canary === true ? { canary: true as const } : {}),
       ...defined({
         holderIdentity: lease?.spec?.holderIdentity,
         creationTimestamp: lease?.metadata?.creationTimestamp,
@@ -205,6 +210,7 @@ export async function describeRing(rest: RestClient, name: string, now: Date): P
       creationTimestamp: ring.metadata?.creationTimestamp,
     }),
     shards,
+    ...(ring.spec.canary === undefined ? {} : { canary: { percent: ring.spec.canary.percent ?? 0 } }),
     resources,
     ignoredLeases: [...leftOut],
   };
