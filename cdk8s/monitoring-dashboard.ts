@@ -104,9 +104,11 @@ function layout(sections: [title: string, panels: PanelSpec[]][], perRow = 3): D
   return panels;
 }
 
-const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
-const quantile = (q: number, by: string, bucket: string) =>
-  `histogram_quantile(${q}, sum by (${by}, le) (${rate(bucket)}))`;
+const rate = (selector: string, window = '$__rate_interval') => `rate(${selector}[${window}])`;
+const quantile = (q: number, by: string, bucket: string, window?: string) =>
+  `histogram_quantile(${q}, sum by (${by}, le) (${rate(bucket, window)}))`;
+// A ring syncs every --sync-period (5 minutes) and on changes: over a shorter window most points would have no sync.
+const syncWindow = '15m';
 
 /** The panels' queries, by section. */
 export function dashboardSections(series: SharderSeries): [string, PanelSpec[]][] {
@@ -196,11 +198,17 @@ export function dashboardSections(series: SharderSeries): [string, PanelSpec[]][
         },
         {
           title: 'Sync duration',
-          description: 'Median and 99th percentile of a sync, by ring.',
+          description: 'Median and 99th percentile of a sync over 15 minutes, by ring.',
           unit: 's',
           targets: [
-            [quantile(0.5, 'ring', metric('controller_rings_sync_duration_seconds_bucket')), '{{ring}} p50'],
-            [quantile(0.99, 'ring', metric('controller_rings_sync_duration_seconds_bucket')), '{{ring}} p99'],
+            [
+              quantile(0.5, 'ring', metric('controller_rings_sync_duration_seconds_bucket'), syncWindow),
+              '{{ring}} p50',
+            ],
+            [
+              quantile(0.99, 'ring', metric('controller_rings_sync_duration_seconds_bucket'), syncWindow),
+              '{{ring}} p99',
+            ],
           ],
         },
         {
