@@ -363,9 +363,19 @@ export function dashboardSections(series: SharderSeries): [string, PanelSpec[]][
 
 /** The dashboard's JSON model. */
 export function grafanaDashboard(series: SharderSeries): Record<string, unknown> {
-  const query = (definition: string) => ({
+  // A variable's query as a string: every Grafana version since 7 reads it so (newer ones convert it).
+  const variable = (name: string, label: string, definition: string) => ({
+    name,
+    label,
+    type: 'query',
+    datasource,
+    definition,
     query: definition,
-    refId: 'PrometheusVariableQueryEditor-VariableQuery',
+    refresh: 2,
+    multi: true,
+    includeAll: true,
+    current: {},
+    sort: 1,
   });
   return {
     uid: dashboardUid,
@@ -381,32 +391,16 @@ export function grafanaDashboard(series: SharderSeries): Record<string, unknown>
     templating: {
       list: [
         { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {} },
-        {
-          name: 'ring',
-          label: 'Ring',
-          type: 'query',
-          datasource,
-          definition: `label_values(${sharderSelector(series, 'controller_rings_ring_shards')}, ring)`,
-          query: query(`label_values(${sharderSelector(series, 'controller_rings_ring_shards')}, ring)`),
-          refresh: 2,
-          multi: true,
-          includeAll: true,
-          current: {},
-          sort: 1,
-        },
-        {
-          name: 'shard_job',
-          label: 'Shard jobs',
-          type: 'query',
-          datasource,
-          definition: 'label_values(controller_rings_shard_objects{ring=~"$ring"}, job)',
-          query: query('label_values(controller_rings_shard_objects{ring=~"$ring"}, job)'),
-          refresh: 2,
-          multi: true,
-          includeAll: true,
-          current: {},
-          sort: 1,
-        },
+        variable(
+          'ring',
+          'Ring',
+          `label_values(${sharderSelector(series, 'controller_rings_ring_shards')}, ring)`,
+        ),
+        variable(
+          'shard_job',
+          'Shard jobs',
+          'label_values(controller_rings_shard_objects{ring=~"$ring"}, job)',
+        ),
       ],
     },
     annotations: { list: [] },
