@@ -2,7 +2,7 @@
 # Builds promtool (Prometheus's rule checker and unit-test runner) from the Go wrapper module hack/promtool into
 # the control plane's cache root, keyed by version, and prints the binary's path. A second run finds it and
 # builds nothing. The build goes to a temp dir under a lock and is moved into place, so concurrent runs share
-# one build. The tests of the monitoring manifests (cdk8s/monitoring.test.ts) run it.
+# one build. The tests of config/monitoring/ (cdk8s/monitoring*.test.ts) run it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
