@@ -33,7 +33,7 @@ describe("config/monitoring/ against prometheus-operator's CRD schemas", () => {
   });
 
   it('rejects what the CRD rejects (the check can fail)', () => {
-    const [group] = prometheusRule?.spec?.groups ?? [];
+    const [group] = prometheusRule?.spec.groups ?? [];
     const rule = group?.rules?.[0];
     const invalid = {
       ...prometheusRule,
