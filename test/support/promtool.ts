@@ -16,11 +16,12 @@ export interface Run {
   stderr: string;
 }
 
-function run(command: string, args: readonly string[], cwd?: string): Promise<Run> {
+function run(command: string, args: readonly string[], cwd?: string, input?: string): Promise<Run> {
   const child = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     ...(cwd === undefined ? {} : { cwd }),
   });
+  child.stdin.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -47,19 +48,20 @@ export async function ensurePromtool(): Promise<string> {
 
 /**
  * Runs `promtool <args>` in a new temporary folder holding `files` (name to content; objects are written as
- * YAML), which it removes afterwards.
+ * YAML), which it removes afterwards; `input` is its standard input.
  */
 export async function promtool(
   binary: string,
   args: readonly string[],
   files: Record<string, unknown>,
+  input?: string,
 ): Promise<Run> {
   const directory = mkdtempSync(join(tmpdir(), 'promtool-'));
   try {
     for (const [name, content] of Object.entries(files)) {
       writeFileSync(join(directory, name), typeof content === 'string' ? content : stringify(content));
     }
-    return await run(binary, args, directory);
+    return await run(binary, args, directory, input);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
