@@ -257,8 +257,9 @@ export class EventRecorder {
       entry.cancelFlush?.();
       entry.cancelFlush = undefined;
     }
-    await Promise.all([...this.#entries.values()].map((entry) => entry.writing));
-    await Promise.all([...this.#entries.values()].map((entry) => this.#write(entry)));
+    const entries = [...this.#entries.values()];
+    await Promise.all(entries.map((entry) => entry.writing ?? Promise.resolve()));
+    await Promise.all(entries.map((entry) => this.#write(entry)));
   }
 
   /** A series not written within the flush period is written now, else when the period has passed. */
