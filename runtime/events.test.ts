@@ -150,7 +150,15 @@ describe('EventRecorder', () => {
 
   it('combines more than similarMax different notes of one reason into one Event whose series counts them', async () => {
     const events = recorder({ similarMax: 3 });
-    for (let i = 0; i < 10; i++) events.record(event(`lease ${i} ignored`, { reason: 'ShardLeaseIgnored' }));
+    const lease = (i: number): EventRecord['related'] => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      namespace: 'shards',
+      name: `lease-${i}`,
+    });
+    for (let i = 0; i < 10; i++) {
+      events.record(event(`lease ${i} ignored`, { reason: 'ShardLeaseIgnored', related: lease(i) }));
+    }
     await events.stop();
     const posts = seen.filter((r) => r.method === 'POST');
     expect(posts.map((r) => r.body.note)).toEqual([
@@ -158,6 +166,13 @@ describe('EventRecorder', () => {
       'lease 1 ignored',
       'lease 2 ignored',
       '(combined from similar events) lease 3 ignored',
+    ]);
+    // The combined Event is of many Leases: it names none as its related object.
+    expect(posts.map((r) => (r.body.related as { name?: string } | undefined)?.name)).toEqual([
+      'lease-0',
+      'lease-1',
+      'lease-2',
+      undefined,
     ]);
     // The combined Event was created with its first occurrence; stop wrote its count.
     const patches = seen.filter((r) => r.method === 'PATCH');

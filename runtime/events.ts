@@ -139,8 +139,9 @@ function referenceKey(reference: ObjectReference | undefined): string {
   return JSON.stringify([apiVersion, kind, namespace, name, uid]);
 }
 
-function similarKey({ regarding, related, type, reason, action }: EventRecord): string {
-  return JSON.stringify([referenceKey(regarding), referenceKey(related), type, reason, action]);
+/** Not the related object: as client-go's aggregator, so 100 Leases ignored for one reason are combined. */
+function similarKey({ regarding, type, reason, action }: EventRecord): string {
+  return JSON.stringify([referenceKey(regarding), type, reason, action]);
 }
 
 function cut(note: string): string {
@@ -196,15 +197,20 @@ export class EventRecorder {
     this.#forgetEnded(at);
     const similar = similarKey(event);
     let record = { ...event, note: cut(event.note) };
-    let key = JSON.stringify([similar, record.note]);
+    let key = JSON.stringify([similar, referenceKey(record.related), record.note]);
     if (!this.#entries.has(key)) {
       const group = this.#similar.get(similar) ?? { since: at, notes: new Set<string>() };
       this.#similar.set(similar, group);
       if (!group.notes.has(record.note) && group.notes.size >= this.#similarMax) {
         key = JSON.stringify([similar, '(combined)']);
         const combined = this.#entries.get(key);
+        // Without the related object: the combined Event is of many.
+        const { regarding, type, reason, action } = event;
         record = combined?.record ?? {
-          ...event,
+          regarding,
+          type,
+          reason,
+          action,
           note: cut(`(combined from similar events) ${event.note}`),
         };
       } else {
