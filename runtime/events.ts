@@ -18,6 +18,7 @@
 // Events are best-effort, as client-go's: a failed write is retried at the next flush while its series lives,
 // a write the fence refuses (leadership lost) is dropped.
 import { systemClock, type Clock } from './clock.ts';
+import { eventNamespace } from './event-namespace.ts';
 import { isFenced } from './fence.ts';
 import type { Logger } from './logger.ts';
 import { microTime } from './micro-time.ts';
@@ -146,11 +147,6 @@ function similarKey({ regarding, type, reason, action }: EventRecord): string {
 
 function cut(note: string): string {
   return note.length <= noteLimit ? note : `${note.slice(0, noteLimit - 3)}...`;
-}
-
-/** Where the ring's `kubectl describe` finds its Events: an object's own namespace, `default` if it has none. */
-export function eventNamespace(regarding: ObjectReference): string {
-  return regarding.namespace === undefined || regarding.namespace === '' ? 'default' : regarding.namespace;
 }
 
 export class EventRecorder {
