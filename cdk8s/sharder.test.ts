@@ -6,6 +6,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { parseConfig, type SharderConfig } from '../cmd/sharder/config.ts';
@@ -29,6 +30,7 @@ interface Kinds {
   ClusterRole: IClusterRole;
   ClusterRoleBinding: IClusterRoleBinding;
   Role: IRole;
+  RoleBinding: IRoleBinding;
   Service: IService;
   Namespace: KubeObject;
   Certificate: KubeObject;
