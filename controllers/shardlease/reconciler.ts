@@ -89,11 +89,13 @@ export class ShardLeaseReconciler {
       }
       const written = metadata.labels?.[stateLabel];
       if (written !== state) {
+        // With the read resourceVersion: a reconcile on a cache that has not seen this replica's previous write
+        // yet conflicts instead of writing (and telling) the same transition twice.
         await rest.request({
           method: 'PATCH',
           path,
           contentType: patchTypes.merge,
-          body: { metadata: { labels: { [stateLabel]: state } } },
+          body: { metadata: { resourceVersion: metadata.resourceVersion, labels: { [stateLabel]: state } } },
         });
         log.debug('shard lease changed state');
         // The label is what the state was last seen as, by this replica or a former leader: a change of it is

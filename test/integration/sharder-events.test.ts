@@ -1,12 +1,13 @@
 // The Events the sharder records on a ControllerRing, read from the real API server as `kubectl describe` finds
 // them (events.k8s.io/v1 in default, regarding the ring by uid): shards of the example controller (real
 // processes) joining, one killed with SIGKILL (expired, dead, its Lease deleted once orphaned), the rebalances
-// with their counts, and a storm of 100 ignored shard Leases that makes a bounded number of Events whose series
-// counts add up to 100.
+// with their counts, a new sharder leader that tells nothing again, and a storm of 100 ignored shard Leases that
+// makes a bounded number of Events whose series counts add up to 100.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { ringLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
@@ -41,7 +42,7 @@ let cluster: TestCluster | undefined;
 let rest: RestClient;
 let kubeconfigPath: string;
 let certificates: WebhookFiles;
-let sharder: SharderProcess | undefined;
+const sharders: SharderProcess[] = [];
 let dir: string;
 const shards: ExampleShard[] = [];
 const sharderNamespace = 'sharder-system';
@@ -72,21 +73,35 @@ beforeAll(async () => {
   await createNamespace(rest, sharderNamespace);
   await createNamespace(rest, shardNamespace);
   certificates = await webhookCertificates();
-  sharder = await startSharder({
-    kubeconfigPath,
-    namespace: sharderNamespace,
-    identity: 'sharder-0',
-    certificates,
-    args: [...quickLeaderElection, '--sync-period=1m'],
-  });
+  for (const identity of ['sharder-0', 'sharder-1']) {
+    sharders.push(
+      await startSharder({
+        kubeconfigPath,
+        namespace: sharderNamespace,
+        identity,
+        certificates,
+        args: [...quickLeaderElection, '--sync-period=1m'],
+      }),
+    );
+  }
 });
 
 afterAll(async () => {
   await Promise.all(shards.map((shard) => shard.kill()));
-  const code = await sharder?.stop();
+  // Graceful shutdown of the replicas the test did not kill: exit code 0 from SIGTERM.
+  const running = sharders.filter((sharder) => sharder.running);
+  const codes = await Promise.all(running.map((sharder) => sharder.stop()));
   await cluster?.stop();
-  expect(code).toBe(0);
+  expect(codes).toEqual(running.map(() => 0));
 });
+
+/** The replica that holds the sharder's leader Lease. */
+async function leader(): Promise<string | undefined> {
+  const lease = await rest.request<ILease>({
+    path: `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`,
+  });
+  return lease.spec?.holderIdentity;
+}
 
 describe('the shards of a ring', () => {
   const ring = 'events';
@@ -147,7 +162,7 @@ describe('the shards of a ring', () => {
       action: 'Join',
       note: `shard ${name('a')} joined the ring (Lease ${shardNamespace}/${name('a')})`,
       reportingController: 'controller-rings.io/sharder',
-      reportingInstance: 'sharder-0',
+      reportingInstance: await leader(),
       metadata: { namespace: 'default' },
       regarding: { kind: 'ControllerRing', name: ring },
       related: { kind: 'Lease', namespace: shardNamespace, name: name('a') },
@@ -218,6 +233,36 @@ describe('the shards of a ring', () => {
     const aEvents = (await ringEvents(ring)).filter((event) => event.related?.name === name('a'));
     expect(aEvents.map((event) => event.reason)).toEqual(['ShardJoined']);
   }, 150_000);
+
+  it('tells nothing again when another replica becomes the leader: the state labels say what was told', async () => {
+    const former = await leader();
+    await sharders.find((sharder) => sharder.identity === former)?.kill();
+    const successor = await eventually(async () => {
+      const now = await leader();
+      expect(now).not.toBe(former);
+      return now;
+    });
+    // The new leader's shard lease controller takes up every Lease first, then c's.
+    await startShard('c');
+    await eventually(async () => {
+      const joined = (await ringEvents(ring, 'ShardJoined')).find(
+        (event) => event.related?.name === name('c'),
+      );
+      expect(joined?.reportingInstance).toBe(successor);
+    });
+    const told = (await ringEvents(ring)).filter((event) => event.reason.startsWith('Shard'));
+    expect(told.map((event) => `${event.reason} ${event.related?.name ?? ''}`).sort()).toEqual(
+      [
+        `ShardJoined ${name('a')}`,
+        `ShardJoined ${name('b')}`,
+        `ShardExpired ${name('b')}`,
+        `ShardDead ${name('b')}`,
+        `ShardLeaseDeleted ${name('b')}`,
+        `ShardJoined ${name('c')}`,
+      ].sort(),
+    );
+    expect(told.filter((event) => occurrences(event) > 1)).toEqual([]);
+  }, 60_000);
 });
 
 describe('a storm of ignored shard Leases', () => {
