@@ -21,12 +21,15 @@ let seen: Seen[] = [];
 let gone = new Set<string>();
 /** Whether the stub answers every request with 503. */
 let failing = false;
+/** Whether the stub leaves requests unanswered. */
+let hanging = false;
 
 beforeAll(async () => {
   stub = await startHttpsStub((request, body, response) => {
     const method = request.method ?? '';
     const url = request.url ?? '';
     seen.push({ method, url, body: JSON.parse(body || '{}') as Record<string, unknown> });
+    if (hanging) return;
     const name = url.split('/').pop() ?? '';
     const code = failing ? 503 : method === 'PATCH' && gone.has(name) ? 404 : method === 'POST' ? 201 : 200;
     response.writeHead(code, { 'content-type': 'application/json' });
@@ -45,6 +48,7 @@ beforeEach(() => {
   seen = [];
   gone = new Set();
   failing = false;
+  hanging = false;
   clock = new ManualClock();
 });
 
@@ -227,5 +231,18 @@ describe('EventRecorder', () => {
     expect(clock.pending).toBe(0);
     await events.stop();
     expect(seen).toHaveLength(3);
+  });
+
+  it('aborts the last writes at stop when the API server does not answer in time', async () => {
+    const events = recorder();
+    events.record(event('once more'));
+    await requests(1);
+    hanging = true;
+    events.record(event('once more'));
+    const stopped = events.stop(3_000);
+    // The series patch reached the API server, which does not answer.
+    expect((await requests(2))[1]?.method).toBe('PATCH');
+    clock.advance(3_000);
+    await stopped;
   });
 });

@@ -68,6 +68,8 @@ export interface EventRecorderOptions {
 /** client-go's tools/events finishTime: a series with no occurrence for this long has ended. */
 export const defaultSeriesWindowMs = 6 * 60_000;
 export const defaultSeriesFlushMs = 30_000;
+/** How long stop() waits for the last writes. */
+export const defaultStopTimeoutMs = 3_000;
 /** client-go's tools/record aggregator. */
 export const defaultSimilarMax = 10;
 export const defaultSimilarWindowMs = 10 * 60_000;
@@ -168,6 +170,8 @@ export class EventRecorder {
   /** Per regarding object, its spam filter. */
   readonly #buckets = new Map<string, PassiveBucket>();
   #stopped = false;
+  /** Aborts the writes still under way when stop() has waited long enough. */
+  readonly #abort = new AbortController();
   /** Tells apart the names of Events created within one millisecond. */
   #sequence = 0;
 
@@ -252,16 +256,23 @@ export class EventRecorder {
     this.#scheduleFlush(created);
   }
 
-  /** Writes what the API server lacks (series counts since their last patch), then records no more. */
-  async stop(): Promise<void> {
+  /**
+   * Writes what the API server lacks (series counts since their last patch), then records no more. Writes still
+   * under way after `timeoutMs` are aborted: a shutdown is not held up by an API server that does not answer.
+   */
+  async stop(timeoutMs = defaultStopTimeoutMs): Promise<void> {
     this.#stopped = true;
     for (const entry of this.#entries.values()) {
       entry.cancelFlush?.();
       entry.cancelFlush = undefined;
     }
+    const cancel = this.#clock.schedule(() => {
+      this.#abort.abort(new Error('the event recorder stopped'));
+    }, timeoutMs);
     const entries = [...this.#entries.values()];
     await Promise.all(entries.map((entry) => entry.writing ?? Promise.resolve()));
     await Promise.all(entries.map((entry) => this.#write(entry)));
+    cancel();
   }
 
   /** A series not written within the flush period is written now, else when the period has passed. */
@@ -295,6 +306,7 @@ export class EventRecorder {
             contentType: patchTypes.merge,
             body: { series },
             discardAnswer: true,
+            signal: this.#abort.signal,
           });
         } catch (error) {
           // The API server let it expire (its event TTL, 1 h by default) or someone deleted it: create it anew.
@@ -344,6 +356,7 @@ export class EventRecorder {
         type,
       },
       discardAnswer: true,
+      signal: this.#abort.signal,
     });
   }
 
