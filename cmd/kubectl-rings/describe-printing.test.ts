@@ -58,6 +58,26 @@ describe('describeText', () => {
           message: 'shard Lease default/c is ignored',
         },
       ],
+      events: [
+        {
+          type: 'Normal',
+          reason: 'ShardJoined',
+          note: 'shard a joined the ring (Lease shards/a)',
+          from: 'controller-rings.io/sharder',
+          firstTime: '2026-01-09T23:50:00.000000Z',
+          lastTime: '2026-01-09T23:50:00.000000Z',
+          count: 1,
+        },
+        {
+          type: 'Warning',
+          reason: 'ShardExpired',
+          note: 'shard b has not renewed its Lease shards/b in time',
+          from: 'controller-rings.io/sharder',
+          firstTime: '2026-01-09T23:52:00.000000Z',
+          lastTime: '2026-01-09T23:59:30.000000Z',
+          count: 4,
+        },
+      ],
     };
     expect(describeText(description, now)).toBe(
       [
@@ -86,6 +106,11 @@ describe('describeText', () => {
         'Ignored Leases:',
         '  LEASE       REASON               MESSAGE',
         '  default/c   UntrustedNamespace   shard Lease default/c is ignored',
+        '',
+        'Events:',
+        '  TYPE      REASON         AGE                FROM                          MESSAGE',
+        '  Normal    ShardJoined    10m                controller-rings.io/sharder   shard a joined the ring (Lease shards/a)',
+        '  Warning   ShardExpired   30s (x4 over 8m)   controller-rings.io/sharder   shard b has not renewed its Lease shards/b in time',
         '',
       ].join('\n'),
     );
@@ -123,5 +148,12 @@ describe('describeText', () => {
     expect(text).toContain('Ready:       <unknown>\n');
     expect(text).toContain('Generation:  <unknown>\n');
     expect(text).toContain('\nShards: <none>\n');
+    // Left out when the Events could not be listed, as kubectl describe does.
+    expect(text).not.toContain('Events');
+    const none = describeText(
+      { name: 'empty', shards: [], resources: [], ignoredLeases: [], events: [] },
+      now,
+    );
+    expect(none).toMatch(/\n\nEvents: <none>\n$/);
   });
 });

@@ -1,5 +1,6 @@
 // kubectl rings describe's text: the ring's fields as `kubectl describe` lays them out (a label, its value
-// aligned), then tables of the shards, the objects per resource and shard, and the Leases left out.
+// aligned), then tables of the shards, the objects per resource and shard, the Leases left out and the ring's
+// Events.
 import type { RingDescription } from './describe.ts';
 import { age, table } from './printing.ts';
 
@@ -90,6 +91,24 @@ export function describeText(ring: RingDescription, now: Date): string {
       lease.message,
     ]);
     sections.push(`Ignored Leases:\n${indent(table(['LEASE', 'REASON', 'MESSAGE'], rows))}`);
+  }
+
+  // As kubectl describe: left out when the user may not list Events.
+  if (ring.events !== undefined) {
+    const rows = ring.events.map((event) => [
+      event.type,
+      event.reason,
+      event.count > 1
+        ? `${age(event.lastTime, now)} (x${event.count} over ${age(event.firstTime, now)})`
+        : age(event.lastTime, now),
+      event.from,
+      event.note,
+    ]);
+    sections.push(
+      rows.length === 0
+        ? 'Events: <none>'
+        : `Events:\n${indent(table(['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'], rows))}`,
+    );
   }
   return `${sections.join('\n\n')}\n`;
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { ExpectedError } from '../../runtime/expected-error.ts';
 import { isConflict, isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
+import type { RingEvents } from '../ring-events.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
 import { LeftOutLeaseLog } from './left-out-leases.ts';
@@ -43,6 +44,8 @@ export interface ControllerRingReconcilerOptions {
   cleanupConcurrency: number;
   now(): Date;
   logger: Logger;
+  /** The ring's Events: its ignored shard Leases. */
+  events?: RingEvents;
 }
 
 /** 'a', 'a or b', 'a, b or c'. */
@@ -60,7 +63,7 @@ export class ControllerRingReconciler {
 
   constructor(options: ControllerRingReconcilerOptions) {
     this.#options = options;
-    this.#leftOut = new LeftOutLeaseLog(options.logger);
+    this.#leftOut = new LeftOutLeaseLog(options.logger, options.events);
   }
 
   async reconcile(name: string): Promise<HandlerResult | undefined> {
