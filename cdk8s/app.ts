@@ -1,10 +1,11 @@
-// The app behind config/: the CRD, the sharder and the Argo CD health check, one chart per folder, and the
-// CRD with the sharder as the single install.yaml of a release; rendered as files so that `npm run synth` writes them and the drift test compares them without touching the disk.
+// The app behind config/: the CRD, the sharder, the Argo CD health check and the optional monitoring, one chart
+// per folder, and the CRD with the sharder as the single install.yaml of a release; rendered as files so that `npm run synth` writes them and the drift test compares them without touching the disk.
 import { readFileSync } from 'node:fs';
 import { App, Chart, Yaml } from 'cdk8s';
 import { ArgoCdHealthCheck, controllerRingHealthScript } from './argocd.ts';
 import { ControllerRingCrd } from './controllerring-crd.ts';
 import { yamlFile, type GeneratedDirectory } from './generated-files.ts';
+import { dashboardJson, SharderMonitoring } from './monitoring.ts';
 import { Sharder } from './sharder.ts';
 
 const packageVersion = (
@@ -23,6 +24,16 @@ export function renderConfig(): Map<string, string> {
   new Sharder(sharder, 'sharder', { image: defaultImage });
   const argocd = new Chart(app, 'argocd');
   new ArgoCdHealthCheck(argocd, 'health-check');
+  const monitoringChart = new Chart(app, 'monitoring');
+  const monitoring = new SharderMonitoring(monitoringChart, 'monitoring');
+  // One file per object: a cluster without prometheus-operator's CRDs can still take the dashboard.
+  const monitoringObject = (kind: string) =>
+    `# ${header}\n${Yaml.stringify(...(monitoringChart.toJson() as { kind: string }[]).filter((o) => o.kind === kind))}`;
+  const monitoringKustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: ['servicemonitor.yaml', 'prometheusrule.yaml', 'grafana-dashboard.yaml'],
+  };
 
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
@@ -38,6 +49,13 @@ export function renderConfig(): Map<string, string> {
     ['install.yaml', yamlFile(header, crd, sharder)],
     ['argocd/argocd-cm.yaml', yamlFile(header, argocd)],
     ['argocd/controllerring-health.lua', `-- ${header}\n${controllerRingHealthScript()}`],
+    // Not in install.yaml nor the kustomization above: prometheus-operator's CRDs may be absent.
+    ['monitoring/kustomization.yaml', `# ${header}\n${Yaml.stringify(monitoringKustomization)}`],
+    ['monitoring/servicemonitor.yaml', monitoringObject('ServiceMonitor')],
+    ['monitoring/prometheusrule.yaml', monitoringObject('PrometheusRule')],
+    ['monitoring/grafana-dashboard.yaml', monitoringObject('ConfigMap')],
+    // JSON has no comments: the dashboard for Grafana's import, as the ConfigMap holds it.
+    ['monitoring/controller-rings-dashboard.json', dashboardJson(monitoring.dashboard)],
   ]);
 }
 

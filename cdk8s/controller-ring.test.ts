@@ -137,6 +137,13 @@ describe('ControllerRing', () => {
     );
   });
 
+  it('passes spec.canary through: a share of the objects for the shards of a new version', () => {
+    const scope = chart();
+    const canary = { shardSelector: { matchLabels: { 'app.kubernetes.io/version': 'v2' } }, percent: 10 };
+    new ControllerRing(scope, 'widgets', { ...widgets, canary });
+    expect(ringSpec(scope)?.canary).toEqual(canary);
+  });
+
   it('grants a group/resource named twice once', () => {
     const scope = chart();
     const ring = new ControllerRing(scope, 'widgets', {

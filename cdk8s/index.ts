@@ -1,8 +1,10 @@
 // The constructs users import to deploy controller-rings from their own cdk8s apps: the sharder's (config/ is
-// made of them) and a sharded controller's (its ControllerRing, and the Deployment and RBAC of its shards).
+// made of them, its optional monitoring too) and a sharded controller's (its ControllerRing, and the Deployment and RBAC of its shards).
 export { ArgoCdHealthCheck, controllerRingHealthScript, healthCheckKey } from './argocd.ts';
 export { ControllerRing, type ControllerRingProps } from './controller-ring.ts';
 export { ControllerRingCrd } from './controllerring-crd.ts';
+export { type AlertingRule, type RuleGroup } from './monitoring-alerts.ts';
+export { dashboardJson, SharderMonitoring, type SharderMonitoringProps } from './monitoring.ts';
 export { defaultNamespace, sharderName } from './names.ts';
 export {
   healthProbes,

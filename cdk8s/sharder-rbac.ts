@@ -1,11 +1,12 @@
 // What the sharder may do, and no more (design.md, "What the sharder must not do"): it watches rings, shard
 // Leases, its webhook configurations and namespaces; it writes ring status and finalizers, shard Lease states,
-// its webhook configurations, its own leader-election Lease and (when it manages them) the Secret of its webhook
-// certificates. Access to sharded resources is granted by users (ShardedResourceAccess).
+// its webhook configurations, its own leader-election Lease, the rings' Events (in `default`) and (when it manages
+// them) the Secret of its webhook certificates. Access to sharded resources is granted by users (ShardedResourceAccess).
 import { Construct } from 'constructs';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { group, plural } from '../api/v1alpha1/index.ts';
+import { clusterScopedEventNamespace } from '../runtime/event-namespace.ts';
 import { define } from './api-object.ts';
 import { defineBoundRole } from './bound-role.ts';
 import { sharderLabels, sharderName } from './names.ts';
@@ -78,6 +79,14 @@ function certificateSecretRules(secretName: string): IPolicyRule[] {
   return createAndNamed('', 'secrets', secretName, ['get', 'list', 'watch', 'update']);
 }
 
+/**
+ * The leader's Events on rings (cluster-scoped, so their Events are in `default`): create, and patch for the
+ * series of repeats. Not by name: Event names are made at creation. No read: the recorder keeps its own.
+ */
+const eventRules: IPolicyRule[] = [
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
 export interface SharderRbacProps {
   namespace: string;
   leaderElectionLeaseName: string;
@@ -114,6 +123,14 @@ export class SharderRbac extends Construct {
       namespace,
       labels,
       rules: leaderElectionRules(props.leaderElectionLeaseName),
+      subjects,
+    });
+    defineBoundRole(this, {
+      ids: ['events-role', 'events-binding'],
+      name: `${sharderName}-events`,
+      namespace: clusterScopedEventNamespace,
+      labels,
+      rules: eventRules,
       subjects,
     });
     if (props.webhookCertificateSecret !== undefined) {

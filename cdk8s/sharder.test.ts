@@ -6,6 +6,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { parseConfig, type SharderConfig } from '../cmd/sharder/config.ts';
@@ -29,6 +30,7 @@ interface Kinds {
   ClusterRole: IClusterRole;
   ClusterRoleBinding: IClusterRoleBinding;
   Role: IRole;
+  RoleBinding: IRoleBinding;
   Service: IService;
   Namespace: KubeObject;
   Certificate: KubeObject;
@@ -74,6 +76,8 @@ describe('Sharder', () => {
         'RoleBinding controller-rings-system/controller-rings-sharder-leader-election',
         'Role controller-rings-system/controller-rings-sharder-webhook-certificates',
         'RoleBinding controller-rings-system/controller-rings-sharder-webhook-certificates',
+        'Role default/controller-rings-sharder-events',
+        'RoleBinding default/controller-rings-sharder-events',
         'Deployment controller-rings-system/controller-rings-sharder',
         'Service controller-rings-system/controller-rings-sharder-webhook',
         'Service controller-rings-system/controller-rings-sharder-metrics',
@@ -144,6 +148,14 @@ describe('Sharder', () => {
     expect(sharderConfig(objects, 'controller-rings-system').leaderElection.leaseName).toBe(
       'controller-rings-sharder',
     );
+  });
+
+  it("creates and patches events.k8s.io Events in default only, where the rings' Events are", () => {
+    const role = find(synth(), 'Role', 'controller-rings-sharder-events');
+    expect(role.metadata?.namespace).toBe('default');
+    expect(role.rules).toEqual([
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
   });
 
   it('runs replicas whose flags the sharder accepts, reached through the webhook Service', () => {
@@ -265,6 +277,7 @@ describe('Sharder', () => {
     // The sharder reads no Secret through the API then.
     expect(objects.filter((o) => o.kind === 'Role').map((o) => o.metadata.name)).toEqual([
       'controller-rings-sharder-leader-election',
+      'controller-rings-sharder-events',
     ]);
   });
 
@@ -386,11 +399,16 @@ describe('Sharder', () => {
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding',
     ];
+    // The rings' Events are in default wherever the sharder runs: rings are cluster-scoped.
+    const events = 'controller-rings-sharder-events';
     for (const object of objects) {
-      if (!clusterScoped.includes(object.kind)) {
+      if (!clusterScoped.includes(object.kind) && object.metadata.name !== events) {
         expect(`${object.kind} ${object.metadata.namespace ?? ''}`).toBe(`${object.kind} sharding`);
       }
     }
+    expect(find(objects, 'RoleBinding', events).subjects).toEqual([
+      { ...serviceAccount, namespace: 'sharding' },
+    ]);
     expect(find(objects, 'ClusterRoleBinding', 'controller-rings-sharder').subjects).toEqual([
       { ...serviceAccount, namespace: 'sharding' },
     ]);

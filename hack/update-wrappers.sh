@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Go wrapper modules hack/kube and hack/etcd from hack/versions.env.
+# Regenerates the Go wrapper modules hack/kube, hack/etcd and hack/promtool from hack/versions.env.
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging paths, which only
 # count in the main module; the wrapper replaces each with the matching published v0.<minor>.<patch>.
 set -euo pipefail
@@ -26,4 +26,11 @@ rm -f go.mod go.sum
 go mod init github.com/controller-rings/controller-rings/hack/etcd >/dev/null 2>&1
 go mod edit -go=1.26.0
 go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+go mod tidy
+
+cd "$here/promtool"
+rm -f go.mod go.sum
+go mod init github.com/controller-rings/controller-rings/hack/promtool >/dev/null 2>&1
+go mod edit -go=1.26.0
+go get -tool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
 go mod tidy

@@ -17,6 +17,13 @@ export interface ShardIdentity {
   namespace: string;
   /** Default 15 s; the Lease is renewed well inside it. */
   leaseDurationSeconds?: number;
+  /**
+   * More labels for the shard Lease, set at every renewal, e.g. `{ 'app.kubernetes.io/version': 'v2' }` for a
+   * ring whose spec.canary.shardSelector selects the shards of a new version. Put the version in the value: a
+   * Lease keeps labels it no longer gets, so a shard restarted under the same name with another version
+   * overwrites the value, but would not remove a key. Keys under controller-rings.io/ are the protocol's.
+   */
+  leaseLabels?: Readonly<Record<string, string>>;
 }
 
 export interface ShardConnectionOptions extends ShardIdentity {
@@ -38,12 +45,21 @@ export interface ShardConnection {
 }
 
 export function connectShard(options: ShardConnectionOptions): ShardConnection {
+  const protocol = Object.keys(options.leaseLabels ?? {}).filter((key) => key.startsWith(protocolPrefix));
+  if (protocol.length > 0) {
+    throw new Error(
+      `leaseLabels: ${protocol.join(', ')}: labels under ${protocolPrefix} are set by the shard library and the sharder; use a label of your own`,
+    );
+  }
   const userAgent = `controller-rings-shard/${options.ring}/${options.name}`;
   const rest = new RestClient(options.kubeConfig, userAgent);
   const logger = options.logger.child({ ring: options.ring, shard: options.name }, { serializers });
   const elector = shardLeaseElector(rest, options, logger, options.metrics);
   return { userAgent, rest, discovery: new Discovery(rest), logger, elector };
 }
+
+/** The prefix of the Lease labels of the protocol (the ring, the state). */
+const protocolPrefix = 'controller-rings.io/';
 
 /** The elector that keeps `shard`'s Lease; `logger` names ring and shard. */
 function shardLeaseElector(
@@ -60,7 +76,7 @@ function shardLeaseElector(
     leaseDurationSeconds,
     renewDeadlineMs: Math.round((leaseDurationSeconds * 1000 * 2) / 3),
     retryPeriodMs: Math.round((leaseDurationSeconds * 1000) / 7.5),
-    labels: { [ringLabel]: shard.ring },
+    labels: { ...shard.leaseLabels, [ringLabel]: shard.ring },
     metrics: metrics.leaderElectionMetrics(shard.name),
     logger: logger.child({ component: 'lease' }),
   });

@@ -128,6 +128,30 @@ describe('ring membership', () => {
     expect(isMember({ members, leftOut }, 'other', 'a')).toBe(false);
     expect(ringMembership(leases, { metadata: { name: 'no-such-ring' }, spec: {} }, now).members).toEqual([]);
   });
+
+  it('marks the shards whose Lease matches spec.canary.shardSelector as canary, and only with spec.canary', () => {
+    const labelled = (ref: string, version: string): RingLease => {
+      const base = lease(ref);
+      return { ...base, metadata: { ...base.metadata, labels: { ...base.metadata?.labels, version } } };
+    };
+    const leases = [labelled('default/a', 'v1'), labelled('default/b', 'v2'), lease('default/c')];
+    const canaryRing: MembershipRing = {
+      metadata: { name: 'ring' },
+      spec: { canary: { shardSelector: { matchLabels: { version: 'v2' } } } },
+    };
+    const canaryOf = (of: MembershipRing): [string, boolean][] =>
+      ringMembership(leases, of, now).members.map(({ name, canary }) => [name, canary === true]);
+    expect(canaryOf(canaryRing)).toEqual([
+      ['a', false],
+      ['b', true],
+      ['c', false],
+    ]);
+    expect(canaryOf(ring())).toEqual([
+      ['a', false],
+      ['b', false],
+      ['c', false],
+    ]);
+  });
 });
 
 describe('label values', () => {

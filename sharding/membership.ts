@@ -4,6 +4,7 @@
 // Lease is left out, with a reason and a message naming it. The webhook, the sync, the ring's status and the
 // shard lease controller all decide from this one function, so they never disagree on who is a shard.
 import { defaultShardLeaseNamespaces, ringLabel } from '../api/v1alpha1/index.ts';
+import { matchesSelector, type LabelSelector } from './label-selector.ts';
 import { isAvailable, shardState, type ShardLease, type ShardState } from './lease.ts';
 
 /** A shard Lease as the sharder lists it: with its namespace and labels. */
@@ -17,7 +18,10 @@ export interface RingLease extends ShardLease {
 /** The parts of a ControllerRing that decide its membership. */
 export interface MembershipRing {
   readonly metadata?: { readonly name?: string };
-  readonly spec: { readonly shardLeaseNamespaces?: readonly string[] };
+  readonly spec: {
+    readonly shardLeaseNamespaces?: readonly string[];
+    readonly canary?: { readonly shardSelector: LabelSelector };
+  };
 }
 
 export interface ShardMember {
@@ -26,6 +30,8 @@ export interface ShardMember {
   readonly namespace: string;
   readonly state: ShardState;
   readonly nextChange?: Date;
+  /** True when the ring has spec.canary and the shard's Lease matches its shardSelector (canary.ts). */
+  readonly canary?: true;
 }
 
 /**
@@ -65,6 +71,7 @@ export function trustedNamespaces(ring: MembershipRing): readonly string[] {
 export function ringMembership(leases: Iterable<RingLease>, ring: MembershipRing, now: Date): RingMembership {
   const ringName = ring.metadata?.name ?? '';
   const trusted = trustedNamespaces(ring);
+  const canarySelector = ring.spec.canary?.shardSelector;
   const leftOut: LeftOutLease[] = [];
   const byName = new Map<string, { namespace: string; lease: RingLease }[]>();
   for (const lease of leases) {
@@ -95,7 +102,14 @@ export function ringMembership(leases: Iterable<RingLease>, ring: MembershipRing
   for (const [name, namesakes] of byName) {
     const [only, ...others] = namesakes;
     if (only !== undefined && others.length === 0) {
-      members.push({ name, namespace: only.namespace, ...shardState(only.lease, now) });
+      const canary =
+        canarySelector !== undefined && matchesSelector(canarySelector, only.lease.metadata?.labels);
+      members.push({
+        name,
+        namespace: only.namespace,
+        ...shardState(only.lease, now),
+        ...(canary ? { canary } : {}),
+      });
       continue;
     }
     // Both would watch the objects labelled with their name: keeping either could let two processes act on

@@ -3,6 +3,7 @@ import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/O
 import { pino } from 'pino';
 import type { ControllerRing } from '../api/v1alpha1/index.ts';
 import type { RingLease } from '../sharding/membership.ts';
+import { canaryBucket, SplitHashRing } from '../sharding/canary.ts';
 import { HashRing } from '../sharding/ring.ts';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
 import { Assigner, type RingDirectory, type WebhookReply } from './assign.ts';
@@ -311,6 +312,50 @@ describe("Assigner assigns only to the ring's members", () => {
     const ringDirectory = directory(() => [...shards, 'd'], [shardLease('d', 'more')]);
     const ringOf = (name: string): ControllerRing | undefined => (name === ringName ? trusting : undefined);
     expect(shardsOf({ ...ringDirectory, ring: ringOf })).toEqual(byHashRing);
+  });
+});
+
+describe('Assigner splits a ring with canary shards like the sync', () => {
+  const objects = Array.from({ length: 200 }, (_, i) => `object-${i}`);
+  const canaryRing = (percent: number): ControllerRing => ({
+    ...ring,
+    spec: { ...ring.spec, canary: { shardSelector: { matchLabels: { version: 'v2' } }, percent } },
+  });
+  const canaryLease = (name: string): RingLease => {
+    const plain = shardLease(name);
+    return {
+      ...plain,
+      metadata: { ...plain.metadata, labels: { ...plain.metadata?.labels, version: 'v2' } },
+    };
+  };
+  const shardsOf = (percent: number, leases: RingLease[]): unknown[] => {
+    const { assigner: webhook } = assigner({
+      ring: (name) => (name === ringName ? canaryRing(percent) : undefined),
+      leases: () => leases,
+    });
+    return objects.map((name) => {
+      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+      return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
+    });
+  };
+
+  it.each([10, 50])(
+    'at %d %%: the canary side to the canary shard, the rest by the stable shards',
+    (percent) => {
+      const split = new SplitHashRing({ percent, canary: ['c'], stable: ['a', 'b'] });
+      const assigned = shardsOf(percent, [shardLease('a'), shardLease('b'), canaryLease('c')]);
+      expect(assigned).toEqual(objects.map((name) => split.shardFor(`/ConfigMap/shop/${name}`)));
+      const onCanary = objects.filter((name) => canaryBucket(`/ConfigMap/shop/${name}`) < percent);
+      expect(assigned.filter((shard) => shard === 'c')).toHaveLength(onCanary.length);
+    },
+  );
+
+  it('with no canary shard available, to the stable shards; with no stable shard, to the canary shards', () => {
+    const released = { ...canaryLease('c'), spec: { holderIdentity: '' } };
+    expect(shardsOf(50, [shardLease('a'), shardLease('b'), released])).toEqual(
+      objects.map((name) => new HashRing(['a', 'b']).shardFor(`/ConfigMap/shop/${name}`)),
+    );
+    expect(new Set(shardsOf(50, [canaryLease('c')]))).toEqual(new Set(['c']));
   });
 });
 

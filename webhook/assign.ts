@@ -11,10 +11,10 @@ import {
   type RingResource,
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { ringSplit, splitSignature, SplitHashRing, type Split } from '../sharding/canary.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
 import { assignPatch } from '../sharding/patches.ts';
-import { HashRing } from '../sharding/ring.ts';
 import {
   allow,
   badRequestResponse,
@@ -64,8 +64,8 @@ export class Assigner {
   readonly #directory: RingDirectory;
   readonly #logger: Logger;
   readonly #now: () => Date;
-  /** Per ring, the HashRing of its last seen membership: most calls find the membership unchanged. */
-  readonly #hashRings = new Map<string, { members: string; hashRing: HashRing }>();
+  /** Per ring, the hash ring of its last seen split: most calls find the membership unchanged. */
+  readonly #hashRings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
 
   constructor({ directory, logger, now = () => new Date() }: AssignerOptions) {
     this.#directory = directory;
@@ -138,9 +138,8 @@ export class Assigner {
     }
     // Only the ring's members: a Lease it does not trust, or whose name cannot be a label value (the API server
     // would reject the object with that label, failurePolicy Ignore notwithstanding), is never assigned to.
-    const available = availableShards(
-      ringMembership(this.#directory.leases(), controllerRing, this.#now()).members,
-    );
+    const { members } = ringMembership(this.#directory.leases(), controllerRing, this.#now());
+    const available = availableShards(members);
     const kept = liveShardRemovedByUpdate(ring, request, available);
     if (kept !== undefined) {
       // Only a drain acknowledgement may take an object from a live shard, and it removes the drain label too:
@@ -150,7 +149,8 @@ export class Assigner {
       });
       return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
     }
-    const shard = this.#hashRing(ring, available).shardFor(key.key);
+    // The same split and hashing as the sync's (controllers/sync/reconciler.ts), so that both agree.
+    const shard = this.#hashRing(ring, ringSplit(members, controllerRing)).shardFor(key.key);
     if (shard === undefined) {
       log('debug', 'no shard available', { key: key.key });
       return unassigned(allow(uid));
@@ -175,12 +175,12 @@ export class Assigner {
     log[level](fields, message);
   }
 
-  #hashRing(ring: string, shards: readonly string[]): HashRing {
-    const members = shards.join('\n');
+  #hashRing(ring: string, split: Split): SplitHashRing {
+    const signature = splitSignature(split);
     const cached = this.#hashRings.get(ring);
-    if (cached?.members === members) return cached.hashRing;
-    const hashRing = new HashRing(shards);
-    this.#hashRings.set(ring, { members, hashRing });
+    if (cached?.signature === signature) return cached.hashRing;
+    const hashRing = new SplitHashRing(split);
+    this.#hashRings.set(ring, { signature, hashRing });
     return hashRing;
   }
 }

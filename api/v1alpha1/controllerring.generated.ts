@@ -33,6 +33,7 @@ export interface ControllerRingSpec {
    * How the sharder assigns the ring's new and handed-over objects to shards. Webhook (the default): a mutating admission webhook labels them as they are written; the API server must reach the sharder. Watch: the sharder watches the ring's objects that carry no shard label (metadata only) and labels them right after they are written, with no webhook; for clusters whose API server cannot reach the sharder. Objects are then unassigned for a moment after each write, and the sharder needs watch on the ring's resources too.
    */
   assignment?: 'Webhook' | 'Watch';
+  canary?: CanarySpec;
   namespaceSelector?: NamespaceSelector;
 }
 /**
@@ -66,6 +67,39 @@ export interface ControlledResource {
    * The resource's plural, lowercase name, e.g. 'secrets'.
    */
   resource: string;
+}
+/**
+ * Sends a share of the ring's objects to its canary shards (those whose Lease matches shardSelector, e.g. shards running a new version of the controller) and the rest to the other, stable shards. Which side an object is on depends only on its hash key and percent, so changing percent moves only the objects whose side changed, each through the normal drain. When one side has no available shard, its objects go to the other side's shards.
+ */
+export interface CanarySpec {
+  shardSelector: ShardSelector;
+  /**
+   * The percent of the ring's objects (by hash key) assigned to the canary shards, 0 to 100. Default 0: the canary shards get objects only when no stable shard is available.
+   */
+  percent?: number;
+}
+/**
+ * Selects the canary shards by the labels of their shard Leases (a shard sets them, e.g. the shard library's leaseLabels). Must not be empty, and must not select on controller-rings.io/ labels, which the protocol sets.
+ */
+export interface ShardSelector {
+  matchLabels?: {
+    [k: string]: string;
+  };
+  /**
+   * @maxItems 16
+   */
+  matchExpressions?: ShardSelectorRequirement[];
+}
+export interface ShardSelectorRequirement {
+  key: string;
+  /**
+   * One of In, NotIn, Exists, DoesNotExist.
+   */
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  /**
+   * @maxItems 64
+   */
+  values?: string[];
 }
 /**
  * Selects the namespaces whose objects the ring shards. Default: all namespaces but kube-system and the sharder's own namespace.
@@ -106,6 +140,14 @@ export interface ControllerRingStatus {
    * The number of shards that objects may be assigned to (ready, expired or uncertain).
    */
   availableShards?: number;
+  /**
+   * The number of the ring's shards whose Lease matches spec.canary.shardSelector, whatever their state; 0 without spec.canary.
+   */
+  canaryShards?: number;
+  /**
+   * The number of those canary shards that objects may be assigned to.
+   */
+  availableCanaryShards?: number;
   /**
    * The ring's conditions; Ready tells whether the ring assigns objects to shards.
    *

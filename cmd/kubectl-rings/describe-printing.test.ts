@@ -58,6 +58,26 @@ describe('describeText', () => {
           message: 'shard Lease default/c is ignored',
         },
       ],
+      events: [
+        {
+          type: 'Normal',
+          reason: 'ShardJoined',
+          note: 'shard a joined the ring (Lease shards/a)',
+          from: 'controller-rings.io/sharder',
+          firstTime: '2026-01-09T23:50:00.000000Z',
+          lastTime: '2026-01-09T23:50:00.000000Z',
+          count: 1,
+        },
+        {
+          type: 'Warning',
+          reason: 'ShardExpired',
+          note: 'shard b has not renewed its Lease shards/b in time',
+          from: 'controller-rings.io/sharder',
+          firstTime: '2026-01-09T23:52:00.000000Z',
+          lastTime: '2026-01-09T23:59:30.000000Z',
+          count: 4,
+        },
+      ],
     };
     expect(describeText(description, now)).toBe(
       [
@@ -87,6 +107,38 @@ describe('describeText', () => {
         '  LEASE       REASON               MESSAGE',
         '  default/c   UntrustedNamespace   shard Lease default/c is ignored',
         '',
+        'Events:',
+        '  TYPE      REASON         AGE                FROM                          MESSAGE',
+        '  Normal    ShardJoined    10m                controller-rings.io/sharder   shard a joined the ring (Lease shards/a)',
+        '  Warning   ShardExpired   30s (x4 over 8m)   controller-rings.io/sharder   shard b has not renewed its Lease shards/b in time',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("gives the split and each shard's side for a ring with spec.canary", () => {
+    const shard = { namespace: 'shards', state: 'ready' as const, available: true, objects: {} };
+    const text = describeText(
+      {
+        name: 'websites',
+        shards: [
+          { ...shard, name: 'a' },
+          { ...shard, name: 'c', canary: true },
+          { ...shard, name: 'd', state: 'dead', available: false, canary: true },
+        ],
+        canary: { percent: 10 },
+        resources: [],
+        ignoredLeases: [],
+      },
+      now,
+    );
+    expect(text).toContain('\nCanary:      10 % of the objects, to 1 of 2 canary shards available\n');
+    expect(text).toContain(
+      [
+        '  NAME   STATE   AVAILABLE   SIDE     LEASE      LEASE AGE   RENEWED',
+        '  a      ready   true        stable   shards/a   <unknown>   <unknown>',
+        '  c      ready   true        canary   shards/c   <unknown>   <unknown>',
+        '  d      dead    false       canary   shards/d   <unknown>   <unknown>',
       ].join('\n'),
     );
   });
@@ -96,5 +148,12 @@ describe('describeText', () => {
     expect(text).toContain('Ready:       <unknown>\n');
     expect(text).toContain('Generation:  <unknown>\n');
     expect(text).toContain('\nShards: <none>\n');
+    // Left out when the Events could not be listed, as kubectl describe does.
+    expect(text).not.toContain('Events');
+    const none = describeText(
+      { name: 'empty', shards: [], resources: [], ignoredLeases: [], events: [] },
+      now,
+    );
+    expect(none).toMatch(/\n\nEvents: <none>\n$/);
   });
 });

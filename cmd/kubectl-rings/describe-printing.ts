@@ -1,5 +1,6 @@
 // kubectl rings describe's text: the ring's fields as `kubectl describe` lays them out (a label, its value
-// aligned), then tables of the shards, the objects per resource and shard, and the Leases left out.
+// aligned), then tables of the shards, the objects per resource and shard, the Leases left out and the ring's
+// Events.
 import type { RingDescription } from './describe.ts';
 import { age, table } from './printing.ts';
 
@@ -9,6 +10,13 @@ const indent = (text: string): string =>
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
+
+/** '10 % of the objects, to 1 of 2 canary shards available'. */
+function canaryText(ring: RingDescription, percent: number): string {
+  const canary = ring.shards.filter((shard) => shard.canary === true);
+  const available = canary.filter((shard) => shard.available).length;
+  return `${percent} % of the objects, to ${available} of ${canary.length} canary shards available`;
+}
 
 /** The description as text, at `now` for the ages; ends with a newline. */
 export function describeText(ring: RingDescription, now: Date): string {
@@ -24,6 +32,9 @@ export function describeText(ring: RingDescription, now: Date): string {
     ...(ring.ready?.message ? [['Message', ring.ready.message] as [string, string]] : []),
     ['Generation', generation],
     ['Shards', `${available} available of ${ring.shards.length}`],
+    ...(ring.canary === undefined
+      ? []
+      : [['Canary', canaryText(ring, ring.canary.percent)] as [string, string]]),
     [
       'Resources',
       ring.resources
@@ -38,10 +49,13 @@ export function describeText(ring: RingDescription, now: Date): string {
     fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`.trimEnd()).join('\n'),
   ];
 
+  // The side of each shard only for a ring with spec.canary: the table stays as it was for the others.
+  const side = ring.canary === undefined ? [] : ['SIDE'];
   const shardRows = ring.shards.map((shard) => [
     shard.name,
     shard.state,
     String(shard.available),
+    ...(ring.canary === undefined ? [] : [shard.canary === true ? 'canary' : 'stable']),
     `${shard.namespace}/${shard.name}`,
     age(shard.creationTimestamp, now),
     age(shard.renewTime, now),
@@ -49,7 +63,7 @@ export function describeText(ring: RingDescription, now: Date): string {
   sections.push(
     shardRows.length === 0
       ? 'Shards: <none>'
-      : `Shards:\n${indent(table(['NAME', 'STATE', 'AVAILABLE', 'LEASE', 'LEASE AGE', 'RENEWED'], shardRows))}`,
+      : `Shards:\n${indent(table(['NAME', 'STATE', 'AVAILABLE', ...side, 'LEASE', 'LEASE AGE', 'RENEWED'], shardRows))}`,
   );
 
   const objectRows: string[][] = [];
@@ -77,6 +91,24 @@ export function describeText(ring: RingDescription, now: Date): string {
       lease.message,
     ]);
     sections.push(`Ignored Leases:\n${indent(table(['LEASE', 'REASON', 'MESSAGE'], rows))}`);
+  }
+
+  // As kubectl describe: left out when the user may not list Events.
+  if (ring.events !== undefined) {
+    const rows = ring.events.map((event) => [
+      event.type,
+      event.reason,
+      event.count > 1
+        ? `${age(event.lastTime, now)} (x${event.count} over ${age(event.firstTime, now)})`
+        : age(event.lastTime, now),
+      event.from,
+      event.note,
+    ]);
+    sections.push(
+      rows.length === 0
+        ? 'Events: <none>'
+        : `Events:\n${indent(table(['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'], rows))}`,
+    );
   }
   return `${sections.join('\n\n')}\n`;
 }

@@ -8,6 +8,7 @@ import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionr
 import {
   drainLabel,
   drainValue,
+  kind,
   ringLabel,
   shardLabel,
   type Condition,
@@ -15,6 +16,7 @@ import {
 } from '../../api/v1alpha1/index.ts';
 import { webhookConfigurationName } from '../../controllers/controllerring/webhook-configuration.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
+import { clusterScopedEventNamespace } from '../../runtime/event-namespace.ts';
 import { collectionPath, Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import { listMetadata, listPages } from '../../runtime/pager.ts';
 import { isForbidden, isNotFound, type RestClient } from '../../runtime/rest.ts';
@@ -39,6 +41,8 @@ export interface ShardDescription {
   state: ShardState;
   /** Whether objects may be assigned to it (ready, expired or uncertain). */
   available: boolean;
+  /** True when its Lease matches the ring's spec.canary.shardSelector. */
+  canary?: true;
   holderIdentity?: string;
   creationTimestamp?: string;
   renewTime?: string;
@@ -68,9 +72,35 @@ export interface RingDescription {
   observedGeneration?: number;
   creationTimestamp?: string;
   shards: ShardDescription[];
+  /** The ring's spec.canary: the percent of its objects for the canary shards. */
+  canary?: { percent: number };
   resources: ResourceDescription[];
   /** Leases labelled for the ring that are not its shards, and why. */
   ignoredLeases: LeftOutLease[];
+  /** The ring's Events (docs/events.md), oldest first; absent when the user may not list them. */
+  events?: RingEventDescription[];
+}
+
+/** One Event of the ring, as kubectl describe shows it. */
+export interface RingEventDescription {
+  type: string;
+  reason: string;
+  note: string;
+  /** Its reportingController. */
+  from: string;
+  /** When it first and last happened, and how often (its series' count, else 1). */
+  firstTime: string;
+  lastTime: string;
+  count: number;
+}
+
+interface EventObject {
+  type?: string;
+  reason?: string;
+  note?: string;
+  reportingController?: string;
+  eventTime?: string;
+  series?: { count: number; lastObservedTime: string };
 }
 
 interface RingResource {
@@ -158,6 +188,7 @@ export async function describeRing(rest: RestClient, name: string, now: Date): P
       namespace: member.namespace,
       state: member.state,
       available: isAvailable(member.state),
+      ...(member.canary === true ? { canary: true as const } : {}),
       ...defined({
         holderIdentity: lease?.spec?.holderIdentity,
         creationTimestamp: lease?.metadata?.creationTimestamp,
@@ -205,9 +236,46 @@ export async function describeRing(rest: RestClient, name: string, now: Date): P
       creationTimestamp: ring.metadata?.creationTimestamp,
     }),
     shards,
+    ...(ring.spec.canary === undefined ? {} : { canary: { percent: ring.spec.canary.percent ?? 0 } }),
     resources,
     ignoredLeases: [...leftOut],
+    ...defined({ events: await ringEvents(rest, ring) }),
   };
+}
+
+/**
+ * The Events regarding the ring, selected as kubectl describe selects them (kind, name, uid); a ring is
+ * cluster-scoped, so they are in `default`. Undefined if the user may not list them, as kubectl describe then
+ * leaves them out.
+ */
+async function ringEvents(
+  rest: RestClient,
+  ring: ControllerRing,
+): Promise<RingEventDescription[] | undefined> {
+  const { name = '', uid = '' } = ring.metadata ?? {};
+  let items: EventObject[];
+  try {
+    ({ items } = await rest.request<{ items: EventObject[] }>({
+      path: `/apis/events.k8s.io/v1/namespaces/${clusterScopedEventNamespace}/events`,
+      query: {
+        fieldSelector: `regarding.kind=${kind},regarding.name=${name},regarding.uid=${uid}`,
+      },
+    }));
+  } catch (error) {
+    if (isForbidden(error)) return undefined;
+    throw error;
+  }
+  return items
+    .map((event) => ({
+      type: event.type ?? '',
+      reason: event.reason ?? '',
+      note: event.note ?? '',
+      from: event.reportingController ?? '',
+      firstTime: event.eventTime ?? '',
+      lastTime: event.series?.lastObservedTime ?? event.eventTime ?? '',
+      count: event.series?.count ?? 1,
+    }))
+    .sort((a, b) => Date.parse(a.lastTime) - Date.parse(b.lastTime));
 }
 
 /** Whether an object is in a namespace the ring shards (a cluster-scoped one always is, as for the webhook). */

@@ -9,6 +9,7 @@ import { ringLabel, ringsPath, type ControllerRing } from '../../api/v1alpha1/in
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { Discovery } from '../../runtime/discovery.ts';
+import { EventRecorder } from '../../runtime/events.ts';
 import { FailureLog } from '../../runtime/failure-log.ts';
 import { FencedClient } from '../../runtime/fence.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
@@ -21,8 +22,10 @@ import { RestClient, type ClusterAccess } from '../../runtime/rest.ts';
 import { AssignmentWatchers } from '../../controllers/assignment/watchers.ts';
 import { AccessChecker } from '../../controllers/controllerring/access.ts';
 import { ControllerRingReconciler } from '../../controllers/controllerring/reconciler.ts';
+import { reportingController, RingEvents } from '../../controllers/ring-events.ts';
 import type { WebhookConfigurationOptions } from '../../controllers/controllerring/webhook-configuration.ts';
 import { ShardLeaseReconciler } from '../../controllers/shardlease/reconciler.ts';
+import { RebalanceEvents } from '../../controllers/sync/rebalance-events.ts';
 import { SyncReconciler } from '../../controllers/sync/reconciler.ts';
 import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
@@ -44,6 +47,9 @@ interface Leading {
   syncReconciler: SyncReconciler;
   /** The watches of the rings that assign by watch (spec.assignment: Watch). */
   assignment: AssignmentWatchers;
+  /** The ring's Events, written through the term's fenced client. */
+  recorder: EventRecorder;
+  events: RingEvents;
 }
 
 type AnyInformer = Pick<Informer<ILease>, 'start' | 'stop' | 'waitForSync' | 'hasSynced'>;
@@ -301,6 +307,8 @@ export class Sharder {
     await Promise.all(all.map((controller) => controller.stop()));
     // After the ring controller, which starts and stops the watches.
     await leading.assignment.stop();
+    // The series counts not written yet; on a graceful stop the fence still lets them through.
+    await leading.recorder.stop();
     if (rest !== this.#rest) rest.close();
     this.#logger.info('controllers stopped');
   }
@@ -332,6 +340,13 @@ export class Sharder {
     const discovery = new Discovery(rest);
     const controller = (name: string, reconciler: Reconciler, concurrency: number): Controller =>
       new Controller({ name, reconciler, concurrency, logger, metrics: this.#metrics });
+    const recorder = new EventRecorder({
+      rest,
+      reportingController,
+      reportingInstance: this.#config.identity,
+      logger: logger.child({ component: 'events' }),
+    });
+    const events = new RingEvents(recorder, (name) => this.#rings.get(name));
     const syncReconciler = new SyncReconciler({
       ring: (name) => this.#rings.get(name),
       leases: () => this.#leases.list(),
@@ -342,7 +357,7 @@ export class Sharder {
       concurrency: this.#config.sync.concurrency,
       syncPeriodMs: this.#config.sync.periodMs,
       retryAfterMs: syncRetryAfterMs,
-      observers: [this.#sharderMetrics.sync],
+      observers: [this.#sharderMetrics.sync, new RebalanceEvents(events)],
       now,
       logger: logger.child({ controller: 'sync' }),
     });
@@ -354,6 +369,7 @@ export class Sharder {
       identity: this.#config.identity,
       now,
       logger: logger.child({ controller: 'shardlease' }),
+      events,
     });
     const assignment = new AssignmentWatchers({
       ring: (name) => this.#rings.get(name),
@@ -381,6 +397,7 @@ export class Sharder {
       assignmentWatches: assignment,
       now,
       logger: logger.child({ controller: 'controllerring' }),
+      events,
     });
     return {
       shardLeases: controller('shardlease', shardLeaseReconciler, 2),
@@ -388,6 +405,8 @@ export class Sharder {
       sync: controller('sync', syncReconciler, 2),
       syncReconciler,
       assignment,
+      recorder,
+      events,
     };
   }
 
@@ -408,9 +427,10 @@ export class Sharder {
         }
       }
     });
-    this.#leases.onEvent(({ object }) => {
+    this.#leases.onEvent(({ type, object }) => {
       const leading = this.#leading;
       if (leading === undefined) return;
+      if (type === 'deleted') leading.events.leaseDeleted(object);
       leading.shardLeases.enqueue(objectKey(object));
       const ring = object.metadata?.labels?.[ringLabel];
       if (ring === undefined) return;

@@ -8,9 +8,9 @@ import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector } from '../../sharding/label-selector.ts';
-import { availableShards, ringMembership } from '../../sharding/membership.ts';
+import { ringSplit, splitSignature, SplitHashRing } from '../../sharding/canary.ts';
+import { ringMembership } from '../../sharding/membership.ts';
 import { movePatch } from '../../sharding/patches.ts';
-import { HashRing } from '../../sharding/ring.ts';
 import { Controller } from '../../runtime/controller.ts';
 import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import { Informer, objectKey } from '../../runtime/informer.ts';
@@ -60,8 +60,8 @@ export class AssignmentWatchers {
   readonly #controller: Controller;
   /** Per ring in watch mode, its watches by resource id. */
   readonly #watches = new Map<string, Map<string, ResourceWatch>>();
-  /** Per ring, the HashRing of its last seen available shards (joined by newlines: `members`). */
-  readonly #hashRings = new Map<string, { members: string; hashRing: HashRing }>();
+  /** Per ring, the hash ring of its last seen split of available shards (canary and stable). */
+  readonly #hashRings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
   #stopped = false;
 
   constructor(options: AssignmentWatchersOptions) {
@@ -99,9 +99,9 @@ export class AssignmentWatchers {
       await this.remove(name);
       return;
     }
-    const previous = this.#hashRings.get(name)?.members;
+    const previous = this.#hashRings.get(name)?.signature;
     this.#hashRing(ring);
-    if (previous !== undefined && previous !== this.#hashRings.get(name)?.members) this.#retry(name);
+    if (previous !== undefined && previous !== this.#hashRings.get(name)?.signature) this.#retry(name);
     const current = this.#watches.get(name) ?? new Map<string, ResourceWatch>();
     this.#watches.set(name, current);
     const wanted = new Set<string>();
@@ -215,14 +215,16 @@ export class AssignmentWatchers {
     return labels !== undefined && matchesSelector(selector, labels);
   }
 
-  #hashRing(ring: ControllerRing): HashRing {
+  /** The same split and hashing as the webhook's and the sync's, so that all three agree. */
+  #hashRing(ring: ControllerRing): SplitHashRing {
     const name = ring.metadata?.name ?? '';
-    const shards = availableShards(ringMembership(this.#options.leases(), ring, this.#options.now()).members);
-    const members = shards.join('\n');
+    const { members } = ringMembership(this.#options.leases(), ring, this.#options.now());
+    const split = ringSplit(members, ring);
+    const signature = splitSignature(split);
     const cached = this.#hashRings.get(name);
-    if (cached?.members === members) return cached.hashRing;
-    const hashRing = new HashRing(shards);
-    this.#hashRings.set(name, { members, hashRing });
+    if (cached?.signature === signature) return cached.hashRing;
+    const hashRing = new SplitHashRing(split);
+    this.#hashRings.set(name, { signature, hashRing });
     return hashRing;
   }
 }

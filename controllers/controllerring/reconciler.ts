@@ -11,6 +11,7 @@ import { ExpectedError } from '../../runtime/expected-error.ts';
 import { isConflict, isForbidden, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
 import { assignsByWatch } from '../assignment/watch-plan.ts';
+import type { RingEvents } from '../ring-events.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
 import { LeftOutLeaseLog } from './left-out-leases.ts';
@@ -48,6 +49,8 @@ export interface ControllerRingReconcilerOptions {
   assignmentWatches?: RingAssignmentWatches;
   now(): Date;
   logger: Logger;
+  /** The ring's Events: its ignored shard Leases. */
+  events?: RingEvents;
 }
 
 /** What the ring controller asks of the webhook-free assignment (controllers/assignment/watchers.ts). */
@@ -72,7 +75,7 @@ export class ControllerRingReconciler {
 
   constructor(options: ControllerRingReconcilerOptions) {
     this.#options = options;
-    this.#leftOut = new LeftOutLeaseLog(options.logger);
+    this.#leftOut = new LeftOutLeaseLog(options.logger, options.events);
   }
 
   async reconcile(name: string): Promise<HandlerResult | undefined> {

@@ -35,6 +35,8 @@ describe('ring status', () => {
       observedGeneration: 3,
       shards: 2,
       availableShards: 1,
+      canaryShards: 0,
+      availableCanaryShards: 0,
       conditions: [
         {
           type: 'Ready',
@@ -119,6 +121,65 @@ describe('ring status', () => {
   it('counts only members as shards', () => {
     const status = desiredStatus(ring, membership([ready], [leftOut('x/b', 'UntrustedNamespace')]), [], now);
     expect(status).toMatchObject({ shards: 1, availableShards: 1 });
+  });
+
+  describe('with spec.canary', () => {
+    const canaryRing = (percent: number): ControllerRing => ({
+      ...ring,
+      spec: { ...ring.spec, canary: { shardSelector: { matchLabels: { version: 'v2' } }, percent } },
+    });
+    const canary = (name: string, state: ShardMember['state']): ShardMember => ({
+      ...member(name, state),
+      canary: true,
+    });
+    const statusOf = (percent: number, members: ShardMember[]) =>
+      desiredStatus(canaryRing(percent), membership(members), [], now);
+
+    it('counts the canary shards, and says how the ring splits its objects', () => {
+      const status = statusOf(10, [ready, member('b', 'ready'), canary('c', 'ready'), canary('d', 'dead')]);
+      expect(status).toMatchObject({
+        shards: 4,
+        availableShards: 3,
+        canaryShards: 2,
+        availableCanaryShards: 1,
+      });
+      expect(status.conditions?.[0]).toMatchObject({
+        status: 'True',
+        message: '3 of 4 shards are available; 1 of 2 canary shards are available, for 10 % of the objects',
+      });
+    });
+
+    it.each<[string, number, ShardMember[], string]>([
+      [
+        'no canary shard available: the stable shards take its share',
+        10,
+        [ready, canary('c', 'dead')],
+        '0 of 1 canary shards are available, for 10 % of the objects: with no canary shard available, the stable shards take them',
+      ],
+      [
+        'no stable shard available: the canary shards take all',
+        50,
+        [member('a', 'dead'), canary('c', 'ready')],
+        '1 of 1 canary shards are available, for 50 % of the objects: with no stable shard available, the canary shards take all objects',
+      ],
+      [
+        'no canary shard at 0 %: nothing to say about them',
+        0,
+        [ready],
+        '1 of 1 shards are available; 0 of 0 canary shards are available, for 0 % of the objects',
+      ],
+      [
+        'no stable shard at 100 %: nothing to say about them',
+        100,
+        [canary('c', 'ready')],
+        '1 of 1 shards are available; 1 of 1 canary shards are available, for 100 % of the objects',
+      ],
+    ])('%s', (_, percent, members, message) => {
+      const [condition] = statusOf(percent, members).conditions ?? [];
+      expect(condition?.status).toBe('True');
+      expect(condition?.message).toContain(message);
+      if (!message.includes(': with')) expect(condition?.message).not.toContain(': with');
+    });
   });
 
   it('reports problems first, with all their messages', () => {

@@ -1,6 +1,7 @@
-// The ring's status (Kubernetes API conventions): counts of shards and a Ready condition whose reason and
-// message say what is wrong and what to do.
+// The ring's status (Kubernetes API conventions): counts of shards (of all, and of the canary shards) and a
+// Ready condition whose reason and message say what is wrong and what to do, or how the ring splits its objects.
 import type { Condition, ControllerRing, ControllerRingStatus } from '../../api/v1alpha1/index.ts';
+import { ringSplit } from '../../sharding/canary.ts';
 import {
   availableShards,
   trustedNamespaces,
@@ -87,7 +88,7 @@ function readyState(
   return {
     status: 'True' as const,
     reason: 'ShardsAvailable',
-    message: `${available} of ${membership.members.length} shards are available`,
+    message: `${available} of ${membership.members.length} shards are available${canarySplit(ring, membership)}`,
   };
 }
 
@@ -96,6 +97,19 @@ function assignmentNote(ring: ControllerRing): string {
   return ring.spec.assignment === 'Watch'
     ? "new objects are assigned by the sharder's watch of unassigned objects (assignment: Watch, no webhook)"
     : 'new objects are assigned by the admission webhook (assignment: Webhook)';
+}
+
+/** How a ring with spec.canary splits its objects, and where a side without shards sends its share. */
+function canarySplit(ring: ControllerRing, membership: RingMembership): string {
+  if (ring.spec.canary === undefined) return '';
+  const { percent, canary, stable } = ringSplit(membership.members, ring);
+  const all = membership.members.filter((member) => member.canary === true).length;
+  const counts = `; ${canary.length} of ${all} canary shards are available, for ${percent} % of the objects`;
+  if (canary.length === 0 && percent > 0)
+    return `${counts}: with no canary shard available, the stable shards take them`;
+  if (stable.length === 0 && percent < 100)
+    return `${counts}: with no stable shard available, the canary shards take all objects`;
+  return counts;
 }
 
 /** The status the ring should have; lastTransitionTime moves only when the condition's status changes. */
@@ -121,10 +135,14 @@ export function desiredStatus(
     ...(generation === undefined ? {} : { observedGeneration: generation }),
   };
   const others = (ring.status?.conditions ?? []).filter((c) => c.type !== readyCondition);
+  const canary = membership.members.filter((member) => member.canary === true);
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     shards: membership.members.length,
     availableShards: available,
+    // Always written, 0 without spec.canary: a merge patch that left them out would keep stale counts.
+    canaryShards: canary.length,
+    availableCanaryShards: availableShards(canary).length,
     conditions: [...others, condition],
   };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { microTime } from '../../runtime/micro-time.ts';
 import { isConflict, isNotFound, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
+import type { RingEvents } from '../ring-events.ts';
 
 export interface ShardLeaseReconcilerOptions {
   /** Reads a shard Lease by key (namespace/name) from the sharder's cache. */
@@ -22,6 +23,8 @@ export interface ShardLeaseReconcilerOptions {
   identity: string;
   now(): Date;
   logger: Logger;
+  /** Told of each state label written: a transition of the shard (the ring's Events). */
+  events?: RingEvents;
 }
 
 /** Requeue a little after the computed change, so that the clock has surely passed it when we look again. */
@@ -60,6 +63,7 @@ export class ShardLeaseReconciler {
         const preconditions = { uid: metadata.uid, resourceVersion: metadata.resourceVersion };
         await rest.request({ method: 'DELETE', path, body: { preconditions } });
         log.info('deleted orphaned shard lease');
+        this.#options.events?.orphanedLeaseDeleted(ring.metadata?.name ?? '', lease);
         return undefined;
       }
       if (state === 'uncertain') {
@@ -80,16 +84,23 @@ export class ShardLeaseReconciler {
           },
         });
         log.warn('acquired shard lease of a shard that stopped renewing: the shard is dead');
+        this.#options.events?.shardAcquired(ring.metadata?.name ?? '', lease);
         return undefined;
       }
-      if (metadata.labels?.[stateLabel] !== state) {
+      const written = metadata.labels?.[stateLabel];
+      if (written !== state) {
+        // With the read resourceVersion: a reconcile on a cache that has not seen this replica's previous write
+        // yet conflicts instead of writing (and telling) the same transition twice.
         await rest.request({
           method: 'PATCH',
           path,
           contentType: patchTypes.merge,
-          body: { metadata: { labels: { [stateLabel]: state } } },
+          body: { metadata: { resourceVersion: metadata.resourceVersion, labels: { [stateLabel]: state } } },
         });
         log.debug('shard lease changed state');
+        // The label is what the state was last seen as, by this replica or a former leader: a change of it is
+        // a transition, recorded once however often leadership moves.
+        this.#options.events?.shardStateWritten(ring.metadata?.name ?? '', lease, written, state);
       }
     } catch (error) {
       // The cache is behind the Lease: its watch event brings the current version and another reconcile.

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { drainLabel, ringLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { canaryBucket, SplitHashRing } from '../../sharding/canary.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { Discovery, ResourceInfo } from '../../runtime/discovery.ts';
 import { FencedClient, isFenced } from '../../runtime/fence.ts';
@@ -29,6 +30,15 @@ const lease = (name: string): ILease => ({
   metadata: { name, namespace: 'shards', labels: { [ringLabel]: ring } },
   spec: { holderIdentity: name, leaseDurationSeconds: 15, renewTime: microTime(now) },
 });
+/** The label that makes a shard a canary shard of the rings below with spec.canary. */
+const canaryLabels = { 'app.kubernetes.io/version': 'v2' };
+const canaryLease = (name: string): ILease => {
+  const plain = lease(name);
+  return {
+    ...plain,
+    metadata: { ...plain.metadata, labels: { ...plain.metadata?.labels, ...canaryLabels } },
+  };
+};
 // All on shard a; with b in the ring about half of them are to be drained.
 const objects = Array.from({ length: 100 }, (_, i) => ({
   metadata: {
@@ -42,16 +52,19 @@ const drains = objects.filter(
   ({ metadata }) => new HashRing(['a', 'b']).shardFor(`/ConfigMap/default/${metadata.name}`) === 'b',
 ).length;
 
-/** The sync of `controllerRing` with shards a and b (or `shards()`), its objects read through `rest`. */
+/**
+ * The sync of `controllerRing` (or its current spec) with shards a and b (or `shards()`: names, or Leases), its
+ * objects read through `rest`.
+ */
 function syncOf(
-  controllerRing: ControllerRing,
+  controllerRing: ControllerRing | (() => ControllerRing),
   rest: FencedClient,
-  shards: () => string[] = () => ['a', 'b'],
+  shards: () => (string | ILease)[] = () => ['a', 'b'],
   observers: readonly SyncObserver[] = [],
 ): SyncReconciler {
   return new SyncReconciler({
-    ring: () => controllerRing,
-    leases: () => shards().map(lease),
+    ring: typeof controllerRing === 'function' ? controllerRing : () => controllerRing,
+    leases: () => shards().map((shard) => (typeof shard === 'string' ? lease(shard) : shard)),
     namespace: () => ({ metadata: { name: 'default', labels: {} } }),
     rest,
     discovery: {
@@ -322,6 +335,76 @@ describe('membership changes during a sync', () => {
       expect(recorder.reports[0]?.error).toBeDefined();
       await expect(sync.reconcile(ring)).rejects.toThrow();
       expect(recorder.begun[1]?.previous).toBeUndefined();
+    } finally {
+      rest.close();
+      await resources.close();
+    }
+  });
+});
+
+describe('the sync of a ring with canary shards', () => {
+  const canaryRing = (percent: number): ControllerRing => ({
+    metadata: { name: ring },
+    spec: {
+      resources: [{ resource: 'configmaps' }],
+      shardLeaseNamespaces: ['shards'],
+      canary: { shardSelector: { matchLabels: canaryLabels }, percent },
+    },
+  });
+  const certain: Fence = { certain: true, lost: new AbortController().signal, reason: '' };
+
+  it('drains the objects whose shard under the split is another one, and only those', async () => {
+    const drained: string[] = [];
+    const resources = await startHttpsStub((request, _body, response) => {
+      response.setHeader('content-type', 'application/json');
+      if (request.method === 'PATCH') {
+        drained.push(request.url?.split('?')[0]?.split('/').at(-1) ?? '');
+        response.end('{}');
+      } else response.end(JSON.stringify({ metadata: {}, items: objects }));
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', certain);
+    try {
+      // All objects are on a; b is stable too, canary-c takes 50 %.
+      await syncOf(canaryRing(50), rest, () => ['a', 'b', canaryLease('canary-c')]).reconcile(ring);
+    } finally {
+      rest.close();
+      await resources.close();
+    }
+    const split = new SplitHashRing({ percent: 50, canary: ['canary-c'], stable: ['a', 'b'] });
+    const expected = objects
+      .map(({ metadata }) => metadata.name)
+      .filter((name) => split.shardFor(`/ConfigMap/default/${name}`) !== 'a');
+    const toCanary = objects.filter(
+      ({ metadata }) => canaryBucket(`/ConfigMap/default/${metadata.name}`) < 50,
+    );
+    expect(toCanary.length).toBeGreaterThan(30);
+    expect(expected.length).toBeGreaterThan(toCanary.length);
+    expect(drained.sort()).toEqual(expected.sort());
+  });
+
+  it('call for a sync when a shard changes side, or the percent changes, with the same shards', async () => {
+    const resources = await startHttpsStub((_request, _body, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ metadata: {}, items: [] }));
+    });
+    const rest = new FencedClient(resources.kubeConfig, 'test', certain);
+    let shards = ['a', canaryLease('b')];
+    let percent = 10;
+    const sync = syncOf(
+      () => canaryRing(percent),
+      rest,
+      () => shards,
+    );
+    try {
+      await sync.reconcile(ring);
+      expect(sync.membershipChanged(ring)).toBe(false);
+      // b's Lease loses the canary label: the same names, another split.
+      shards = ['a', lease('b')];
+      expect(sync.membershipChanged(ring)).toBe(true);
+      await sync.reconcile(ring);
+      expect(sync.membershipChanged(ring)).toBe(false);
+      percent = 50;
+      expect(sync.membershipChanged(ring)).toBe(true);
     } finally {
       rest.close();
       await resources.close();

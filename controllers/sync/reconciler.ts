@@ -6,11 +6,11 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { syncAction } from '../../sharding/assignment.ts';
+import { ringSplit, splitSignature, SplitHashRing, type Split } from '../../sharding/canary.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
 import { availableShards, ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
-import { HashRing } from '../../sharding/ring.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -76,7 +76,7 @@ const conflictAttempts = 4;
 interface RingSync {
   name: string;
   available: ReadonlySet<string>;
-  hashRing: HashRing;
+  hashRing: SplitHashRing;
   selector: LabelSelector;
   /** The counts of the SyncReport. */
   counts: Pick<SyncReport, 'examined' | 'moved' | 'drained' | 'unassigned' | 'pending'>;
@@ -86,19 +86,22 @@ interface RingSync {
 export class SyncReconciler {
   readonly #options: SyncReconcilerOptions;
   /**
-   * The available shards of each ring's sync under way, or else of its last one: a change calls for a sync at
-   * once. Set as a sync starts, so that the Lease events during it that leave the available shards as they are
-   * (renewals, state labels) do not queue a second full sync behind it.
+   * The available shards (and their split into canary and stable, canary.ts) of each ring's sync under way, or
+   * else of its last one: a change calls for a sync at once. Set as a sync starts, so that the Lease events
+   * during it that leave the split as it is (renewals, state labels) do not queue a second full sync behind it.
    */
-  readonly #synced = new Map<string, readonly string[]>();
+  readonly #synced = new Map<string, { shards: readonly string[]; signature: string }>();
 
   constructor(options: SyncReconcilerOptions) {
     this.#options = options;
   }
 
-  /** Whether the ring's available shards differ from those of its sync under way, or else of its last one. */
+  /**
+   * Whether the ring's available shards, or the side of one of them (its Lease's labels changed), differ from
+   * those of its sync under way, or else of its last one.
+   */
   membershipChanged(ring: string): boolean {
-    return this.#synced.get(ring)?.join(',') !== this.#available(ring).join(',');
+    return this.#synced.get(ring)?.signature !== splitSignature(this.#split(ring));
   }
 
   async reconcile(name: string): Promise<HandlerResult | undefined> {
@@ -107,15 +110,16 @@ export class SyncReconciler {
       this.#synced.delete(name);
       return undefined;
     }
-    const available = this.#available(name);
-    const previous = this.#synced.get(name);
-    this.#synced.set(name, available);
+    const split = this.#split(name);
+    const available = [...split.canary, ...split.stable].sort();
+    const previous = this.#synced.get(name)?.shards;
+    this.#synced.set(name, { shards: available, signature: splitSignature(split) });
     const observers = this.#options.observers ?? [];
     for (const observer of observers) observer.started?.(name, available, previous);
     const sync: RingSync = {
       name,
       available: new Set(available),
-      hashRing: new HashRing(available),
+      hashRing: new SplitHashRing(split),
       selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
       counts: { examined: 0, moved: 0, drained: 0, unassigned: 0, pending: 0 },
       log: this.#options.logger.child({ ring: name }),
@@ -164,6 +168,13 @@ export class SyncReconciler {
     const ring = this.#options.ring(name);
     if (ring === undefined) return [];
     return availableShards(ringMembership(this.#options.leases(), ring, this.#options.now()).members);
+  }
+
+  /** The ring's available members by side: the webhook splits them alike (webhook/assign.ts). */
+  #split(name: string): Split {
+    const ring = this.#options.ring(name);
+    if (ring === undefined) return { percent: 0, canary: [], stable: [] };
+    return ringSplit(ringMembership(this.#options.leases(), ring, this.#options.now()).members, ring);
   }
 
   async #syncResource(sync: RingSync, group: string, resource: string, controlled: boolean): Promise<void> {

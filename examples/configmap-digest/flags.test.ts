@@ -11,6 +11,7 @@ describe('parseFlags', () => {
       namespace: 'shards',
       kubeconfig: undefined,
       leaseDurationSeconds: 15,
+      leaseLabels: {},
       workers: 4,
       clientRateLimit: undefined,
       metricsPort: undefined,
@@ -27,8 +28,15 @@ describe('parseFlags', () => {
     expect(parseFlags(['--kube-api-qps=0.5'], env).clientRateLimit).toEqual({ qps: 0.5, burst: 1 });
   });
 
+  it('takes the Lease labels, each KEY=VALUE', () => {
+    const flags = parseFlags(['--lease-label=app.kubernetes.io/version=v2', '--lease-label=track='], env);
+    expect(flags.leaseLabels).toEqual({ 'app.kubernetes.io/version': 'v2', track: '' });
+  });
+
   it.each([
     [['--workers=0'], '--workers: "0" is not a positive integer'],
+    [['--lease-label=version'], '--lease-label: "version" is not KEY=VALUE'],
+    [['--lease-label==v2'], '--lease-label: "=v2" is not KEY=VALUE'],
     [['--workers=1.5'], '--workers: "1.5" is not a positive integer'],
     [['--kube-api-qps=0'], '--kube-api-qps: "0" is not a positive number'],
     [['--kube-api-qps=-1'], '--kube-api-qps: "-1" is not a positive number'],

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { isLogLevel, type ClientRateLimit, type LoggerOptions } from 'controller-rings/shard';
 
 export const usage = `usage: configmap-digest [--ring configmap-digest] [--name NAME] [--namespace NAMESPACE] [--kubeconfig FILE]
-  [--lease-duration SECONDS] [--workers 4] [--kube-api-qps QPS [--kube-api-burst N]] [--metrics-port PORT]
+  [--lease-duration SECONDS] [--lease-label KEY=VALUE]... [--workers 4] [--kube-api-qps QPS [--kube-api-burst N]] [--metrics-port PORT]
   [--record-file FILE] [--log-level info] [--log-format auto]`;
 
 export interface Flags {
@@ -13,6 +13,8 @@ export interface Flags {
   namespace: string;
   kubeconfig: string | undefined;
   leaseDurationSeconds: number;
+  /** Labels of the shard Lease (--lease-label, repeatable), e.g. the version a ring's canary selects. */
+  leaseLabels: Record<string, string>;
   /** ConfigMaps reconciled at once. */
   workers: number;
   /** The reconciles' request rate limit; none without --kube-api-qps. */
@@ -40,6 +42,12 @@ function positiveNumber(flag: string, value: string): number {
   return number;
 }
 
+function leaseLabel(flag: string): [string, string] {
+  const at = flag.indexOf('=');
+  if (at < 1) throw new FlagError(`--lease-label: "${flag}" is not KEY=VALUE`);
+  return [flag.slice(0, at), flag.slice(at + 1)];
+}
+
 export function parseFlags(args: string[], env: NodeJS.ProcessEnv = process.env): Flags {
   let values;
   try {
@@ -51,6 +59,7 @@ export function parseFlags(args: string[], env: NodeJS.ProcessEnv = process.env)
         namespace: { type: 'string', default: env.POD_NAMESPACE ?? 'default' },
         kubeconfig: { type: 'string' },
         'lease-duration': { type: 'string', default: '15' },
+        'lease-label': { type: 'string', multiple: true, default: [] },
         workers: { type: 'string', default: '4' },
         'kube-api-qps': { type: 'string' },
         'kube-api-burst': { type: 'string' },
@@ -89,6 +98,7 @@ export function parseFlags(args: string[], env: NodeJS.ProcessEnv = process.env)
     namespace: values.namespace,
     kubeconfig: values.kubeconfig,
     leaseDurationSeconds: positiveInteger('lease-duration', values['lease-duration']),
+    leaseLabels: Object.fromEntries(values['lease-label'].map(leaseLabel)),
     workers: positiveInteger('workers', values.workers),
     clientRateLimit,
     metricsPort: port === undefined ? undefined : positiveInteger('metrics-port', port),

@@ -60,6 +60,7 @@ const shard = new Shard({
   kubeConfig,
   logger,
   leaseDurationSeconds: flags.leaseDurationSeconds,
+  leaseLabels: flags.leaseLabels,
   ...(flags.clientRateLimit === undefined ? {} : { clientRateLimit: flags.clientRateLimit }),
 });
 shard.addController(configMapDigestController({ workers: flags.workers, observer }));

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
-import { drainLabel, drainValue, shardLabel } from '../../api/v1alpha1/index.ts';
+import { drainLabel, drainValue, ringsPath, shardLabel, type CanarySpec } from '../../api/v1alpha1/index.ts';
 import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
-import { HashRing } from '../../sharding/ring.ts';
+import { SplitHashRing } from '../../sharding/canary.ts';
+import { matchesSelector } from '../../sharding/label-selector.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import { isGone, metadataListAccept, type RestClient } from '../../runtime/rest.ts';
@@ -133,6 +134,10 @@ export class EndToEnd {
   readonly #options: EndToEndOptions;
   readonly sharders = new Map<string, SharderProcess>();
   readonly shards = new Map<string, ExampleShard>();
+  /** The Lease labels each shard was last started with (startShard), kept for its restarts. */
+  readonly #leaseLabels = new Map<string, Readonly<Record<string, string>>>();
+  /** The ring's spec.canary as setCanary() last set it. */
+  #canary: CanarySpec | undefined;
   /** Shards paused with SIGSTOP: out of the ring for converged(), until resumed. */
   readonly #paused = new Map<string, ExampleShard>();
   readonly #recordFiles = new Set<string>();
@@ -340,9 +345,17 @@ export class EndToEnd {
     this.#shardEvents.push({ shard, time: Date.now(), type });
   }
 
-  /** Starts a shard, as a process or from `image` as the example's Deployment runs it. */
-  async startShard(name: string, image?: string): Promise<ExampleShard> {
+  /**
+   * Starts a shard, as a process or from `image` as the example's Deployment runs it, its Lease labelled with
+   * `leaseLabels` (default: those it was last started with; processes only).
+   */
+  async startShard(
+    name: string,
+    image?: string,
+    leaseLabels: Readonly<Record<string, string>> = this.#leaseLabels.get(name) ?? {},
+  ): Promise<ExampleShard> {
     this.#record(name, 'started');
+    this.#leaseLabels.set(name, leaseLabels);
     let shard: ExampleShard;
     try {
       const options = {
@@ -352,6 +365,7 @@ export class EndToEnd {
         namespace: shardNamespace,
         leaseDurationSeconds: this.#options.leaseDurationSeconds ?? leaseDurationSeconds,
         dir: this.#dir,
+        args: Object.entries(leaseLabels).map(([key, value]) => `--lease-label=${key}=${value}`),
       };
       shard =
         image === undefined
@@ -548,8 +562,20 @@ export class EndToEnd {
     }
   }
 
+  /** Sets the ring's spec.canary (undefined: removes it); converged() then expects the split. */
+  async setCanary(canary: CanarySpec | undefined): Promise<void> {
+    await this.rest.request({
+      method: 'PATCH',
+      path: `${ringsPath}/${ring}`,
+      contentType: 'application/merge-patch+json',
+      body: { spec: { canary: canary ?? null } },
+    });
+    this.#canary = canary;
+  }
+
   /**
-   * Waits until every object is on the shard the hash ring gives it among the running shards, without drain
+   * Waits until every object is on the shard the hash ring gives it among the running shards (split as
+   * setCanary() said, by the Lease labels they were started with), without drain
    * label, and its digest Secret is current and on the same shard: the system has converged.
    */
   async converged(timeoutMs = 60_000): Promise<void> {
@@ -571,7 +597,15 @@ export class EndToEnd {
           accept: metadataListAccept,
         });
         const versions = new Map(later.items.map((o) => [o.metadata.name, o.metadata.resourceVersion]));
-        const hashRing = new HashRing(this.shards.keys());
+        const names = [...this.shards.keys()].sort();
+        const selector = this.#canary?.shardSelector;
+        const isCanary = (name: string): boolean =>
+          selector !== undefined && matchesSelector(selector, this.#leaseLabels.get(name));
+        const hashRing = new SplitHashRing({
+          percent: this.#canary?.percent ?? 0,
+          canary: names.filter(isCanary),
+          stable: names.filter((name) => !isCanary(name)),
+        });
         const stale = objects.filter((object) => {
           const labels = object.metadata?.labels ?? {};
           const shard = labels[shardLabel(ring)];

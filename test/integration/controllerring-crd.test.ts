@@ -117,9 +117,12 @@ describe('ControllerRing CRD', () => {
         'Ready',
         'Available',
         'Shards',
+        'Canary',
         'Age',
       ]);
       expect(table.rows[0]?.cells.slice(0, 4)).toEqual([name, 'True', 2, 3]);
+      // No canary split: its column (kubectl get -o wide) is empty.
+      expect(table.rows[0]?.cells[4]).toBeNull();
     } finally {
       await customObjects.deleteClusterCustomObject({ ...ringApi, name });
     }
@@ -298,9 +301,83 @@ describe('ControllerRing CRD', () => {
       ],
     ];
 
+    const canary = (value: object): object => ({ resources: [configMaps], canary: value });
+    const version = { matchLabels: { 'app.kubernetes.io/version': 'v2' } };
+    cases.push(
+      [
+        'a canary without shardSelector',
+        'canary-no-selector',
+        canary({ percent: 10 }),
+        'spec.canary.shardSelector: Required value',
+      ],
+      [
+        'a canary with an empty shardSelector, which would make every shard a canary',
+        'canary-empty-selector',
+        canary({ shardSelector: {}, percent: 10 }),
+        'canary.shardSelector must not be empty (an empty selector would make every shard a canary shard)',
+      ],
+      [
+        'a canary selecting on a controller-rings.io/ label',
+        'canary-protocol-label',
+        canary({ shardSelector: { matchLabels: { 'controller-rings.io/state': 'ready' } } }),
+        'canary.shardSelector must not select on controller-rings.io/ labels',
+      ],
+      [
+        'a canary expression on a controller-rings.io/ label',
+        'canary-protocol-expression',
+        canary({
+          shardSelector: { matchExpressions: [{ key: 'controller-rings.io/ring', operator: 'Exists' }] },
+        }),
+        'canary.shardSelector must not select on controller-rings.io/ labels',
+      ],
+      [
+        'a canary expression with In and no values',
+        'canary-in-without-values',
+        canary({ shardSelector: { matchExpressions: [{ key: 'version', operator: 'In' }] } }),
+        'values must list at least one value for operator In or NotIn',
+      ],
+      [
+        'a canary percent above 100',
+        'canary-101',
+        canary({ shardSelector: version, percent: 101 }),
+        "canary.percent is the share of the ring's objects that go to the canary shards: a whole number from 0 to 100",
+      ],
+      [
+        'a negative canary percent',
+        'canary-negative',
+        canary({ shardSelector: version, percent: -1 }),
+        'a whole number from 0 to 100',
+      ],
+    );
+
     it.each(cases)('%s', async (_, name, spec, message) => {
       expect(await rejection(ring(name, spec))).toContain(message);
     });
+  });
+
+  it('defaults the canary percent to 0, and shows the percent in the wide printer columns', async () => {
+    const name = 'canary-default';
+    const created = (await customObjects.createClusterCustomObject({
+      ...ringApi,
+      body: ring(name, {
+        resources: [configMaps],
+        canary: { shardSelector: { matchLabels: { 'app.kubernetes.io/version': 'v2' } } },
+      }),
+    })) as ControllerRing;
+    try {
+      expect(created.spec.canary?.percent).toBe(0);
+      const canary = { ...created.spec.canary, percent: 25 };
+      await customObjects.replaceClusterCustomObject({
+        ...ringApi,
+        name,
+        body: { ...created, spec: { ...created.spec, canary } },
+      });
+      const table = await getAsTable(`/apis/${group}/${version}/${plural}/${name}`);
+      const column = table.columnDefinitions.findIndex((definition) => definition.name === 'Canary');
+      expect(table.rows[0]?.cells[column]).toBe(25);
+    } finally {
+      await customObjects.deleteClusterCustomObject({ ...ringApi, name });
+    }
   });
 
   it(`accepts a ring of ${maxRingGroupResources} group/resources in all`, async () => {
@@ -329,6 +406,13 @@ describe('ControllerRing CRD', () => {
       },
       shardLeaseNamespaces: ['shards', 'n'.repeat(63), ...Array.from({ length: 14 }, (_, i) => `ns-${i}`)],
       assignment: 'Watch',
+      canary: {
+        shardSelector: {
+          matchLabels: { 'app.kubernetes.io/version': 'v2' },
+          matchExpressions: [{ key: 'track', operator: 'In', values: ['canary'] }],
+        },
+        percent: 100,
+      },
     });
     await expect(
       customObjects.createClusterCustomObject({ ...ringApi, body: valid, dryRun: 'All' }),

@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import {
   drainLabel,
+  apiVersion,
   drainValue,
+  kind,
   ringLabel,
   ringsPath,
   shardLabel,
@@ -89,7 +91,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kubectl-rings-'));
   for (const namespace of [shards, outside]) await createNamespace(rest, namespace);
   for (const namespace of [inside, excluded]) await createNamespace(rest, namespace, selected);
-  await createRing(rest, ring, {
+  const created = await createRing(rest, ring, {
     resources: [
       { resource: 'secrets', controlledResources: [{ resource: 'configmaps' }] },
       { group: 'kubectl-rings.example.com', resource: 'widgets' },
@@ -97,6 +99,36 @@ beforeAll(async () => {
     namespaceSelector: { matchLabels: selected },
     shardLeaseNamespaces: [shards],
   });
+  // Events the sharder would record on the ring (in default: the ring is cluster-scoped), one a series; and
+  // one of another ring's namesake from before (another uid), which is not this ring's.
+  for (const [name, uid, reason, ago, series] of [
+    [`${ring}.1`, created.metadata?.uid, 'ShardJoined', 600, undefined],
+    [
+      `${ring}.2`,
+      created.metadata?.uid,
+      'ShardExpired',
+      300,
+      { count: 3, lastObservedTime: microTime(new Date(now - 60_000)) },
+    ],
+    [`${ring}.3`, 'another-uid', 'ShardDead', 900, undefined],
+  ] as const) {
+    await rest.request({
+      method: 'POST',
+      path: '/apis/events.k8s.io/v1/namespaces/default/events',
+      body: {
+        metadata: { name },
+        eventTime: microTime(new Date(now - ago * 1000)),
+        ...(series === undefined ? {} : { series }),
+        reportingController: 'controller-rings.io/sharder',
+        reportingInstance: 'sharder-0',
+        action: 'Test',
+        reason,
+        regarding: { apiVersion, kind, name: ring, uid },
+        note: `${reason} of the test`,
+        type: reason === 'ShardJoined' ? 'Normal' : 'Warning',
+      },
+    });
+  }
   // The status the sharder would write; get prints it.
   await rest.request({
     method: 'PATCH',
@@ -188,6 +220,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rest.request({ method: 'DELETE', path: `${ringsPath}/${ring}` });
+  for (const n of [1, 2, 3]) {
+    await rest.request({
+      method: 'DELETE',
+      path: `/apis/events.k8s.io/v1/namespaces/default/events/${ring}.${n}`,
+    });
+  }
   await rest.request({
     method: 'DELETE',
     path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`,
@@ -292,6 +330,16 @@ describe('kubectl rings describe', () => {
         /^kubectl-rings-a\/stray \| UntrustedNamespace \| shard Lease kubectl-rings-a\/stray is ignored/,
       ),
     ]);
+    // The ring's Events, oldest first, as kubectl describe shows them; not those of a namesake of before.
+    expect(lines('Events')).toEqual([
+      'TYPE | REASON | AGE | FROM | MESSAGE',
+      expect.stringMatching(
+        /^Normal \| ShardJoined \| 10m\d*s? \| controller-rings.io\/sharder \| ShardJoined of the test$/,
+      ),
+      expect.stringMatching(
+        /^Warning \| ShardExpired \| 6\ds \(x3 over 5m\d*s?\) \| controller-rings.io\/sharder \| ShardExpired of the test$/,
+      ),
+    ]);
   });
 
   it('prints the same as JSON with -o json (and YAML with -o yaml), times instead of ages', async () => {
@@ -364,6 +412,26 @@ describe('kubectl rings describe', () => {
           name: 'stray',
           reason: 'UntrustedNamespace',
           message: expect.stringContaining('does not trust namespace kubectl-rings-a'),
+        },
+      ],
+      events: [
+        {
+          type: 'Normal',
+          reason: 'ShardJoined',
+          note: 'ShardJoined of the test',
+          from: 'controller-rings.io/sharder',
+          firstTime: expect.any(String),
+          lastTime: expect.any(String),
+          count: 1,
+        },
+        {
+          type: 'Warning',
+          reason: 'ShardExpired',
+          note: 'ShardExpired of the test',
+          from: 'controller-rings.io/sharder',
+          firstTime: expect.any(String),
+          lastTime: expect.any(String),
+          count: 3,
         },
       ],
     });

@@ -33,6 +33,8 @@ const rings = { group: 'sharding.controller-rings.io', resource: 'controllerring
 const leases = { group: 'coordination.k8s.io', resource: 'leases' };
 const secrets = { resource: 'secrets', namespace };
 const certificateSecret = 'controller-rings-sharder-webhook-certificates';
+/** The rings' Events: cluster-scoped objects have theirs in default. */
+const ringEvents = { group: 'events.k8s.io', resource: 'events', namespace: 'default' };
 const webhookConfigurations = {
   group: 'admissionregistration.k8s.io',
   resource: 'mutatingwebhookconfigurations',
@@ -53,6 +55,8 @@ const needed: Attributes[] = [
   // Its webhook certificates: create the Secret, read, watch and replace it.
   { verb: 'create', ...secrets },
   ...['get', 'list', 'watch', 'update'].map((verb) => ({ verb, ...secrets, name: certificateSecret })),
+  // The leader's Events on rings, and their series.
+  ...['create', 'patch'].map((verb) => ({ verb, ...ringEvents })),
 ];
 
 const configMaps = (verb: string): Attributes => ({
@@ -77,6 +81,9 @@ const forbidden: Attributes[] = [
   { verb: 'update', resource: 'namespaces', name: shardNamespace },
   { verb: 'create', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations' },
   { verb: 'create', resource: 'events', namespace },
+  { verb: 'create', ...ringEvents, namespace },
+  { verb: 'create', ...ringEvents, namespace: shardNamespace },
+  ...['get', 'list', 'update', 'delete'].map((verb) => ({ verb, ...ringEvents })),
   { verb: 'impersonate', resource: 'serviceaccounts' },
   { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
 ];

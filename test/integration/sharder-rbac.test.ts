@@ -303,6 +303,20 @@ describe('the sharder under its RBAC and admission policies', () => {
     });
   });
 
+  it("records the ring's Events in default, as its Role there allows", async () => {
+    const uid = (await getRing(rest, ring))?.metadata?.uid ?? '';
+    await eventually(async () => {
+      const { items } = await rest.request<{ items: { reason: string; related?: { name: string } }[] }>({
+        path: '/apis/events.k8s.io/v1/namespaces/default/events',
+        query: { fieldSelector: `regarding.name=${ring},regarding.uid=${uid}` },
+      });
+      const told = items.map((event) => `${event.reason} ${event.related?.name ?? ''}`);
+      expect(told).toEqual(
+        expect.arrayContaining(['ShardJoined shard-0', 'ShardDead gone', 'ShardLeaseDeleted released']),
+      );
+    });
+  });
+
   it('may not write Leases that are not shard Leases, nor any in kube-system', async () => {
     const create = (ns: string, name: string, labels: Record<string, string>) =>
       rest.request({

@@ -14,7 +14,14 @@ export class FakeShard {
 
   constructor(
     rest: RestClient,
-    options: { ring: string; name: string; namespace: string; durationSeconds: number },
+    options: {
+      ring: string;
+      name: string;
+      namespace: string;
+      durationSeconds: number;
+      /** More labels of the Lease, as the shard library's leaseLabels (e.g. a canary selector's). */
+      labels?: Record<string, string>;
+    },
   ) {
     this.name = options.name;
     this.#rest = rest;
@@ -23,7 +30,11 @@ export class FakeShard {
     this.#body = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: options.name, namespace: options.namespace, labels: { [ringLabel]: options.ring } },
+      metadata: {
+        name: options.name,
+        namespace: options.namespace,
+        labels: { ...options.labels, [ringLabel]: options.ring },
+      },
       spec: {
         holderIdentity: options.name,
         leaseDurationSeconds: options.durationSeconds,
