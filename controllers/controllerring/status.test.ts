@@ -145,7 +145,8 @@ describe('ring status', () => {
       });
       expect(status.conditions?.[0]).toMatchObject({
         status: 'True',
-        message: '3 of 4 shards are available; 1 of 2 canary shards are available, for 10 % of the objects',
+        message:
+          '3 of 4 shards are available; 1 of 2 canary shards are available, for 10 % of the objects; new objects are assigned by the admission webhook (assignment: Webhook)',
       });
     });
 

@@ -142,7 +142,7 @@ describe('a ring with 2 stable shards and 1 canary shard', () => {
       availableCanaryShards: 1,
     });
     expect(ringObject.status?.conditions?.[0]?.message).toBe(
-      '3 of 3 shards are available; 1 of 1 canary shards are available, for 10 % of the objects',
+      '3 of 3 shards are available; 1 of 1 canary shards are available, for 10 % of the objects; new objects are assigned by the admission webhook (assignment: Webhook)',
     );
   });
 
