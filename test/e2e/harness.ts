@@ -123,6 +123,8 @@ export interface EndToEndOptions {
   auditLog?: boolean;
   /** Every sharder replica runs from this image, as the sharder's Deployment runs it. */
   sharderImage?: string;
+  /** The ring's spec.assignment; default the API's (Webhook). */
+  assignment?: 'Webhook' | 'Watch';
 }
 
 export class EndToEnd {
@@ -212,6 +214,7 @@ export class EndToEnd {
       resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
       namespaceSelector: { matchLabels: { 'controller-rings.io/e2e': 'true' } },
       shardLeaseNamespaces: [shardNamespace],
+      ...(this.#options.assignment === undefined ? {} : { assignment: this.#options.assignment }),
     });
     const collection = `/api/v1/namespaces/${namespace}/configmaps`;
     const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });
