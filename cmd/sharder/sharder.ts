@@ -444,6 +444,10 @@ export class Sharder {
       leading.rings.enqueue(ring);
       if (leading.syncReconciler.membershipChanged(ring)) leading.sync.enqueue(ring);
     });
+    // A namespace the rings' selectors now select: the watches' unassigned objects in it may be assigned.
+    this.#namespaces.onEvent(({ type, object }) => {
+      if (type !== 'deleted') this.#leading?.assignment.namespaceChanged(objectKey(object));
+    });
     this.#webhookConfigurations.onEvent(({ object }) => {
       const ring = object.metadata?.labels?.[ringLabel];
       if (ring !== undefined) this.#leading?.rings.enqueue(ring);

@@ -142,6 +142,19 @@ export class AssignmentWatchers {
     }
   }
 
+  /** A namespace changed (its labels may select it now): its objects the watches hold are tried again. */
+  namespaceChanged(namespace: string): void {
+    for (const [ring, watches] of this.#watches) {
+      for (const [id, watch] of watches) {
+        for (const object of watch.informer.list()) {
+          if (object.metadata.namespace === namespace) {
+            this.#controller.enqueue(assignmentKey(ring, id, objectKey(object)));
+          }
+        }
+      }
+    }
+  }
+
   /** The unassigned objects the watches of each ring in watch mode hold now. */
   *held(): Generator<[ring: string, objects: number]> {
     for (const [ring, watches] of this.#watches) {
