@@ -22,6 +22,7 @@ import { eventNamespace } from './event-namespace.ts';
 import { isFenced } from './fence.ts';
 import type { Logger } from './logger.ts';
 import { microTime } from './micro-time.ts';
+import { TokenBucket } from './rate-limiter.ts';
 import { isAlreadyExists, isNotFound, patchTypes, type RestClient } from './rest.ts';
 
 export interface ObjectReference {
@@ -109,33 +110,6 @@ interface Similar {
   notes: Set<string>;
 }
 
-/** A token bucket that never waits (client-go's passive rate limiter): take() says whether a token was there. */
-class PassiveBucket {
-  #tokens: number;
-  #at: number;
-  readonly #burst: number;
-  readonly #perMs: number;
-
-  constructor(burst: number, qps: number, now: number) {
-    this.#tokens = burst;
-    this.#burst = burst;
-    this.#perMs = qps / 1000;
-    this.#at = now;
-  }
-
-  take(now: number): boolean {
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#perMs);
-    this.#at = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-
-  full(now: number): boolean {
-    return this.#tokens + (now - this.#at) * this.#perMs >= this.#burst;
-  }
-}
-
 function referenceKey(reference: ObjectReference | undefined): string {
   if (reference === undefined) return '';
   const { apiVersion, kind, namespace = '', name, uid = '' } = reference;
@@ -168,7 +142,7 @@ export class EventRecorder {
   readonly #entries = new Map<string, Entry>();
   readonly #similar = new Map<string, Similar>();
   /** Per regarding object, its spam filter. */
-  readonly #buckets = new Map<string, PassiveBucket>();
+  readonly #buckets = new Map<string, TokenBucket>();
   #stopped = false;
   /** Aborts the writes still under way when stop() has waited long enough. */
   readonly #abort = new AbortController();
@@ -226,9 +200,11 @@ export class EventRecorder {
       return;
     }
     const regarding = referenceKey(record.regarding);
-    const bucket = this.#buckets.get(regarding) ?? new PassiveBucket(this.#spamBurst, this.#spamQps, at);
+    const bucket =
+      this.#buckets.get(regarding) ??
+      new TokenBucket({ qps: this.#spamQps, burst: this.#spamBurst, clock: this.#clock });
     this.#buckets.set(regarding, bucket);
-    if (!bucket.take(at)) {
+    if (!bucket.tryTake()) {
       this.#logger.debug(
         { reason: record.reason, note: record.note },
         'event dropped: too many of the object',
@@ -369,6 +345,6 @@ export class EventRecorder {
     for (const [key, group] of this.#similar) {
       if (at - group.since >= this.#similarWindowMs) this.#similar.delete(key);
     }
-    for (const [key, bucket] of this.#buckets) if (bucket.full(at)) this.#buckets.delete(key);
+    for (const [key, bucket] of this.#buckets) if (bucket.full) this.#buckets.delete(key);
   }
 }

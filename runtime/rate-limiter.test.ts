@@ -119,6 +119,28 @@ describe('TokenBucket', () => {
     await expect(bucket.take(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
   });
 
+  it('tryTake takes a token that is there and waits for none; full once idle long enough', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 10, burst: 3, clock });
+    expect(bucket.full).toBe(true);
+    expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(clock.timers).toEqual([]);
+    expect(bucket.full).toBe(false);
+    clock.advance(99);
+    expect(bucket.tryTake()).toBe(false);
+    clock.advance(1);
+    expect(bucket.tryTake()).toBe(true);
+    clock.advance(200);
+    expect(bucket.full).toBe(false);
+    clock.advance(100);
+    expect(bucket.full).toBe(true);
+  });
+
   it.each([
     [0, 1],
     [-1, 1],

@@ -71,8 +71,7 @@ export class TokenBucket {
   take(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
     const now = this.#clock.now();
-    // A full bucket holds `burst` tokens, there at now - (burst - 1) intervals ... now: an idle spell adds no more.
-    this.#lastAt = Math.max(this.#lastAt + this.#intervalMs, now - (this.#burst - 1) * this.#intervalMs);
+    this.#lastAt = this.#nextTokenAt(now);
     const waitMs = this.#lastAt - now;
     if (waitMs <= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -86,5 +85,28 @@ export class TokenBucket {
       }, waitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Takes a token if one is there now, without waiting (client-go's passive rate limiter, as its event spam
+   * filter uses): false leaves the bucket as it was.
+   */
+  tryTake(): boolean {
+    const now = this.#clock.now();
+    const at = this.#nextTokenAt(now);
+    if (at > now) return false;
+    this.#lastAt = at;
+    return true;
+  }
+
+  /** Whether the bucket holds `burst` tokens: one that stays full may be forgotten. */
+  get full(): boolean {
+    return this.#lastAt + this.#intervalMs <= this.#clock.now() - (this.#burst - 1) * this.#intervalMs;
+  }
+
+  /** When the next token is there. */
+  #nextTokenAt(now: number): number {
+    // A full bucket holds `burst` tokens, there at now - (burst - 1) intervals ... now: an idle spell adds no more.
+    return Math.max(this.#lastAt + this.#intervalMs, now - (this.#burst - 1) * this.#intervalMs);
   }
 }
