@@ -4,45 +4,23 @@ import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
-import type { Clock } from './clock.ts';
 import { LeaderElector, type Fence } from './leader-election.ts';
 import { createLogger } from './logger.ts';
 import { ApiError, RestClient, type RequestSpec } from './rest.ts';
+import { ManualClock } from '../test/support/manual-clock.ts';
 
 const renewDeadlineMs = 3_000;
 const retryPeriodMs = 500;
 
-class ManualClock implements Clock {
-  #now = 10_000;
-  readonly #timers = new Set<{ at: number; fire: () => void }>();
-
-  now(): number {
-    return this.#now;
+/** The leader elector's clock: each timer's continuation runs before the next timer fires. */
+class ElectionClock extends ManualClock {
+  constructor() {
+    super(10_000);
   }
 
-  schedule(fire: () => void, ms: number): () => void {
-    const timer = { at: this.#now + ms, fire };
-    this.#timers.add(timer);
-    return () => this.#timers.delete(timer);
-  }
-
-  /** Time passes and no timer fires: the process is paused. */
-  jump(ms: number): void {
-    this.#now += ms;
-  }
-
-  /** Time passes and the timers due by then fire, in order. */
-  async advance(ms: number): Promise<void> {
-    const until = this.#now + ms;
-    for (;;) {
-      const next = [...this.#timers].sort((a, b) => a.at - b.at)[0];
-      if (next === undefined || next.at > until) break;
-      this.#timers.delete(next);
-      this.#now = Math.max(this.#now, next.at);
-      next.fire();
-      await settle();
-    }
-    this.#now = Math.max(this.#now, until);
+  /** Time passes and the timers due by then fire, in order, each one's continuation before the next. */
+  elapse(ms: number): Promise<void> {
+    return this.advanceSettling(ms, settle);
   }
 }
 
@@ -86,7 +64,7 @@ class LeaseStore extends RestClient {
 }
 
 interface Run {
-  clock: ManualClock;
+  clock: ElectionClock;
   store: LeaseStore;
   elector: LeaderElector;
   /** Events in order: 'lead 1', 'aborted 1' (', certain' if the fence still was), ... */
@@ -98,7 +76,7 @@ interface Run {
 }
 
 async function leading(): Promise<Run> {
-  const clock = new ManualClock();
+  const clock = new ElectionClock();
   const store = new LeaseStore();
   const statuses: boolean[] = [];
   const elector = new LeaderElector(store, {
@@ -132,7 +110,7 @@ async function leading(): Promise<Run> {
 
 async function stop(run: Run): Promise<void> {
   const stopped = run.elector.stop();
-  await run.clock.advance(0);
+  await run.clock.elapse(0);
   await stopped;
   await run.running;
 }
@@ -183,7 +161,7 @@ describe('the leadership fence', () => {
       renewedAt = run.clock.now();
       run.clock.jump(1_000);
     };
-    await run.clock.advance(retryPeriodMs);
+    await run.clock.elapse(retryPeriodMs);
     expect(run.store.writes).toEqual(['POST me', 'PUT me']);
     run.store.during = undefined;
     run.clock.jump(renewedAt + renewDeadlineMs - 1 - run.clock.now());
@@ -198,7 +176,7 @@ describe('the leadership fence', () => {
     const first = run.fences[0] as Fence;
     run.clock.jump(renewDeadlineMs);
     // The renewal timer fires late, as after SIGCONT: the loop sees the deadline passed and does not renew.
-    await run.clock.advance(0);
+    await run.clock.elapse(0);
     expect(run.events.slice(0, 2)).toEqual(['lead 1', 'aborted 1']);
     expect(run.store.writes).toEqual(['POST me', 'PUT me']);
     // The PUT is the new campaign's: the Lease was still ours, so it is acquired anew, in a new term.
@@ -216,7 +194,7 @@ describe('the leadership fence', () => {
     run.store.during = () => {
       run.clock.jump(renewDeadlineMs);
     };
-    await run.clock.advance(retryPeriodMs);
+    await run.clock.elapse(retryPeriodMs);
     expect(run.store.writes.slice(0, 2)).toEqual(['POST me', 'PUT me']);
     expect(fence.certain).toBe(false);
     expect(run.events.slice(0, 2)).toEqual(['lead 1', 'aborted 1']);
@@ -229,7 +207,7 @@ describe('the leadership fence', () => {
     const fence = run.fences[0] as Fence;
     const lease = run.store.lease as ILease;
     run.store.lease = { ...lease, spec: { ...lease.spec, holderIdentity: 'other' } };
-    await run.clock.advance(retryPeriodMs);
+    await run.clock.elapse(retryPeriodMs);
     expect(fence.certain).toBe(false);
     expect(fence.reason).toMatch(/another holder/);
     expect(run.events).toEqual(['lead 1', 'aborted 1']);
@@ -254,7 +232,7 @@ describe('the leadership fence', () => {
 
 describe('a candidate', () => {
   it('warns once while the API server keeps failing, not at every attempt, and again after it recovered', async () => {
-    const clock = new ManualClock();
+    const clock = new ElectionClock();
     const store = new LeaseStore();
     store.lease = {
       apiVersion: 'coordination.k8s.io/v1',
@@ -279,7 +257,7 @@ describe('a candidate', () => {
     });
     const running = elector.run(() => Promise.resolve());
     await settle();
-    await clock.advance(10 * retryPeriodMs);
+    await clock.elapse(10 * retryPeriodMs);
     const failed = (): number[] =>
       lines.filter((line) => line.msg === 'failed to acquire the Lease').map((line) => line.level);
     expect(failed().length).toBeGreaterThan(5);
@@ -288,13 +266,13 @@ describe('a candidate', () => {
 
     // The API server answers again (the Lease is another's), then fails again: a new failure, a new warning.
     store.failure = undefined;
-    await clock.advance(2 * retryPeriodMs);
+    await clock.elapse(2 * retryPeriodMs);
     const before = failed().length;
     store.failure = new ApiError(503, 'the server is shutting down', { method: 'GET', path: '/x' });
-    await clock.advance(2 * retryPeriodMs);
+    await clock.elapse(2 * retryPeriodMs);
     expect(failed().slice(before)[0]).toBe(40);
     const stopped = elector.stop();
-    await clock.advance(0);
+    await clock.elapse(0);
     await stopped;
     await running;
   });

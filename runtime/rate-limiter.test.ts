@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Clock } from './clock.ts';
+import { ManualClock } from '../test/support/manual-clock.ts';
 import { exponentialBackoff, TokenBucket } from './rate-limiter.ts';
 
 describe('exponentialBackoff', () => {
@@ -43,39 +43,12 @@ describe('exponentialBackoff', () => {
   });
 });
 
-/** A clock whose time moves only when the test says; its timers record when they were asked to fire. */
-function manualClock(): Clock & {
-  at: number;
-  timers: { due: number; fire: () => void }[];
-  advance(ms: number): void;
-} {
-  const clock = {
-    at: 0,
-    timers: [] as { due: number; fire: () => void }[],
-    now: () => clock.at,
-    schedule(fire: () => void, ms: number) {
-      const timer = { due: clock.at + ms, fire };
-      clock.timers.push(timer);
-      return () => {
-        clock.timers = clock.timers.filter((other) => other !== timer);
-      };
-    },
-    advance(ms: number) {
-      clock.at += ms;
-      const due = clock.timers.filter((timer) => timer.due <= clock.at);
-      clock.timers = clock.timers.filter((timer) => timer.due > clock.at);
-      for (const timer of due) timer.fire();
-    },
-  };
-  return clock;
-}
-
 describe('TokenBucket', () => {
   it('lets a burst go at once, then one request per 1/qps seconds, each waiter at its own moment', () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const bucket = new TokenBucket({ qps: 10, burst: 3, clock });
     const taken = Array.from({ length: 6 }, () => bucket.take());
-    expect(clock.timers.map((timer) => timer.due)).toEqual([100, 200, 300]);
+    expect(clock.due).toEqual([100, 200, 300]);
     return Promise.all(taken.slice(0, 3)).then(() => {
       clock.advance(300);
       return Promise.all(taken);
@@ -83,24 +56,24 @@ describe('TokenBucket', () => {
   });
 
   it('fills up to its burst while idle, no further', () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const bucket = new TokenBucket({ qps: 10, burst: 2, clock });
     void bucket.take();
     clock.advance(10_000);
     void bucket.take();
     void bucket.take();
-    expect(clock.timers).toEqual([]);
+    expect(clock.pending).toBe(0);
     void bucket.take();
-    expect(clock.timers.map((timer) => timer.due - clock.at)).toEqual([100]);
+    expect(clock.due.map((due) => due - clock.now())).toEqual([100]);
   });
 
   it('keeps the rate under a steady stream of requests', () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const bucket = new TokenBucket({ qps: 4, burst: 1, clock });
     const waits: number[] = [];
     for (let i = 0; i < 5; i++) {
       void bucket.take();
-      waits.push((clock.timers.at(-1)?.due ?? clock.at) - clock.at);
+      waits.push((clock.due.at(-1) ?? clock.now()) - clock.now());
       clock.advance(100);
     }
     // One token per 250 ms; a request every 100 ms waits longer and longer.
@@ -108,19 +81,19 @@ describe('TokenBucket', () => {
   });
 
   it('rejects a waiter whose signal aborts, and one already aborted at once', async () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const bucket = new TokenBucket({ qps: 1, burst: 1, clock });
     await bucket.take();
     const aborter = new AbortController();
     const waiting = bucket.take(aborter.signal);
     aborter.abort(new Error('stopped'));
     await expect(waiting).rejects.toThrow('stopped');
-    expect(clock.timers).toEqual([]);
+    expect(clock.pending).toBe(0);
     await expect(bucket.take(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
   });
 
   it('tryTake takes a token that is there and waits for none; full once idle long enough', () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const bucket = new TokenBucket({ qps: 10, burst: 3, clock });
     expect(bucket.full).toBe(true);
     expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).toEqual([
@@ -129,7 +102,7 @@ describe('TokenBucket', () => {
       true,
       false,
     ]);
-    expect(clock.timers).toEqual([]);
+    expect(clock.pending).toBe(0);
     expect(bucket.full).toBe(false);
     clock.advance(99);
     expect(bucket.tryTake()).toBe(false);
