@@ -12,11 +12,12 @@ export function ownerReader(rest: RestClient, discovery: Discovery, signal?: Abo
     // Not served: no object of it exists, so the chain has no root (the ring's status names the resource).
     if (info === undefined) return undefined;
     try {
-      return await rest.request<OwnerMetadata>({
+      const found = await rest.request<{ metadata?: OwnerMetadata }>({
         path: objectPath(info, namespace, name),
         accept: metadataAccept,
         ...(signal === undefined ? {} : { signal }),
       });
+      return found.metadata ?? {};
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

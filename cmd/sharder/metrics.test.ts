@@ -56,6 +56,7 @@ function report(ringName: string, extra: Partial<SyncReport> = {}): SyncReport {
     moved: 0,
     drained: 0,
     unassigned: 0,
+    unresolved: 0,
     pending: 0,
     seconds: 0.5,
     ...extra,
