@@ -681,7 +681,13 @@ describe('Assigner assigns every level of a chain of controllers to the shard of
     const webhook = chainAssigner(
       (signal) => () =>
         new Promise((_, reject) => {
-          signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+          signal.addEventListener(
+            'abort',
+            () => {
+              reject(signal.reason as Error);
+            },
+            { once: true },
+          );
         }),
       20,
     );
