@@ -194,6 +194,18 @@ describe('the sync and webhook metrics', () => {
     expect((await samples(registry)).has('controller_rings_sync_unassigned_objects{ring="one"}')).toBe(false);
   });
 
+  it('report the objects whose chain of controllers has no root, from the last complete sync, while leading', async () => {
+    const { registry, state, metrics } = setup();
+    state.rings = [ring('one')];
+    const series = 'controller_rings_sync_unresolved_objects{ring="one"}';
+    metrics.sync.finished?.(report('one', { unresolved: 3 }));
+    expect((await samples(registry)).get(series)).toBe(3);
+    metrics.sync.finished?.(report('one', { unresolved: 1, error: new Error('refused') }));
+    expect((await samples(registry)).get(series)).toBe(3);
+    state.leading = false;
+    expect((await samples(registry)).has(series)).toBe(false);
+  });
+
   it('leave no series of a deleted ring', async () => {
     const { registry, state, metrics } = setup();
     state.rings = [ring('gone'), ring('kept')];
