@@ -214,19 +214,26 @@ function chainDepth(cache: ControlledCache): number {
   return depth;
 }
 
+/** A place in a chain: the key of an object of `level`'s resource, or of the root's when `level` is undefined. */
+interface ChainPlace {
+  level: ControlledCache | undefined;
+  key: string;
+}
+
 /**
- * The store key of the root (an object of `root`'s resource) above `owner`, the key of an object of `cache`'s
- * owner's resource, found through the owners in this shard's caches; undefined when one of them is not here.
+ * Climbs from `place` through the owners this shard's caches hold: the root's key (level undefined), or the
+ * first owner on the way that is not here (or has no controller reference of its chain's owner resource).
  */
-function rootKey(cache: ControlledCache, owner: string, root: ResourceInfo): string | undefined {
-  let key = owner;
-  for (let level = cache.owner; level !== undefined; level = level.owner) {
+function climb(place: ChainPlace, root: ResourceInfo): ChainPlace {
+  let { level, key } = place;
+  while (level !== undefined) {
     const object = level.informer.get(key);
     const next = object === undefined ? undefined : controllerKey(object, level.owner?.info ?? root);
-    if (next === undefined) return undefined;
+    if (next === undefined) return { level, key };
     key = next;
+    level = level.owner;
   }
-  return key;
+  return { level, key };
 }
 
 /**
@@ -453,14 +460,11 @@ export class Shard {
         else cache.byOwner.set(owner, owned);
         // The work item is the chain's root's: found through the owners this shard holds. An owner not here yet
         // enqueues the root when it arrives, and the root's work item finds this object below it then.
-        const root = rootKey(cache, owner, info);
-        if (root !== undefined) runner.enqueue(root);
-        else if (
-          cache.owner !== undefined &&
-          object.metadata?.labels?.[drainLabel(this.#options.ring)] === drainValue
-        )
-          // Drained while its owner is not here: handed over in a work item of that owner's (see #reconcile).
-          runner.enqueue(ownerItem(cache.owner, owner));
+        const up = climb({ level: cache.owner, key: owner }, info);
+        if (up.level === undefined) runner.enqueue(up.key);
+        else if (object.metadata?.labels?.[drainLabel(this.#options.ring)] === drainValue)
+          // Drained while an owner above it is not here: handed over in a work item of that owner's (#reconcile).
+          runner.enqueue(ownerItem(up.level, up.key));
       });
     }
     for (const cache of [objects, ...controlled.values()]) cache.informer.start();
@@ -479,11 +483,14 @@ export class Shard {
     if (term.stopped.signal.aborted) return undefined;
     const item = ownerItemOf(key);
     if (item !== undefined) {
-      // Objects below a chain level's owner that is not on this shard, so neither is its root's work item: the
-      // drained ones go, the deepest first. An owner that is here (it arrived meanwhile) enqueues its root.
+      // Objects below an owner in a chain that is not on this shard, so neither is the root's work item: the
+      // drained ones go, the deepest first. Owners that arrived meanwhile are climbed; a root that is here
+      // holds them until its own drain (its work item, which their events enqueue).
       const level = binding.controlled.get(item.level);
-      if (level === undefined || level.informer.get(item.owner) !== undefined) return undefined;
-      await this.#handOverControlled(binding, item.owner, 'drained', level);
+      if (level === undefined) return undefined;
+      const up = climb({ level, key: item.owner }, binding.info);
+      if (up.level === undefined && objects.informer.get(up.key) !== undefined) return undefined;
+      await this.#handOverControlled(binding, up.key, 'drained', up.level);
       return undefined;
     }
     const { ring, name } = this.#options;

@@ -1,7 +1,8 @@
 // The shard library with a chain of controlled resources (controlledResources[].owner) on a real API server:
-// ConfigMap (the ring resource) → Secret → ServiceAccount, labelled by hand (no sharder runs). A change at the
-// deepest level triggers the root's reconcile; the root's drain hands over every level, the deepest first; a
-// drained object whose owner is not on the shard is handed over on its own.
+// ConfigMap (the ring resource) → Secret → ServiceAccount → ResourceQuota (3 levels), labelled by hand (no
+// sharder runs). A change at the deepest level triggers the root's reconcile; the root's drain hands over every
+// level, the deepest first; a drained object whose owners above are not on the shard is handed over without
+// them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { drainLabel, shardLabel } from '../../api/v1alpha1/index.ts';
@@ -23,13 +24,25 @@ const paths = {
   configmaps: `/api/v1/namespaces/${namespace}/configmaps`,
   secrets: `/api/v1/namespaces/${namespace}/secrets`,
   serviceaccounts: `/api/v1/namespaces/${namespace}/serviceaccounts`,
+  resourcequotas: `/api/v1/namespaces/${namespace}/resourcequotas`,
 };
-const kinds = { configmaps: 'ConfigMap', secrets: 'Secret', serviceaccounts: 'ServiceAccount' };
+const kinds = {
+  configmaps: 'ConfigMap',
+  secrets: 'Secret',
+  serviceaccounts: 'ServiceAccount',
+  resourcequotas: 'ResourceQuota',
+};
+const ownerOf = {
+  configmaps: 'configmaps',
+  secrets: 'configmaps',
+  serviceaccounts: 'secrets',
+  resourcequotas: 'serviceaccounts',
+} as const;
 type Level = keyof typeof paths;
 
 /** Creates `name` of `level` on `onShard`, controlled by `owner` (an object created before). */
 async function create(level: Level, name: string, onShard: string, owner?: Labelled): Promise<Labelled> {
-  const ownerLevel = level === 'serviceaccounts' ? 'secrets' : 'configmaps';
+  const ownerLevel = ownerOf[level];
   const ownerReferences =
     owner === undefined
       ? undefined
@@ -45,7 +58,10 @@ async function create(level: Level, name: string, onShard: string, owner?: Label
   return rest.request<Labelled>({
     method: 'POST',
     path: paths[level],
-    body: { metadata: { name, labels: { [shardLabel(ring)]: onShard }, ownerReferences } },
+    body: {
+      metadata: { name, labels: { [shardLabel(ring)]: onShard }, ownerReferences },
+      ...(level === 'resourcequotas' ? { spec: {} } : {}),
+    },
   });
 }
 
@@ -76,6 +92,7 @@ beforeAll(async () => {
     name: 'chain',
     resource: { group: '', resource: 'configmaps' },
     controlledResources: [
+      { group: '', resource: 'resourcequotas', owner: { group: '', resource: 'serviceaccounts' } },
       { group: '', resource: 'serviceaccounts', owner: { group: '', resource: 'secrets' } },
       { group: '', resource: 'secrets' },
     ],
@@ -93,16 +110,17 @@ afterAll(async () => {
   rest.close();
 });
 
-describe('a shard with a chain ConfigMap → Secret → ServiceAccount', () => {
+describe('a shard with a chain ConfigMap → Secret → ServiceAccount → ResourceQuota', () => {
   it('reconciles the root when its deepest level changes', async () => {
     const root = await create('configmaps', 'root-a', 's1');
     const secret = await create('secrets', 'root-a-secret', 's1', root);
-    await create('serviceaccounts', 'root-a-sa', 's1', secret);
+    const serviceAccount = await create('serviceaccounts', 'root-a-sa', 's1', secret);
+    await create('resourcequotas', 'root-a-quota', 's1', serviceAccount);
     await eventually(() => {
       expect(reconciled).toContain('root-a');
     });
     reconciled.length = 0;
-    await patchLabels('serviceaccounts', 'root-a-sa', { touched: 'yes' });
+    await patchLabels('resourcequotas', 'root-a-quota', { touched: 'yes' });
     await eventually(() => {
       expect(reconciled).toContain('root-a');
     });
@@ -112,6 +130,7 @@ describe('a shard with a chain ConfigMap → Secret → ServiceAccount', () => {
     await patchLabels('configmaps', 'root-a', { [drainLabel(ring)]: 'true' });
     const handedOver = await eventually(async () => {
       const objects = await Promise.all([
+        get('resourcequotas', 'root-a-quota'),
         get('serviceaccounts', 'root-a-sa'),
         get('secrets', 'root-a-secret'),
         get('configmaps', 'root-a'),
@@ -127,15 +146,18 @@ describe('a shard with a chain ConfigMap → Secret → ServiceAccount', () => {
     expect([...versions].sort((a, b) => a - b)).toEqual(versions);
   });
 
-  it('hands over a drained object whose owner is on another shard', async () => {
+  it('hands over a drained object whose owner is here but whose owners above are on another shard', async () => {
     const root = await create('configmaps', 'root-b', 's2');
     const secret = await create('secrets', 'root-b-secret', 's2', root);
-    await create('serviceaccounts', 'root-b-sa', 's1', secret);
-    await patchLabels('serviceaccounts', 'root-b-sa', { [drainLabel(ring)]: 'true' });
+    const serviceAccount = await create('serviceaccounts', 'root-b-sa', 's1', secret);
+    await create('resourcequotas', 'root-b-quota', 's1', serviceAccount);
+    await patchLabels('resourcequotas', 'root-b-quota', { [drainLabel(ring)]: 'true' });
     await eventually(async () => {
-      const { metadata } = await get('serviceaccounts', 'root-b-sa');
+      const { metadata } = await get('resourcequotas', 'root-b-quota');
       expect(metadata.labels?.[shardLabel(ring)]).toBeUndefined();
     });
+    // Its owner was not drained: it stays.
+    expect((await get('serviceaccounts', 'root-b-sa')).metadata.labels?.[shardLabel(ring)]).toBe('s1');
     expect(reconciled).not.toContain('root-b');
   });
 });
