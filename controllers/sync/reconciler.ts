@@ -10,6 +10,7 @@ import { ringSplit, splitSignature, SplitHashRing, type Split } from '../../shar
 import {
   chainKey,
   chainLevel,
+  maxChainDepth,
   ownerChain,
   type ChainKeyResult,
   type ChainResource,
@@ -252,7 +253,7 @@ export class SyncReconciler {
           : owners === 'ChainTooDeep'
             ? {
                 reason: 'ChainTooDeep',
-                message: 'the chain of controllers is deeper than the sharder follows',
+                message: `the chain of controllers above ${info.resource} is deeper than the sharder follows (${String(maxChainDepth)} levels) or loops; shorten the chain in the ControllerRing`,
               }
             : await chainKey(object.metadata, owners, read);
       if (!('key' in result)) {
