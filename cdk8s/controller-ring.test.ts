@@ -89,6 +89,27 @@ describe('ControllerRing', () => {
     ]);
   });
 
+  it('passes a chain of controllers through and grants the sharder every level, which it reads up the chain', () => {
+    const scope = chart();
+    const resources: ControllerRingProps['resources'] = [
+      {
+        group: 'apps',
+        resource: 'deployments',
+        controlledResources: [
+          { group: 'apps', resource: 'replicasets' },
+          { resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+        ],
+      },
+    ];
+    const ring = new ControllerRing(scope, 'web', { resources });
+    expect(ringSpec(scope)).toEqual({ resources });
+    expect(ring.groupResources).toEqual([
+      { group: 'apps', resource: 'deployments' },
+      { group: 'apps', resource: 'replicasets' },
+      { group: '', resource: 'pods' },
+    ]);
+  });
+
   it('takes its name from the props, and grants the given sharder or none', () => {
     const scope = chart();
     const sharder = new Sharder(scope, 'sharder', { image: 'sharder:v1', namespace: 'sharding' });

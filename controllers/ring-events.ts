@@ -193,8 +193,11 @@ export class RingEvents {
 
   /** A rebalance ended: it went through, or failed part way (the sync is retried with backoff). */
   rebalanceFinished(report: SyncReport): void {
-    const { ring, shards, examined, moved, drained, unassigned, pending, seconds, error } = report;
-    const counts = `moved ${moved} and drained ${drained} of ${examined} objects in ${seconds.toFixed(1)} s, ${unassigned} left unassigned, ${pending} to look at again`;
+    const { ring, shards, examined, moved, drained, unassigned, unresolved, pending, seconds, error } =
+      report;
+    // Chains that could not be followed only when there are any: most rings have no chains.
+    const broken = unresolved > 0 ? `, ${unresolved} whose chain of controllers could not be followed` : '';
+    const counts = `moved ${moved} and drained ${drained} of ${examined} objects in ${seconds.toFixed(1)} s, ${unassigned} left unassigned${broken}, ${pending} to look at again`;
     if (error === undefined) {
       this.#record(
         ring,

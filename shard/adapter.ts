@@ -149,7 +149,8 @@ export class ShardAdapter {
   /**
    * Call first in each work item, with the object from the informer's cache, and the objects it controls if
    * they are objects of the ring too (from their informers': a drain hands them over first, before the object,
-   * as Shard does). 'reconcile': go on, at once.
+   * as Shard does; for a chain of controllers, every level, the deepest first: they are handed over in the
+   * order given). 'reconcile': go on, at once.
    * 'not-mine' and 'handed-over': do nothing with the object, it is no longer this shard's (it was not
    * deleted). Rejects when a drain acknowledgement failed; an ExpectedError when the object changed meanwhile:
    * retry the work item as after a failed reconcile.

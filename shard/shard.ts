@@ -18,6 +18,7 @@ import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound, RestClient } from '../runtime/rest.ts';
 import { TokenBucket } from '../runtime/rate-limiter.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
+import { maxChainDepth } from '../sharding/chain.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
 import { shardMetrics } from './metrics.ts';
@@ -31,6 +32,15 @@ export { ExpectedError } from '../runtime/expected-error.ts';
 export type { KubeObject, ObjectMeta, OwnerReference } from '../runtime/object.ts';
 
 export type { GroupResource } from './resource.ts';
+
+/**
+ * A resource whose objects the controller's objects control, directly or (with `owner`, another of its
+ * controlledResources) through a chain of controllers, as the ring's controlledResources[].owner declares.
+ */
+export interface ControlledResource extends GroupResource {
+  /** The resource whose objects control these; default the controller's own resource. */
+  owner?: GroupResource;
+}
 
 export type { ClientRateLimit } from './throttled-client.ts';
 
@@ -93,8 +103,11 @@ export interface ShardedController<T extends KubeObject> {
   name: string;
   /** The ring resource this controller reconciles; the ring's ControllerRing must list it. */
   resource: GroupResource;
-  /** Resources whose objects this controller's objects control; their events trigger the controller. */
-  controlledResources?: GroupResource[];
+  /**
+   * Resources whose objects this controller's objects control, at most 3 levels deep (with owner); their events
+   * trigger the controller of their chain's root, and its drain hands over every level, the deepest first.
+   */
+  controlledResources?: ControlledResource[];
   /** Watch only this namespace; default all. */
   namespace?: string;
   /** Objects reconciled at once (each object by one worker at a time). Default 1. */
@@ -136,6 +149,10 @@ interface Cache {
 /** The cache of one controlled resource, indexed by the key of each object's controller. */
 interface ControlledCache extends Cache {
   byOwner: Map<string, Set<string>>;
+  /** The cache of the owner's resource in its chain; undefined when the owner is the controller's resource. */
+  owner: ControlledCache | undefined;
+  /** `group/resource`, its key in Binding.controlled. */
+  id: string;
 }
 
 /** One controller while the Lease is held: its resource, caches and logger. */
@@ -175,6 +192,68 @@ function controllerKey(object: KubeObject, owner: ResourceInfo): string | undefi
 function controlledBy(object: KubeObject, owner: KubeObject, info: ResourceInfo): boolean {
   const uid = object.metadata?.ownerReferences?.find((candidate) => candidate.controller === true)?.uid;
   return controllerKey(object, info) === objectKey(owner) && uid === owner.metadata?.uid;
+}
+
+/**
+ * A work item for the objects below `owner`, the key of an object of `level`'s resource: a NUL cannot be in a
+ * store key (namespace/name), so it never names a root.
+ */
+function ownerItem(level: ControlledCache, owner: string): string {
+  return `${level.id}\u0000${owner}`;
+}
+
+function ownerItemOf(key: string): { level: string; owner: string } | undefined {
+  const split = key.indexOf('\u0000');
+  return split < 0 ? undefined : { level: key.slice(0, split), owner: key.slice(split + 1) };
+}
+
+/** How deep `cache`'s resource is below the controller's resource (1: its objects control them directly). */
+function chainDepth(cache: ControlledCache): number {
+  let depth = 1;
+  for (let owner = cache.owner; owner !== undefined && depth <= maxChainDepth; owner = owner.owner) depth++;
+  return depth;
+}
+
+/** A place in a chain: the key of an object of `level`'s resource, or of the root's when `level` is undefined. */
+interface ChainPlace {
+  level: ControlledCache | undefined;
+  key: string;
+}
+
+/**
+ * Climbs from `place` through the owners this shard's caches hold: the root's key (level undefined), or the
+ * first owner on the way that is not here (or has no controller reference of its chain's owner resource).
+ */
+function climb(place: ChainPlace, root: ResourceInfo): ChainPlace {
+  let { level, key } = place;
+  while (level !== undefined) {
+    const object = level.informer.get(key);
+    const next = object === undefined ? undefined : controllerKey(object, level.owner?.info ?? root);
+    if (next === undefined) return { level, key };
+    key = next;
+    level = level.owner;
+  }
+  return { level, key };
+}
+
+/**
+ * Whether `object` of `cache`'s resource is below `root` (of resource `info`) in its chain, as far as this
+ * shard's caches tell: an owner on the way that is not here counts as leading there, so that controlled()
+ * never answers "absent" for an object on its way to this shard.
+ */
+function belongsTo(
+  object: KubeObject,
+  cache: ControlledCache,
+  root: KubeObject,
+  info: ResourceInfo,
+): boolean {
+  const level = cache.owner;
+  if (level === undefined) return controlledBy(object, root, info);
+  const key = controllerKey(object, level.info);
+  if (key === undefined) return false;
+  const owner = level.informer.get(key);
+  if (owner === undefined) return true;
+  return controlledBy(object, owner, level.info) && belongsTo(owner, level, root, info);
 }
 
 export class Shard {
@@ -335,8 +414,24 @@ export class Shard {
         handedOver: new HandedOver(),
         acknowledged: this.#acknowledged(controlledInfo),
         byOwner: new Map(),
+        owner: undefined,
+        id: `${resource.group}/${resource.resource}`,
       });
     }
+    for (const { group, resource, owner } of controller.controlledResources ?? []) {
+      if (owner === undefined) continue;
+      const ownerCache = controlled.get(`${owner.group}/${owner.resource}`);
+      if (ownerCache === undefined)
+        throw new Error(
+          `${resourceName({ group, resource })}'s owner ${resourceName(owner)} is not one of the controller's controlledResources`,
+        );
+      const cache = controlled.get(`${group}/${resource}`);
+      if (cache !== undefined) cache.owner = ownerCache;
+    }
+    if ([...controlled.values()].some((cache) => chainDepth(cache) > maxChainDepth))
+      throw new Error(
+        `the controller's chains of controlledResources must be at most ${String(maxChainDepth)} levels deep, without loops`,
+      );
     const runner = new Controller({
       name: controller.name,
       reconciler: { reconcile: (key) => this.#reconcile(binding, key) },
@@ -356,14 +451,20 @@ export class Shard {
       cache.informer.onEvent(({ type, object }) => {
         const key = objectKey(object);
         cache.handedOver.observe(type, key, object.metadata?.resourceVersion);
-        const owner = controllerKey(object, info);
+        const owner = controllerKey(object, cache.owner?.info ?? info);
         if (owner === undefined) return;
         const owned = cache.byOwner.get(owner) ?? new Set<string>();
         if (type === 'deleted') owned.delete(key);
         else owned.add(key);
         if (owned.size === 0) cache.byOwner.delete(owner);
         else cache.byOwner.set(owner, owned);
-        runner.enqueue(owner);
+        // The work item is the chain's root's: found through the owners this shard holds. An owner not here yet
+        // enqueues the root when it arrives, and the root's work item finds this object below it then.
+        const up = climb({ level: cache.owner, key: owner }, info);
+        if (up.level === undefined) runner.enqueue(up.key);
+        else if (object.metadata?.labels?.[drainLabel(this.#options.ring)] === drainValue)
+          // Drained while an owner above it is not here: handed over in a work item of that owner's (#reconcile).
+          runner.enqueue(ownerItem(up.level, up.key));
       });
     }
     for (const cache of [objects, ...controlled.values()]) cache.informer.start();
@@ -380,6 +481,18 @@ export class Shard {
   async #reconcile(binding: Binding, key: string): Promise<HandlerResult | undefined> {
     const { controller, objects, term } = binding;
     if (term.stopped.signal.aborted) return undefined;
+    const item = ownerItemOf(key);
+    if (item !== undefined) {
+      // Objects below an owner in a chain that is not on this shard, so neither is the root's work item: the
+      // drained ones go, the deepest first. Owners that arrived meanwhile are climbed; a root that is here
+      // holds them until its own drain (its work item, which their events enqueue).
+      const level = binding.controlled.get(item.level);
+      if (level === undefined) return undefined;
+      const up = climb({ level, key: item.owner }, binding.info);
+      if (up.level === undefined && objects.informer.get(up.key) !== undefined) return undefined;
+      await this.#handOverControlled(binding, up.key, 'drained', up.level);
+      return undefined;
+    }
     const { ring, name } = this.#options;
     const object = objects.handedOver.has(key) ? undefined : objects.informer.get(key);
     const labels = object?.metadata?.labels ?? {};
@@ -445,19 +558,29 @@ export class Shard {
       'read a controlled object missing from the cache',
     );
     if (shard === this.#options.name) return found;
-    if (controlledBy(found, owner, binding.info))
+    if (belongsTo(found, cache, owner, binding.info))
       throw new NotYetArrivedError(`${cache.info.resource} ${key}`, shard);
     return undefined;
   }
 
   /**
-   * Hands over the controlled objects of `owner` that this shard holds: all of them (its owner is being handed
-   * over), or those the sharder drains (their owner is not here). False when the Lease stopped being certain.
+   * Hands over the controlled objects below `owner` (an object of `level`'s resource: the controller's own when
+   * undefined) that this shard holds, every level of its chains, the deepest first: all of them (the root is
+   * being handed over), or those the sharder drains (their root is not here). False when the Lease stopped
+   * being certain.
    */
-  async #handOverControlled(binding: Binding, owner: string, which: 'all' | 'drained'): Promise<boolean> {
+  async #handOverControlled(
+    binding: Binding,
+    owner: string,
+    which: 'all' | 'drained',
+    level?: ControlledCache,
+  ): Promise<boolean> {
     const drain = drainLabel(this.#options.ring);
     for (const cache of binding.controlled.values()) {
+      if (cache.owner !== level) continue;
       for (const key of [...(cache.byOwner.get(owner) ?? [])]) {
+        // What the object controls goes first, whether or not the object itself goes now.
+        if (!(await this.#handOverControlled(binding, key, which, cache))) return false;
         const metadata = cache.handedOver.has(key) ? undefined : cache.informer.get(key)?.metadata;
         if (metadata === undefined) continue;
         if (which === 'drained' && metadata.labels?.[drain] !== drainValue) continue;

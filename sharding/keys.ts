@@ -47,7 +47,7 @@ function controlledKey(metadata: KeyMetadata): KeyResult {
 }
 
 /** 'apps/v1' -> 'apps'; the core group's 'v1' -> ''. */
-function groupOf(apiVersion: string): string {
+export function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }

@@ -6,7 +6,7 @@ import type { RingLease } from '../sharding/membership.ts';
 import { canaryBucket, SplitHashRing } from '../sharding/canary.ts';
 import { HashRing } from '../sharding/ring.ts';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './admission.ts';
-import { Assigner, type RingDirectory, type WebhookReply } from './assign.ts';
+import { Assigner, type AssignerOptions, type RingDirectory, type WebhookReply } from './assign.ts';
 
 const ringName = 'web';
 const label = 'shard.controller-rings.io/web';
@@ -95,7 +95,7 @@ function controller(
 }
 
 /** Calls the webhook the way the server does, with the request's JSON body. */
-function call(target: Assigner, admissionRequest: unknown, name = ringName): WebhookReply {
+function call(target: Assigner, admissionRequest: unknown, name = ringName): Promise<WebhookReply> {
   const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: admissionRequest };
   return target.handle(name, Buffer.from(JSON.stringify(body)));
 }
@@ -141,9 +141,9 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
       replicaSets,
       { name: 'settings-5d8f', ownerReferences: controller('apps/v1', 'Deployment', 'settings') },
     ],
-  ])('%s: to the shard of key %s', (_, key, kind, resource, metadata) => {
+  ])('%s: to the shard of key %s', async (_, key, kind, resource, metadata) => {
     const { assigner: webhook } = assigner();
-    const reply = call(
+    const reply = await call(
       webhook,
       request(kind, resource, { name: 'settings', namespace: 'shop', ...metadata }),
     );
@@ -156,10 +156,10 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     ]);
   });
 
-  it('adds the label beside existing labels, its key escaped as a JSON Pointer', () => {
+  it('adds the label beside existing labels, its key escaped as a JSON Pointer', async () => {
     const { assigner: webhook } = assigner();
     const metadata = { name: 'settings', namespace: 'shop', labels: { app: 'shop' } };
-    expect(patchOf(responseOf(call(webhook, request(configMap, configMaps, metadata))))).toEqual([
+    expect(patchOf(responseOf(await call(webhook, request(configMap, configMaps, metadata))))).toEqual([
       {
         op: 'add',
         path: '/metadata/labels/shard.controller-rings.io~1web',
@@ -168,14 +168,14 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     ]);
   });
 
-  it('removes a drain label left by a drain acknowledgement (UPDATE)', () => {
+  it('removes a drain label left by a drain acknowledgement (UPDATE)', async () => {
     const { assigner: webhook } = assigner();
     const metadata = {
       name: 'settings',
       namespace: 'shop',
       labels: { 'drain.controller-rings.io/web': 'true' },
     };
-    const reply = call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE' }));
+    const reply = await call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE' }));
     expect(patchOf(responseOf(reply))).toEqual([
       { op: 'add', path: `/metadata/labels/shard.controller-rings.io~1web`, value: expect.any(String) },
       { op: 'remove', path: '/metadata/labels/drain.controller-rings.io~1web' },
@@ -187,39 +187,42 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     // A live shard that is not the hash ring's choice, so keeping it differs from assigning anew.
     const other = shards.find((shard) => shard !== hashRing.shardFor(key)) ?? '';
     const metadata = { name: 'settings', namespace: 'shop' };
-    const update = (oldLabels: Record<string, string>, available = shards): unknown => {
+    const update = async (oldLabels: Record<string, string>, available = shards): Promise<unknown> => {
       const { assigner: webhook } = assigner(directory(() => available));
       const oldObject = { metadata: { ...metadata, labels: oldLabels } };
       return patchOf(
         responseOf(
-          call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE', oldObject })),
+          await call(webhook, request(configMap, configMaps, metadata, { operation: 'UPDATE', oldObject })),
         ),
       );
     };
 
-    it('keeps the object on its live shard when no drain was asked for (kubectl replace, a label edit)', () => {
-      expect(update({ [label]: other })).toEqual([
+    it('keeps the object on its live shard when no drain was asked for (kubectl replace, a label edit)', async () => {
+      expect(await update({ [label]: other })).toEqual([
         { op: 'add', path: '/metadata/labels', value: { [label]: other } },
       ]);
     });
 
-    it('assigns anew when the old shard is gone', () => {
+    it('assigns anew when the old shard is gone', async () => {
       const remaining = shards.filter((shard) => shard !== other);
-      expect(update({ [label]: other }, remaining)).toEqual([
+      expect(await update({ [label]: other }, remaining)).toEqual([
         { op: 'add', path: '/metadata/labels', value: { [label]: new HashRing(remaining).shardFor(key) } },
       ]);
     });
 
-    it('assigns anew after a drain acknowledgement (the old object carried the drain label)', () => {
-      expect(update({ [label]: other, 'drain.controller-rings.io/web': 'true' })).toEqual([
+    it('assigns anew after a drain acknowledgement (the old object carried the drain label)', async () => {
+      expect(await update({ [label]: other, 'drain.controller-rings.io/web': 'true' })).toEqual([
         { op: 'add', path: '/metadata/labels', value: { [label]: hashRing.shardFor(key) } },
       ]);
     });
   });
 
-  it("takes the namespace from the request when the object's metadata has none", () => {
+  it("takes the namespace from the request when the object's metadata has none", async () => {
     const { assigner: webhook } = assigner();
-    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }, { namespace: 'other' }));
+    const reply = await call(
+      webhook,
+      request(configMap, configMaps, { name: 'settings' }, { namespace: 'other' }),
+    );
     expect(patchOf(responseOf(reply))).toEqual([
       {
         op: 'add',
@@ -229,14 +232,18 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     ]);
   });
 
-  it('gives the same object the same shard on every call and in every replica', () => {
+  it('gives the same object the same shard on every call and in every replica', async () => {
     const objects = Array.from({ length: 50 }, (_, i) => ({ name: `object-${i}`, namespace: 'shop' }));
-    const shardsOf = (webhook: Assigner): unknown[] =>
-      objects.map((metadata) => patchOf(responseOf(call(webhook, request(configMap, configMaps, metadata)))));
+    const shardsOf = (webhook: Assigner): Promise<unknown[]> =>
+      Promise.all(
+        objects.map(async (metadata) =>
+          patchOf(responseOf(await call(webhook, request(configMap, configMaps, metadata)))),
+        ),
+      );
     const first = assigner().assigner;
-    const answers = shardsOf(first);
-    expect(shardsOf(first)).toEqual(answers);
-    expect(shardsOf(assigner().assigner)).toEqual(answers);
+    const answers = await shardsOf(first);
+    expect(await shardsOf(first)).toEqual(answers);
+    expect(await shardsOf(assigner().assigner)).toEqual(answers);
     expect(answers).toEqual(
       objects.map(({ name }) => [
         {
@@ -250,24 +257,28 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
     expect(new Set(answers.map((patch) => JSON.stringify(patch)))).toHaveProperty('size', shards.length);
   });
 
-  it('follows membership changes, whatever order the shards are listed in', () => {
+  it('follows membership changes, whatever order the shards are listed in', async () => {
     let available: readonly string[] = ['c', 'a', 'b'];
     const { assigner: webhook } = assigner(directory(() => available));
-    const shardOf = (name: string): unknown => {
-      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+    const shardOf = async (name: string): Promise<unknown> => {
+      const reply = await call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
       return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
     };
     const names = Array.from({ length: 30 }, (_, i) => `object-${i}`);
-    expect(names.map(shardOf)).toEqual(names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)));
+    expect(await Promise.all(names.map(shardOf))).toEqual(
+      names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)),
+    );
     available = ['b'];
-    expect(new Set(names.map(shardOf))).toEqual(new Set(['b']));
+    expect(new Set(await Promise.all(names.map(shardOf)))).toEqual(new Set(['b']));
     available = ['b', 'a', 'c'];
-    expect(names.map(shardOf)).toEqual(names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)));
+    expect(await Promise.all(names.map(shardOf))).toEqual(
+      names.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`)),
+    );
   });
 
-  it('logs the assignment at debug with the ring, the object and the shard', () => {
+  it('logs the assignment at debug with the ring, the object and the shard', async () => {
     const { assigner: webhook, logs } = assigner();
-    call(webhook, request(configMap, configMaps, { name: 'settings', namespace: 'shop' }));
+    await call(webhook, request(configMap, configMaps, { name: 'settings', namespace: 'shop' }));
     expect(logs).toContainEqual(
       expect.objectContaining({
         level: 20,
@@ -284,34 +295,36 @@ describe('Assigner assigns unlabelled objects of a ring', () => {
 
 describe("Assigner assigns only to the ring's members", () => {
   const objects = Array.from({ length: 50 }, (_, i) => `object-${i}`);
-  const shardsOf = (ringDirectory: RingDirectory): unknown[] => {
+  const shardsOf = (ringDirectory: RingDirectory): Promise<unknown[]> => {
     const { assigner: webhook } = assigner(ringDirectory);
-    return objects.map((name) => {
-      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
-      return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
-    });
+    return Promise.all(
+      objects.map(async (name) => {
+        const reply = await call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+        return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
+      }),
+    );
   };
   const byHashRing = objects.map((name) => hashRing.shardFor(`/ConfigMap/shop/${name}`));
 
-  it('never to a Lease whose name is not a valid label value: the API server would reject the object', () => {
+  it('never to a Lease whose name is not a valid label value: the API server would reject the object', async () => {
     // Before, such a name won its share of the objects, and every create of them failed.
     const long = shardLease('l'.repeat(64));
-    expect(shardsOf(directory(() => shards, [long]))).toEqual(byHashRing);
+    expect(await shardsOf(directory(() => shards, [long]))).toEqual(byHashRing);
   });
 
-  it('never to a Lease in a namespace the ring does not trust, whatever its name', () => {
+  it('never to a Lease in a namespace the ring does not trust, whatever its name', async () => {
     const intruders = [shardLease('intruder', 'elsewhere'), shardLease('a', 'elsewhere')];
-    expect(shardsOf(directory(() => shards, intruders))).toEqual(byHashRing);
+    expect(await shardsOf(directory(() => shards, intruders))).toEqual(byHashRing);
   });
 
-  it('to neither of two Leases of one name in trusted namespaces', () => {
+  it('to neither of two Leases of one name in trusted namespaces', async () => {
     const trusting: ControllerRing = {
       ...ring,
       spec: { ...ring.spec, shardLeaseNamespaces: ['shards', 'more'] },
     };
     const ringDirectory = directory(() => [...shards, 'd'], [shardLease('d', 'more')]);
     const ringOf = (name: string): ControllerRing | undefined => (name === ringName ? trusting : undefined);
-    expect(shardsOf({ ...ringDirectory, ring: ringOf })).toEqual(byHashRing);
+    expect(await shardsOf({ ...ringDirectory, ring: ringOf })).toEqual(byHashRing);
   });
 });
 
@@ -328,74 +341,81 @@ describe('Assigner splits a ring with canary shards like the sync', () => {
       metadata: { ...plain.metadata, labels: { ...plain.metadata?.labels, version: 'v2' } },
     };
   };
-  const shardsOf = (percent: number, leases: RingLease[]): unknown[] => {
+  const shardsOf = (percent: number, leases: RingLease[]): Promise<unknown[]> => {
     const { assigner: webhook } = assigner({
       ring: (name) => (name === ringName ? canaryRing(percent) : undefined),
       leases: () => leases,
     });
-    return objects.map((name) => {
-      const reply = call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
-      return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
-    });
+    return Promise.all(
+      objects.map(async (name) => {
+        const reply = await call(webhook, request(configMap, configMaps, { name, namespace: 'shop' }));
+        return (patchOf(responseOf(reply)) as [{ value: Record<string, string> }])[0].value[label];
+      }),
+    );
   };
 
   it.each([10, 50])(
     'at %d %%: the canary side to the canary shard, the rest by the stable shards',
-    (percent) => {
+    async (percent) => {
       const split = new SplitHashRing({ percent, canary: ['c'], stable: ['a', 'b'] });
-      const assigned = shardsOf(percent, [shardLease('a'), shardLease('b'), canaryLease('c')]);
+      const assigned = await shardsOf(percent, [shardLease('a'), shardLease('b'), canaryLease('c')]);
       expect(assigned).toEqual(objects.map((name) => split.shardFor(`/ConfigMap/shop/${name}`)));
       const onCanary = objects.filter((name) => canaryBucket(`/ConfigMap/shop/${name}`) < percent);
       expect(assigned.filter((shard) => shard === 'c')).toHaveLength(onCanary.length);
     },
   );
 
-  it('with no canary shard available, to the stable shards; with no stable shard, to the canary shards', () => {
+  it('with no canary shard available, to the stable shards; with no stable shard, to the canary shards', async () => {
     const released = { ...canaryLease('c'), spec: { holderIdentity: '' } };
-    expect(shardsOf(50, [shardLease('a'), shardLease('b'), released])).toEqual(
+    expect(await shardsOf(50, [shardLease('a'), shardLease('b'), released])).toEqual(
       objects.map((name) => new HashRing(['a', 'b']).shardFor(`/ConfigMap/shop/${name}`)),
     );
-    expect(new Set(shardsOf(50, [canaryLease('c')]))).toEqual(new Set(['c']));
+    expect(new Set(await shardsOf(50, [canaryLease('c')]))).toEqual(new Set(['c']));
   });
 });
 
 describe('Assigner admits objects unchanged', () => {
-  it('when no shard is available', () => {
+  it('when no shard is available', async () => {
     const { assigner: webhook } = assigner(directory(() => []));
-    expect(unchanged(call(webhook, request(configMap, configMaps, { name: 'settings' })))).toEqual([]);
+    expect(unchanged(await call(webhook, request(configMap, configMaps, { name: 'settings' })))).toEqual([]);
   });
 
-  it('when the object already has a shard label (a race with the objectSelector)', () => {
+  it('when the object already has a shard label (a race with the objectSelector)', async () => {
     const { assigner: webhook } = assigner();
     const metadata = { name: 'settings', labels: { [label]: 'z' } };
-    expect(unchanged(call(webhook, request(configMap, configMaps, metadata)))).toEqual([]);
+    expect(unchanged(await call(webhook, request(configMap, configMaps, metadata)))).toEqual([]);
   });
 
-  it('with a warning when it has a generateName but no name yet', () => {
+  it('with a warning when it has a generateName but no name yet', async () => {
     const { assigner: webhook } = assigner();
-    const warnings = unchanged(call(webhook, request(configMap, configMaps, { generateName: 'settings-' })));
+    const warnings = unchanged(
+      await call(webhook, request(configMap, configMaps, { generateName: 'settings-' })),
+    );
     expect(warnings).toEqual([expect.stringContaining('ControllerRing "web"')]);
     expect(warnings[0]).toContain('generateName "settings-"');
     expect(warnings[0]).toContain('the sharder assigns it on its next sync');
   });
 
-  it('when a controlled object has no controller reference', () => {
+  it('when a controlled object has no controller reference', async () => {
     const { assigner: webhook } = assigner();
     const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', uid: 'uid-settings' }];
-    const reply = call(webhook, request(secret, secrets, { name: 'token', ownerReferences }));
+    const reply = await call(webhook, request(secret, secrets, { name: 'token', ownerReferences }));
     expect(unchanged(reply)).toEqual([]);
   });
 
-  it('with a warning when the ring is unknown', () => {
+  it('with a warning when the ring is unknown', async () => {
     const { assigner: webhook } = assigner();
-    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }), 'gone');
+    const reply = await call(webhook, request(configMap, configMaps, { name: 'settings' }), 'gone');
     expect(unchanged(reply)).toEqual([expect.stringContaining('ControllerRing "gone" does not exist')]);
   });
 
-  it('with a warning when the resource is not one of the ring', () => {
+  it('with a warning when the resource is not one of the ring', async () => {
     const { assigner: webhook } = assigner();
     const jobs = { group: 'batch', version: 'v1', resource: 'jobs' };
-    const reply = call(webhook, request({ group: 'batch', version: 'v1', kind: 'Job' }, jobs, { name: 'j' }));
+    const reply = await call(
+      webhook,
+      request({ group: 'batch', version: 'v1', kind: 'Job' }, jobs, { name: 'j' }),
+    );
     expect(unchanged(reply)).toEqual([
       'jobs.batch is not a resource of ControllerRing "web", so the object is not assigned to a shard at admission',
     ]);
@@ -406,13 +426,13 @@ describe('Assigner admits objects unchanged', () => {
     ['CONNECT', { operation: 'CONNECT', object: undefined }],
     ['a CREATE without object', { object: undefined }],
     ['a write to a subresource', { subResource: 'status' }],
-  ] as const)('for %s', (_, overrides: Partial<AdmissionRequest>) => {
+  ] as const)('for %s', async (_, overrides: Partial<AdmissionRequest>) => {
     const { assigner: webhook } = assigner();
-    const reply = call(webhook, request(configMap, configMaps, { name: 'settings' }, overrides));
+    const reply = await call(webhook, request(configMap, configMaps, { name: 'settings' }, overrides));
     expect(unchanged(reply)).toEqual([]);
   });
 
-  it('with a warning and an error log when something unexpected fails', () => {
+  it('with a warning and an error log when something unexpected fails', async () => {
     const failing: RingDirectory = {
       ring: () => ring,
       leases: () => {
@@ -420,7 +440,10 @@ describe('Assigner admits objects unchanged', () => {
       },
     };
     const { assigner: webhook, logs } = assigner(failing);
-    const reply = call(webhook, request(configMap, configMaps, { name: 'settings', namespace: 'shop' }));
+    const reply = await call(
+      webhook,
+      request(configMap, configMaps, { name: 'settings', namespace: 'shop' }),
+    );
     const response = responseOf(reply);
     expect(reply.result).toBe('error');
     expect(response).toEqual({
@@ -451,7 +474,7 @@ describe('Assigner reads only what it needs of a review', () => {
     return Buffer.from(body.replace(marker, `"spec":${spec}`));
   }
 
-  it('reads the objects around a spec of arrays nested 100,000 deep as it does without them', () => {
+  it('reads the objects around a spec of arrays nested 100,000 deep as it does without them', async () => {
     const depth = 100_000;
     const key = '/ConfigMap/shop/settings';
     // A live shard that is not the hash ring's choice: the UPDATE removed its label, so the object stays.
@@ -465,14 +488,14 @@ describe('Assigner reads only what it needs of a review', () => {
     });
     const { assigner: webhook } = assigner();
     const nested = '['.repeat(depth) + ']'.repeat(depth);
-    const reply = webhook.handle(ringName, reviewWithSpec(admissionRequest, nested));
+    const reply = await webhook.handle(ringName, reviewWithSpec(admissionRequest, nested));
     expect(reply.result).toBe('assigned');
     expect(patchOf(responseOf(reply))).toEqual([
       { op: 'add', path: '/metadata/labels/shard.controller-rings.io~1web', value: kept },
     ]);
     // One bracket short, the same review is no JSON.
     const truncated = reviewWithSpec(admissionRequest, '['.repeat(depth) + ']'.repeat(depth - 1));
-    expect(webhook.handle(ringName, truncated)).toMatchObject({
+    expect(await webhook.handle(ringName, truncated)).toMatchObject({
       statusCode: 400,
       body: { code: 400, message: expect.stringContaining('the request body is not JSON') },
     });
@@ -511,9 +534,9 @@ describe('Assigner answers malformed requests with HTTP 400', () => {
       }),
       'the AdmissionReview has no request.uid',
     ],
-  ])('%s: a Status saying so', (_, body, message) => {
+  ])('%s: a Status saying so', async (_, body, message) => {
     const { assigner: webhook } = assigner();
-    expect(status(webhook.handle(ringName, Buffer.from(body)))).toEqual({
+    expect(status(await webhook.handle(ringName, Buffer.from(body)))).toEqual({
       apiVersion: 'v1',
       kind: 'Status',
       status: 'Failure',
@@ -548,18 +571,134 @@ describe('Assigner answers malformed requests with HTTP 400', () => {
       { operation: 'UPDATE', oldObject: { metadata: 'settings' } },
       'has an oldObject whose metadata is not a JSON object',
     ],
-  ])('a request with %s: a review with its uid, allowed false and status 400', (_, overrides, message) => {
-    const { assigner: webhook } = assigner();
-    const reply = call(webhook, { ...request(configMap, configMaps, { name: 'settings' }), ...overrides });
-    expect(reply).toMatchObject({ statusCode: 400, result: 'invalid' });
-    expect(reply.body).toEqual({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: {
-        uid: 'uid-1',
-        allowed: false,
-        status: expect.objectContaining({ code: 400, message: expect.stringContaining(message) }),
-      },
+  ])(
+    'a request with %s: a review with its uid, allowed false and status 400',
+    async (_, overrides, message) => {
+      const { assigner: webhook } = assigner();
+      const reply = await call(webhook, {
+        ...request(configMap, configMaps, { name: 'settings' }),
+        ...overrides,
+      });
+      expect(reply).toMatchObject({ statusCode: 400, result: 'invalid' });
+      expect(reply.body).toEqual({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: {
+          uid: 'uid-1',
+          allowed: false,
+          status: expect.objectContaining({ code: 400, message: expect.stringContaining(message) }),
+        },
+      });
+    },
+  );
+});
+
+describe('Assigner assigns every level of a chain of controllers to the shard of its root', () => {
+  const pods = { group: '', version: 'v1', resource: 'pods' };
+  const pod = { group: '', version: 'v1', kind: 'Pod' };
+  const chainRing: ControllerRing = {
+    metadata: { name: ringName },
+    spec: {
+      resources: [
+        {
+          group: 'apps',
+          resource: 'deployments',
+          controlledResources: [
+            { group: 'apps', resource: 'replicasets' },
+            { group: '', resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+          ],
+        },
+      ],
+      shardLeaseNamespaces: ['shards'],
+    },
+  };
+  const rootKey = 'apps/Deployment/shop/web';
+  const podMetadata = {
+    name: 'web-1-a',
+    namespace: 'shop',
+    ownerReferences: controller('apps/v1', 'ReplicaSet', 'web-1'),
+  };
+
+  function chainAssigner(readOwner: AssignerOptions['readOwner'], chainBudgetMs?: number): Assigner {
+    const logger = pino({ level: 'silent' });
+    const ringDirectory: RingDirectory = {
+      ring: (name) => (name === ringName ? chainRing : undefined),
+      leases: () => shards.map((name) => shardLease(name)),
+    };
+    return new Assigner({
+      directory: ringDirectory,
+      logger,
+      now: () => now,
+      ...(readOwner === undefined ? {} : { readOwner }),
+      ...(chainBudgetMs === undefined ? {} : { chainBudgetMs }),
     });
+  }
+
+  it('a Pod of a ReplicaSet of a Deployment: one read of the ReplicaSet, by name and uid', async () => {
+    const reads: string[] = [];
+    const webhook = chainAssigner(() => (owner, namespace, name) => {
+      reads.push(`${owner.resource}/${namespace ?? ''}/${name}`);
+      return Promise.resolve({
+        uid: 'uid-web-1',
+        ownerReferences: controller('apps/v1', 'Deployment', 'web'),
+      });
+    });
+    const reply = await call(webhook, request(pod, pods, podMetadata));
+    expect(patchOf(responseOf(reply))).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { [label]: hashRing.shardFor(rootKey) } },
+    ]);
+    expect(reads).toEqual(['replicasets/shop/web-1']);
+    // The first level needs no read: its controller reference names the root.
+    const replicaSetMetadata = {
+      name: 'web-1',
+      namespace: 'shop',
+      ownerReferences: controller('apps/v1', 'Deployment', 'web'),
+    };
+    const first = await call(webhook, request(replicaSet, replicaSets, replicaSetMetadata));
+    expect(patchOf(responseOf(first))).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { [label]: hashRing.shardFor(rootKey) } },
+    ]);
+    expect(reads).toHaveLength(1);
+  });
+
+  it.each([
+    ['its owner is gone', () => Promise.resolve(undefined), 'does not exist as replicasets.apps'],
+    [
+      'its owner was created anew under its name',
+      () =>
+        Promise.resolve({ uid: 'uid-other', ownerReferences: controller('apps/v1', 'Deployment', 'web') }),
+      'does not exist as replicasets.apps',
+    ],
+    ['reading its owner fails', () => Promise.reject(new Error('connection refused')), 'connection refused'],
+  ])('admits it unchanged, with a warning, when %s', async (_, read, warning) => {
+    const webhook = chainAssigner(() => read);
+    const { response } = await webhook.admit(ringName, request(pod, pods, podMetadata));
+    expect(response.patch).toBeUndefined();
+    expect(response.warnings).toEqual([expect.stringContaining(warning)]);
+  });
+
+  it('admits it unchanged when its owner takes longer than the budget, which bounds the call', async () => {
+    const webhook = chainAssigner(
+      (signal) => () =>
+        new Promise((_, reject) => {
+          signal.addEventListener(
+            'abort',
+            () => {
+              reject(signal.reason as Error);
+            },
+            { once: true },
+          );
+        }),
+      20,
+    );
+    const { response } = await webhook.admit(ringName, request(pod, pods, podMetadata));
+    expect(response.patch).toBeUndefined();
+    expect(response.warnings).toEqual([expect.stringContaining("assigned on the sharder's next sync")]);
+  });
+
+  it('admits it unchanged, with a warning, when the webhook reads no chains', async () => {
+    const { response } = await chainAssigner(undefined).admit(ringName, request(pod, pods, podMetadata));
+    expect(response.patch).toBeUndefined();
+    expect(response.warnings).toEqual([expect.stringContaining('does not read chains of controllers')]);
   });
 });

@@ -12,6 +12,13 @@ import {
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { ringSplit, splitSignature, SplitHashRing, type Split } from '../sharding/canary.ts';
+import {
+  chainKey,
+  ownerChain,
+  type ChainKeyResult,
+  type ChainResource,
+  type ReadOwner,
+} from '../sharding/chain.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
 import { assignPatch } from '../sharding/patches.ts';
@@ -52,6 +59,13 @@ export interface AssignerOptions {
   logger: Logger;
   /** The clock shard states are computed at; default the system clock. */
   now?: () => Date;
+  /**
+   * Reads a chain level's controller (runtime/owner-reader.ts), its reads bounded by `signal`: objects below
+   * the first level of a chain (controlledResources[].owner) are assigned only with it.
+   */
+  readOwner?: (signal: AbortSignal) => ReadOwner;
+  /** How long the reads of one object's chain may take in all; default 1000 ms, within the webhook's timeout. */
+  chainBudgetMs?: number;
 }
 
 /** What the webhook answers to one admission request, and how that counts in metrics. */
@@ -64,20 +78,30 @@ export class Assigner {
   readonly #directory: RingDirectory;
   readonly #logger: Logger;
   readonly #now: () => Date;
+  readonly #readOwner: ((signal: AbortSignal) => ReadOwner) | undefined;
+  readonly #chainBudgetMs: number;
   /** Per ring, the hash ring of its last seen split: most calls find the membership unchanged. */
   readonly #hashRings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
 
-  constructor({ directory, logger, now = () => new Date() }: AssignerOptions) {
+  constructor({
+    directory,
+    logger,
+    now = () => new Date(),
+    readOwner,
+    chainBudgetMs = 1000,
+  }: AssignerOptions) {
     this.#directory = directory;
     this.#logger = logger;
     this.#now = now;
+    this.#readOwner = readOwner;
+    this.#chainBudgetMs = chainBudgetMs;
   }
 
   /**
    * Answers a call of `ring`'s webhook with request body `body`. A body that is no AdmissionReview v1 request
    * gets HTTP 400: the API server counts that as a failed call, which failurePolicy Ignore lets pass.
    */
-  handle(ring: string, body: Uint8Array): WebhookReply {
+  async handle(ring: string, body: Uint8Array): Promise<WebhookReply> {
     const decoded = decodeReview(body);
     if ('error' in decoded) {
       const { error, uid } = decoded;
@@ -85,14 +109,14 @@ export class Assigner {
       const answer = uid === undefined ? badRequestStatus(error) : review(badRequestResponse(uid, error));
       return { statusCode: 400, body: answer, result: 'invalid' };
     }
-    const { response, result } = this.admit(ring, decoded.request);
+    const { response, result } = await this.admit(ring, decoded.request);
     return { statusCode: 200, body: review(response), result };
   }
 
   /** Decides one admission request of `ring`'s webhook. Never throws. */
-  admit(ring: string, request: AdmissionRequest): AdmissionDecision {
+  async admit(ring: string, request: AdmissionRequest): Promise<AdmissionDecision> {
     try {
-      return this.#admit(ring, request);
+      return await this.#admit(ring, request);
     } catch (error) {
       this.#logger.error({ err: error, ring, object: objectName(request) }, 'admission failed');
       const warning = `ControllerRing "${ring}": the sharder failed to assign the object at admission (${String(error)}); it assigns it on its next sync`;
@@ -100,7 +124,7 @@ export class Assigner {
     }
   }
 
-  #admit(ring: string, request: AdmissionRequest): AdmissionDecision {
+  async #admit(ring: string, request: AdmissionRequest): Promise<AdmissionDecision> {
     const { uid, object } = request;
     // Labels cannot be set through a subresource; DELETE and CONNECT have nothing to label.
     const writes = request.operation === 'CREATE' || request.operation === 'UPDATE';
@@ -129,11 +153,13 @@ export class Assigner {
     if (labels !== undefined && shardLabel(ring) in labels) return unassigned(allow(uid));
 
     const namespace = metadata.namespace ?? request.namespace;
-    const key = hashKey({ ...metadata, ...(namespace ? { namespace } : {}) }, source);
+    const key = await this.#key({ ...metadata, ...(namespace ? { namespace } : {}) }, source);
     if ('reason' in key) {
       log('debug', 'no hash key', { reason: key.reason });
-      // An object without a controller is simply not the ring's; one without a name yet needs telling.
-      const warnings = key.reason === 'NoName' ? [`ControllerRing "${ring}": ${key.message}`] : [];
+      // An object without a controller is simply not the ring's; one without a name yet, or whose chain of
+      // controllers cannot be followed, needs telling.
+      const warnings =
+        key.reason === 'NoControllerReference' ? [] : [`ControllerRing "${ring}": ${key.message}`];
       return unassigned(allow(uid, { warnings }));
     }
     // Only the ring's members: a Lease it does not trust, or whose name cannot be a label value (the API server
@@ -175,6 +201,33 @@ export class Assigner {
     log[level](fields, message);
   }
 
+  /**
+   * The object's hash key; below a chain's first level its root's, read up the chain within the time budget
+   * (sharding/chain.ts). A read that fails or takes too long leaves the object to the sync.
+   */
+  async #key(metadata: KeyMetadataOf<AdmissionRequest>, source: Source): Promise<ChainKeyResult> {
+    if (!source.controlled) return hashKey(metadata, source);
+    if (source.owners === 'ChainTooDeep') {
+      const message = `the chain of controllers above ${source.resource} is deeper than the sharder follows, so the object is not assigned to a shard; shorten the chain in the ControllerRing`;
+      return { reason: 'ChainTooDeep', message };
+    }
+    if (source.owners.length === 0) return hashKey(metadata, source);
+    if (this.#readOwner === undefined) {
+      const message = `the webhook does not read chains of controllers, so ${source.resource} is assigned on the sharder's next sync`;
+      return { reason: 'OwnerNotFound', message };
+    }
+    try {
+      return await chainKey(
+        metadata,
+        source.owners,
+        this.#readOwner(AbortSignal.timeout(this.#chainBudgetMs)),
+      );
+    } catch (error) {
+      const message = `reading the object's chain of controllers failed (${String(error)}), so it is assigned on the sharder's next sync`;
+      return { reason: 'OwnerNotFound', message };
+    }
+  }
+
   #hashRing(ring: string, split: Split): SplitHashRing {
     const signature = splitSignature(split);
     const cached = this.#hashRings.get(ring);
@@ -202,15 +255,29 @@ function unassigned(response: AdmissionResponse): AdmissionDecision {
   return { response, result: 'unassigned' };
 }
 
+/** KeySource, and for a controlled resource the owners above it in its chain (sharding/chain.ts). */
+type Source =
+  | (KeySource & { readonly controlled: false })
+  | {
+      readonly controlled: true;
+      readonly resource: string;
+      readonly owners: readonly ChainResource[] | 'ChainTooDeep';
+    };
+
+type KeyMetadataOf<T extends AdmissionRequest> = NonNullable<NonNullable<T['object']>['metadata']>;
+
 /** Where the object's hash key comes from, or undefined if its resource is not one of the ring's. */
-function keySource(ring: ControllerRing, request: AdmissionRequest): KeySource | undefined {
+function keySource(ring: ControllerRing, request: AdmissionRequest): Source | undefined {
   const { group, resource } = request.resource;
   const matches = (candidate: Pick<RingResource, 'group' | 'resource'>): boolean =>
     (candidate.group ?? '') === group && candidate.resource === resource;
   const { resources } = ring.spec;
   if (resources.some(matches))
     return { controlled: false, group: request.kind.group, kind: request.kind.kind };
-  if (resources.some((owner) => owner.controlledResources?.some(matches))) return { controlled: true };
+  for (const entry of resources) {
+    const owners = ownerChain(entry, { group, resource });
+    if (owners !== undefined) return { controlled: true, resource: resourceName(request), owners };
+  }
   return undefined;
 }
 

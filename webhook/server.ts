@@ -14,7 +14,7 @@ import { ringOfPath, webhookPath } from './path.ts';
 /** Answers one call of a ring's webhook; Assigner implements it. */
 export interface AdmissionHandler {
   /** `body` is the request body as received: JSON, which the handler decodes. */
-  handle(ring: string, body: Uint8Array): WebhookReply;
+  handle(ring: string, body: Uint8Array): Promise<WebhookReply> | WebhookReply;
 }
 
 /**
@@ -231,7 +231,7 @@ export class WebhookServer {
       response.setHeader('connection', 'close');
       reply = { statusCode: body, body: refusal(body, this.#limits), result: 'refused' };
     } else {
-      reply = this.#handler.handle(ring, body);
+      reply = await this.#handler.handle(ring, body);
     }
     this.#send(response, reply.statusCode, reply.body);
     this.#metrics.request(ring, reply.result, reply.statusCode, (performance.now() - started) / 1000);

@@ -49,7 +49,7 @@ export interface RingResource {
    */
   resource: string;
   /**
-   * Resources whose objects are controlled by objects of this resource (through a controller ownerReference): they are assigned to the shard of their controller.
+   * Resources whose objects are controlled by objects of this resource (through a controller ownerReference), or by objects of another of these controlledResources (owner): they are assigned to the shard of the ring resource's object at the root of their chain of controllers, at most 3 levels below it.
    *
    * @maxItems 16
    */
@@ -65,6 +65,20 @@ export interface ControlledResource {
   group?: string;
   /**
    * The resource's plural, lowercase name, e.g. 'secrets'.
+   */
+  resource: string;
+  owner?: OwnerResource;
+}
+/**
+ * The resource whose objects control this resource's objects, when that is another of these controlledResources, for chains such as Deployment → ReplicaSet → Pod (pods' owner: group apps, resource replicasets). Default: the ring resource.
+ */
+export interface OwnerResource {
+  /**
+   * The API group of the owner's resource; empty for the core group.
+   */
+  group?: string;
+  /**
+   * The owner's resource, plural and lowercase, e.g. 'replicasets'.
    */
   resource: string;
 }

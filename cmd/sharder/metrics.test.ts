@@ -56,6 +56,7 @@ function report(ringName: string, extra: Partial<SyncReport> = {}): SyncReport {
     moved: 0,
     drained: 0,
     unassigned: 0,
+    unresolved: 0,
     pending: 0,
     seconds: 0.5,
     ...extra,
@@ -191,6 +192,18 @@ describe('the sync and webhook metrics', () => {
     expect((await samples(registry)).get('controller_rings_sync_unassigned_objects{ring="one"}')).toBe(4);
     state.leading = false;
     expect((await samples(registry)).has('controller_rings_sync_unassigned_objects{ring="one"}')).toBe(false);
+  });
+
+  it('report the objects whose chain of controllers has no root, from the last complete sync, while leading', async () => {
+    const { registry, state, metrics } = setup();
+    state.rings = [ring('one')];
+    const series = 'controller_rings_sync_unresolved_objects{ring="one"}';
+    metrics.sync.finished?.(report('one', { unresolved: 3 }));
+    expect((await samples(registry)).get(series)).toBe(3);
+    metrics.sync.finished?.(report('one', { unresolved: 1, error: new Error('refused') }));
+    expect((await samples(registry)).get(series)).toBe(3);
+    state.leading = false;
+    expect((await samples(registry)).has(series)).toBe(false);
   });
 
   it('leave no series of a deleted ring', async () => {

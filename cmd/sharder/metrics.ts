@@ -288,6 +288,19 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
   const unassignedSeries = new RingSeries(unassigned, (labels) => {
     unassigned.set(labels, 0);
   });
+  // The leader's too, as unassigned.
+  const unresolved: Gauge<'ring'> = new Gauge({
+    name: 'controller_rings_sync_unresolved_objects',
+    help: "Objects below the first level of a ring's chains of controllers that the last sync of the ring that went through could not follow to their root (an owner missing, or of a group the chain does not declare): not assigned",
+    labelNames: ['ring'] as const,
+    registers,
+    collect: () => {
+      unresolvedSeries.retain(sources.leading() ? ringNames() : new Set());
+    },
+  });
+  const unresolvedSeries = new RingSeries(unresolved, (labels) => {
+    unresolved.set(labels, 0);
+  });
 
   /** Removes the series of rings gone from the cache; the rings in it. */
   function keep<T extends string>(series: RingSeries<T>): Set<string> {
@@ -324,6 +337,8 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
         if (report.error === undefined) {
           unassigned.set({ ring }, report.unassigned);
           unassignedSeries.add({ ring });
+          unresolved.set({ ring }, report.unresolved);
+          unresolvedSeries.add({ ring });
         }
       },
     },

@@ -10,6 +10,7 @@ import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { Discovery } from '../../runtime/discovery.ts';
 import { EventRecorder } from '../../runtime/events.ts';
+import { ownerReader } from '../../runtime/owner-reader.ts';
 import { FailureLog } from '../../runtime/failure-log.ts';
 import { FencedClient } from '../../runtime/fence.ts';
 import { Informer, objectKey, type InformerOptions } from '../../runtime/informer.ts';
@@ -212,8 +213,14 @@ export class Sharder {
       leases: () => this.#leases.list(),
     };
     const logger = this.#logger.child({ component: 'webhook' });
+    const discovery = new Discovery(this.#rest);
     const server = new WebhookServer({
-      handler: new Assigner({ directory, logger }),
+      handler: new Assigner({
+        directory,
+        logger,
+        // Objects below the first level of a chain of controllers: their root is read up the chain.
+        readOwner: (signal) => ownerReader(this.#rest, discovery, signal),
+      }),
       tls: this.#certificates,
       metrics: this.#sharderMetrics.webhook,
       ...this.#config.webhook.address,

@@ -24,6 +24,7 @@ function report(fields: Partial<SyncReport>): SyncReport {
     moved: 0,
     drained: 0,
     unassigned: 0,
+    unresolved: 0,
     pending: 0,
     seconds: 0.25,
     ...fields,
@@ -65,6 +66,14 @@ describe('RebalanceEvents', () => {
       name: 'ring-a',
       uid: 'uid-a',
     });
+  });
+
+  it('names the objects whose chain of controllers could not be followed, when there are any', () => {
+    const { events, observer } = recorded();
+    sync(observer, { shards: ['a', 'b', 'c'], drained: 3, unresolved: 2 });
+    expect(events[1]?.note).toBe(
+      'rebalanced onto shards a, b, c: moved 0 and drained 3 of 100 objects in 0.3 s, 0 left unassigned, 2 whose chain of controllers could not be followed, 0 to look at again',
+    );
   });
 
   it('records the end of a sync that moved objects though its previous shards are unknown', () => {

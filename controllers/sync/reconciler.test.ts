@@ -411,3 +411,127 @@ describe('the sync of a ring with canary shards', () => {
     }
   });
 });
+
+describe('a chain of controllers (Deployment → ReplicaSet → Pod)', () => {
+  const info = (group: string, resource: string, kind: string): ResourceInfo => ({
+    ...configMaps,
+    group,
+    resource,
+    kind,
+  });
+  const byResource: Record<string, ResourceInfo> = {
+    deployments: info('apps', 'deployments', 'Deployment'),
+    replicasets: info('apps', 'replicasets', 'ReplicaSet'),
+    pods: info('', 'pods', 'Pod'),
+  };
+  const controllerRing: ControllerRing = {
+    metadata: { name: ring },
+    spec: {
+      resources: [
+        {
+          group: 'apps',
+          resource: 'deployments',
+          controlledResources: [
+            { group: 'apps', resource: 'replicasets' },
+            { group: '', resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+          ],
+        },
+      ],
+      shardLeaseNamespaces: ['shards'],
+    },
+  };
+  const controller = (apiVersion: string, kind: string, name: string) => [
+    { apiVersion, kind, name, uid: `uid-${name}`, controller: true },
+  ];
+  const unlabelled = (name: string, ownerReferences?: object[]) => ({
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1', ownerReferences },
+  });
+  // 10 Deployments with a ReplicaSet each and 5 Pods per ReplicaSet; one more Pod whose ReplicaSet is gone.
+  const deployments = Array.from({ length: 10 }, (_, i) => unlabelled(`web-${i}`));
+  const replicaSets = deployments.map(({ metadata }) =>
+    unlabelled(`${metadata.name}-rs`, controller('apps/v1', 'Deployment', metadata.name)),
+  );
+  const pods = [
+    ...replicaSets.flatMap(({ metadata }) =>
+      Array.from({ length: 5 }, (_, i) =>
+        unlabelled(`${metadata.name}-${i}`, controller('apps/v1', 'ReplicaSet', metadata.name)),
+      ),
+    ),
+    unlabelled('orphan', controller('apps/v1', 'ReplicaSet', 'gone')),
+  ];
+
+  it('lists the deepest level first and gives every level its root’s shard, reading each owner once', async () => {
+    const listed: string[] = [];
+    const reads: string[] = [];
+    const patched: { path: string; shard: string | null | undefined }[] = [];
+    const api = await startHttpsStub((request, body, response) => {
+      response.setHeader('content-type', 'application/json');
+      const path = request.url?.split('?')[0] ?? '';
+      const resource = path.split('/').at(-1) ?? '';
+      if (request.method === 'PATCH') {
+        const patch = JSON.parse(body) as { metadata: { labels: Record<string, string | null> } };
+        patched.push({ path, shard: patch.metadata.labels[shardLabel(ring)] });
+        response.end('{}');
+        return;
+      }
+      const lists: Record<string, object[]> = { deployments, replicasets: replicaSets, pods };
+      const items = lists[resource];
+      if (items !== undefined) {
+        listed.push(resource);
+        response.end(JSON.stringify({ metadata: {}, items }));
+        return;
+      }
+      // A GET of one object: /apis/apps/v1/namespaces/default/replicasets/<name>.
+      reads.push(path);
+      const found = replicaSets.find(({ metadata }) => path.endsWith(`/replicasets/${metadata.name}`));
+      if (found === undefined) {
+        response.statusCode = 404;
+        response.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound' }));
+        return;
+      }
+      response.end(JSON.stringify(found));
+    });
+    const rest = new FencedClient(api.kubeConfig, 'test', {
+      certain: true,
+      lost: new AbortController().signal,
+      reason: '',
+    });
+    const recorder = new Recorder();
+    const sync = new SyncReconciler({
+      ring: () => controllerRing,
+      leases: () => ['a', 'b', 'c'].map(lease),
+      namespace: () => ({ metadata: { name: 'default', labels: {} } }),
+      rest,
+      discovery: {
+        resolve: (_group: string, resource: string) => Promise.resolve(byResource[resource]),
+      } as unknown as Discovery,
+      excludedNamespaces: [],
+      concurrency: 3,
+      syncPeriodMs: 60_000,
+      retryAfterMs: 1_000,
+      now: () => now,
+      logger: createLogger({ level: 'silent' }),
+      observers: [recorder],
+    });
+    try {
+      await sync.reconcile(ring);
+    } finally {
+      rest.close();
+      await api.close();
+    }
+    expect(listed).toEqual(['pods', 'replicasets', 'deployments']);
+    // One read per ReplicaSet (and one for the missing one), not one per Pod.
+    expect(reads).toHaveLength(11);
+    const hashRing = new HashRing(['a', 'b', 'c']);
+    const rootOf = (path: string): string => /web-\d+/.exec(path)?.[0] ?? '';
+    expect(patched).toHaveLength(10 + 10 + 50);
+    for (const { path, shard } of patched) {
+      expect({ path, shard }).toEqual({
+        path,
+        shard: hashRing.shardFor(`apps/Deployment/default/${rootOf(path)}`),
+      });
+    }
+    expect(new Set(patched.map(({ shard }) => shard)).size).toBeGreaterThan(1);
+    expect(recorder.reports).toMatchObject([{ examined: 70, moved: 70, unresolved: 1 }]);
+  });
+});

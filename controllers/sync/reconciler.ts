@@ -7,6 +7,16 @@ import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { syncAction } from '../../sharding/assignment.ts';
 import { ringSplit, splitSignature, SplitHashRing, type Split } from '../../sharding/canary.ts';
+import {
+  chainKey,
+  chainLevel,
+  maxChainDepth,
+  ownerChain,
+  type ChainKeyResult,
+  type ChainResource,
+  type OwnerMetadata,
+  type ReadOwner,
+} from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
 import { availableShards, ringMembership } from '../../sharding/membership.ts';
@@ -14,6 +24,7 @@ import { drainPatch, movePatch } from '../../sharding/patches.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
+import { ownerReader } from '../../runtime/owner-reader.ts';
 import { listMetadata, type ListedObject, type PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
@@ -55,6 +66,11 @@ export interface SyncReport {
   drained: number;
   /** Objects it left without a shard label: the ring had no available shard for them. */
   unassigned: number;
+  /**
+   * Objects below the first level of a chain of controllers whose root it could not find (an owner missing or
+   * of another group than the chain declares): not assigned, and each resource's first reason logged at warn.
+   */
+  unresolved: number;
   /** Objects to look at again soon: they kept conflicting, or their shard came back. */
   pending: number;
   seconds: number;
@@ -70,6 +86,31 @@ export interface SyncObserver {
   finished?(report: SyncReport): void;
 }
 
+/**
+ * Owners read in one resource's sync: a chain's objects share their owners (a ReplicaSet's Pods), so most reads
+ * are one. Only uid and controller reference are kept, of at most this many owners: the sync's memory does not
+ * grow with the ring (invariant 5).
+ */
+const rememberedOwners = 1024;
+
+/** `read`, remembering its answers (and reads in flight) for the resource's sync, up to rememberedOwners. */
+function memoized(read: ReadOwner): ReadOwner {
+  const answers = new Map<string, Promise<OwnerMetadata | undefined>>();
+  return (owner, namespace, name) => {
+    const key = `${owner.group}/${owner.resource}/${namespace ?? ''}/${name}`;
+    const known = answers.get(key);
+    if (known !== undefined) return known;
+    if (answers.size >= rememberedOwners) answers.clear();
+    const answer = read(owner, namespace, name).then((found) =>
+      found === undefined ? undefined : { uid: found.uid, ownerReferences: found.ownerReferences },
+    );
+    // A failed read is not remembered: it fails the sync, which the queue retries.
+    answer.catch(() => answers.delete(key));
+    answers.set(key, answer);
+    return answer;
+  };
+}
+
 /** Attempts at one object's patch when it keeps changing under the sharder. */
 const conflictAttempts = 4;
 
@@ -79,7 +120,7 @@ interface RingSync {
   hashRing: SplitHashRing;
   selector: LabelSelector;
   /** The counts of the SyncReport. */
-  counts: Pick<SyncReport, 'examined' | 'moved' | 'drained' | 'unassigned' | 'pending'>;
+  counts: Pick<SyncReport, 'examined' | 'moved' | 'drained' | 'unassigned' | 'unresolved' | 'pending'>;
   log: Logger;
 }
 
@@ -121,7 +162,7 @@ export class SyncReconciler {
       available: new Set(available),
       hashRing: new SplitHashRing(split),
       selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
-      counts: { examined: 0, moved: 0, drained: 0, unassigned: 0, pending: 0 },
+      counts: { examined: 0, moved: 0, drained: 0, unassigned: 0, unresolved: 0, pending: 0 },
       log: this.#options.logger.child({ ring: name }),
     };
     const started = performance.now();
@@ -150,14 +191,21 @@ export class SyncReconciler {
   }
 
   async #sync(sync: RingSync, ring: ControllerRing): Promise<HandlerResult> {
-    // Controlled objects first: moved from an unavailable shard, they reach the new shard before their owners
-    // (whose shard then finds them there, design.md "Assignment and movement"); drained, they are mostly
-    // labelled by the time their owner's shard hands both over.
-    for (const { group = '', resource } of ring.spec.resources.flatMap((r) => r.controlledResources ?? [])) {
-      await this.#syncResource(sync, group, resource, true);
+    // Controlled objects first, the deepest level of each chain first: moved from an unavailable shard, they
+    // reach the new shard before their owners (whose shard then finds them there, design.md "Assignment and
+    // movement"); drained, they are mostly labelled by the time their root's shard hands all levels over.
+    const controlled = ring.spec.resources.flatMap((entry) =>
+      (entry.controlledResources ?? []).map(({ group = '', resource }) => {
+        const level = { group, resource };
+        return { level, depth: chainLevel(entry, level), owners: ownerChain(entry, level) ?? [] };
+      }),
+    );
+    controlled.sort((a, b) => b.depth - a.depth);
+    for (const { level, owners } of controlled) {
+      await this.#syncResource(sync, level.group, level.resource, owners);
     }
     for (const { group = '', resource } of ring.spec.resources) {
-      await this.#syncResource(sync, group, resource, false);
+      await this.#syncResource(sync, group, resource, undefined);
     }
     const { pending } = sync.counts;
     return { requeueAfter: pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
@@ -177,21 +225,53 @@ export class SyncReconciler {
     return ringSplit(ringMembership(this.#options.leases(), ring, this.#options.now()).members, ring);
   }
 
-  async #syncResource(sync: RingSync, group: string, resource: string, controlled: boolean): Promise<void> {
+  /**
+   * Syncs one resource: a ring resource (`owners` undefined), or a controlled resource below the owners of its
+   * chain (sharding/chain.ts; [] for the first level).
+   */
+  async #syncResource(
+    sync: RingSync,
+    group: string,
+    resource: string,
+    owners: readonly ChainResource[] | 'ChainTooDeep' | undefined,
+  ): Promise<void> {
     const info = await this.#options.discovery.resolve(group, resource);
     // The ring's status reports resources the API server does not serve.
     if (info === undefined) return;
-    const source: KeySource = controlled ? { controlled } : { controlled, group, kind: info.kind };
+    const source: KeySource =
+      owners === undefined ? { controlled: false, group, kind: info.kind } : { controlled: true };
+    const read = memoized(ownerReader(this.#options.rest, this.#options.discovery));
+    let unresolved: { count: number; first: ChainKeyResult } | undefined;
     const objects = listMetadata(this.#options.rest, collectionPath(info), {
       ...(this.#options.pageSize === undefined ? {} : { pageSize: this.#options.pageSize }),
     });
     await forEachConcurrently(objects, this.#options.concurrency, async (object) => {
       if (!this.#selected(sync, object.metadata.namespace)) return;
-      const result = hashKey(object.metadata, source);
-      if (!('key' in result)) return;
+      const result: ChainKeyResult =
+        owners === undefined || owners.length === 0
+          ? hashKey(object.metadata, source)
+          : owners === 'ChainTooDeep'
+            ? {
+                reason: 'ChainTooDeep',
+                message: `the chain of controllers above ${info.resource} is deeper than the sharder follows (${String(maxChainDepth)} levels) or loops; shorten the chain in the ControllerRing`,
+              }
+            : await chainKey(object.metadata, owners, read);
+      if (!('key' in result)) {
+        if (result.reason === 'NoName' || result.reason === 'NoControllerReference') return;
+        sync.counts.unresolved++;
+        unresolved = { count: (unresolved?.count ?? 0) + 1, first: unresolved?.first ?? result };
+        return;
+      }
       sync.counts.examined++;
       await this.#act(sync, info, object, sync.hashRing.shardFor(result.key));
     });
+    if (unresolved !== undefined) {
+      const { count, first } = unresolved;
+      sync.log.warn(
+        { resource: info.resource, group, count, reason: 'reason' in first ? first.reason : undefined },
+        `${String(count)} objects of ${info.resource} were not assigned: their chain of controllers has no root; the first: ${'message' in first ? first.message : ''}`,
+      );
+    }
   }
 
   #selected(sync: RingSync, namespace: string | undefined): boolean {

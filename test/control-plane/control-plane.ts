@@ -58,6 +58,7 @@ export async function startControlPlane(
     ...(detached ? [] : ['--stop-on-stdin-close']),
     ...(options.apiServerArgs ?? []).map((arg) => `--apiserver-arg=${arg}`),
     ...(options.auditLog === true ? ['--audit-log'] : []),
+    ...(options.controllers ?? []).map((controller) => `--controller=${controller}`),
   ];
   let stderr: 'inherit' | number = 'inherit';
   if (detached) {

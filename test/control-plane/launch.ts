@@ -33,6 +33,11 @@ export interface ControlPlaneOptions {
    * tell from it which process wrote when (invariant 6).
    */
   auditLog?: boolean;
+  /**
+   * More kube-controller-manager controllers beside garbage collection, namespaces and service accounts, e.g.
+   * `deployment` and `replicaset` for a test of real chains of controllers.
+   */
+  controllers?: string[];
 }
 
 // Writes only, at Metadata level, one event per request once it completed (its RequestReceived stage omitted).
@@ -228,7 +233,7 @@ export async function launchControlPlane(
         `--kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
         `--authorization-kubeconfig=${kubeconfigPath}`,
-        '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token',
+        `--controllers=${['garbagecollector', 'namespace', 'serviceaccount', 'serviceaccount-token', ...(options.controllers ?? [])].join(',')}`,
         `--service-account-private-key-file=${file('sa.key')}`,
         `--root-ca-file=${file('ca.crt')}`,
         '--leader-elect=false',

@@ -1,5 +1,5 @@
 // The process that owns a running control plane. It prints one JSON line with the endpoints once the control
-// plane is ready (each --apiserver-arg=<flag> is passed on to kube-apiserver), and stops it and removes its work directory on SIGTERM/SIGINT or, with --stop-on-stdin-close,
+// plane is ready (each --apiserver-arg=<flag> is passed on to kube-apiserver, each --controller=<name> runs in kube-controller-manager too), and stops it and removes its work directory on SIGTERM/SIGINT or, with --stop-on-stdin-close,
 // when its parent goes away (the parent's end of stdin closes even when the parent is killed).
 // On SIGUSR2 it restarts kube-apiserver alone and prints one JSON line when that is done (see ApiServerRestart);
 // SIGUSR1 would be the natural signal, but Node reserves it for starting the inspector.
@@ -21,6 +21,10 @@ const apiServerArgs = process.argv
   .filter((arg) => arg.startsWith(apiServerArgPrefix))
   .map((arg) => arg.slice(apiServerArgPrefix.length));
 const auditLog = process.argv.includes('--audit-log');
+const controllerPrefix = '--controller=';
+const controllers = process.argv
+  .filter((arg) => arg.startsWith(controllerPrefix))
+  .map((arg) => arg.slice(controllerPrefix.length));
 const workDir = await mkdtemp(join(tmpdir(), 'controller-rings-control-plane-'));
 let controlPlane: RunningControlPlane | undefined;
 let stopping: Promise<void> | undefined;
@@ -65,7 +69,11 @@ if (stopOnStdinClose) {
 }
 
 try {
-  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, { apiServerArgs, auditLog });
+  controlPlane = await launchControlPlane(await ensureBinaries(), workDir, {
+    apiServerArgs,
+    auditLog,
+    controllers,
+  });
   const { server, kubeconfigPath, caCertificatePath, etcdUrl, auditLogPath } = controlPlane;
   process.stdout.write(
     `${JSON.stringify({ server, kubeconfigPath, caCertificatePath, etcdUrl, auditLogPath, workDir })}\n`,

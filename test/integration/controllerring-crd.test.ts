@@ -72,6 +72,30 @@ async function getAsTable(
 }
 
 describe('ControllerRing CRD', () => {
+  it('accepts a chain of 3 levels of controlled resources, each owner with its group defaulted', async () => {
+    const name = 'chain-of-three';
+    const chain = [
+      { group: 'apps', resource: 'replicasets' },
+      { resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+      { resource: 'configmaps', owner: { resource: 'pods' } },
+    ];
+    const created = (await customObjects.createClusterCustomObject({
+      ...ringApi,
+      body: ring(name, {
+        resources: [{ group: 'apps', resource: 'deployments', controlledResources: chain }],
+      }),
+    })) as ControllerRing;
+    try {
+      expect(created.spec.resources[0]?.controlledResources).toEqual([
+        { group: 'apps', resource: 'replicasets' },
+        { group: '', resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+        { group: '', resource: 'configmaps', owner: { group: '', resource: 'pods' } },
+      ]);
+    } finally {
+      await customObjects.deleteClusterCustomObject({ ...ringApi, name });
+    }
+  });
+
   it('round-trips a valid ring with status and shows it in the printer columns', async () => {
     const name = 'round-trip';
     const created = (await customObjects.createClusterCustomObject({
@@ -199,6 +223,52 @@ describe('ControllerRing CRD', () => {
         'controlled-twice-in-one',
         { resources: [{ ...configMaps, controlledResources: [secrets, secrets] }] },
         'each controlled group/resource may appear only once in the ring',
+      ],
+      [
+        'an owner that is not one of the controlled resources',
+        'owner-unlisted',
+        { resources: [{ ...configMaps, controlledResources: [{ resource: 'pods', owner: secrets }] }] },
+        "owner must name another of the same resource's controlledResources",
+      ],
+      [
+        'a chain of owners that loops',
+        'owner-loop',
+        {
+          resources: [
+            {
+              ...configMaps,
+              controlledResources: [
+                { resource: 'secrets', owner: { resource: 'pods' } },
+                { resource: 'pods', owner: secrets },
+              ],
+            },
+          ],
+        },
+        'a chain of owners must reach the ring resource within 3 levels and must not loop',
+      ],
+      [
+        'a controlled resource that owns itself',
+        'owner-self',
+        { resources: [{ ...configMaps, controlledResources: [{ ...secrets, owner: secrets }] }] },
+        'a chain of owners must reach the ring resource within 3 levels and must not loop',
+      ],
+      [
+        'a chain of 4 levels',
+        'owner-too-deep',
+        {
+          resources: [
+            {
+              ...configMaps,
+              controlledResources: [
+                secrets,
+                { resource: 'serviceaccounts', owner: secrets },
+                { resource: 'pods', owner: { resource: 'serviceaccounts' } },
+                { resource: 'services', owner: { resource: 'pods' } },
+              ],
+            },
+          ],
+        },
+        'a chain of owners must reach the ring resource within 3 levels and must not loop',
       ],
       [
         'a ring name that is not a DNS-1123 label',
