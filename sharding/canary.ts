@@ -84,3 +84,27 @@ export class SplitHashRing {
     return canaryBucket(key) < this.#percent;
   }
 }
+
+/** Each ring's SplitHashRing of its last seen split: most lookups find the split unchanged. */
+export class SplitHashRings {
+  readonly #rings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
+
+  /** The hash ring of `ring` under `split`, built anew only when the split changed. */
+  of(ring: string, split: Split): SplitHashRing {
+    const signature = splitSignature(split);
+    const cached = this.#rings.get(ring);
+    if (cached?.signature === signature) return cached.hashRing;
+    const hashRing = new SplitHashRing(split);
+    this.#rings.set(ring, { signature, hashRing });
+    return hashRing;
+  }
+
+  /** The signature of the split `ring` was last asked under; undefined before, or after delete. */
+  signature(ring: string): string | undefined {
+    return this.#rings.get(ring)?.signature;
+  }
+
+  delete(ring: string): void {
+    this.#rings.delete(ring);
+  }
+}

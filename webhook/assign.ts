@@ -11,7 +11,7 @@ import {
   type RingResource,
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { ringSplit, splitSignature, SplitHashRing, type Split } from '../sharding/canary.ts';
+import { ringSplit, SplitHashRings } from '../sharding/canary.ts';
 import {
   chainKey,
   ownerChain,
@@ -81,7 +81,7 @@ export class Assigner {
   readonly #readOwner: ((signal: AbortSignal) => ReadOwner) | undefined;
   readonly #chainBudgetMs: number;
   /** Per ring, the hash ring of its last seen split: most calls find the membership unchanged. */
-  readonly #hashRings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
+  readonly #hashRings = new SplitHashRings();
 
   constructor({
     directory,
@@ -176,7 +176,7 @@ export class Assigner {
       return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
     }
     // The same split and hashing as the sync's (controllers/sync/reconciler.ts), so that both agree.
-    const shard = this.#hashRing(ring, ringSplit(members, controllerRing)).shardFor(key.key);
+    const shard = this.#hashRings.of(ring, ringSplit(members, controllerRing)).shardFor(key.key);
     if (shard === undefined) {
       log('debug', 'no shard available', { key: key.key });
       return unassigned(allow(uid));
@@ -226,15 +226,6 @@ export class Assigner {
       const message = `reading the object's chain of controllers failed (${String(error)}), so it is assigned on the sharder's next sync`;
       return { reason: 'OwnerNotFound', message };
     }
-  }
-
-  #hashRing(ring: string, split: Split): SplitHashRing {
-    const signature = splitSignature(split);
-    const cached = this.#hashRings.get(ring);
-    if (cached?.signature === signature) return cached.hashRing;
-    const hashRing = new SplitHashRing(split);
-    this.#hashRings.set(ring, { signature, hashRing });
-    return hashRing;
   }
 }
 

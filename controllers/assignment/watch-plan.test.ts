@@ -40,7 +40,7 @@ describe('the watch of unassigned objects', () => {
     );
     expect(watched).toEqual([
       { group: 'apps', resource: 'deployments', controlled: false },
-      { group: '', resource: 'configmaps', controlled: true },
+      { group: '', resource: 'configmaps', controlled: true, owners: [] },
       { group: '', resource: 'secrets', controlled: false },
     ]);
     expect(watched.map(resourceId)).toEqual(['deployments.apps', 'configmaps', 'secrets']);
@@ -52,6 +52,32 @@ describe('the watch of unassigned objects', () => {
       kind: 'Deployment',
     });
     expect(keySource(controlled, 'ConfigMap')).toEqual({ controlled: true });
+  });
+
+  it('keys the levels of a chain below its first by their owners up to the root', () => {
+    const watched = watchedResources(
+      ring({
+        resources: [
+          {
+            group: 'apps',
+            resource: 'deployments',
+            controlledResources: [
+              { group: 'apps', resource: 'replicasets' },
+              { resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(watched.map(({ resource, owners }) => [resource, owners])).toEqual([
+      ['deployments', undefined],
+      ['replicasets', []],
+      ['pods', [{ group: 'apps', resource: 'replicasets' }]],
+    ]);
+    // A level's chain is part of what decides its watch.
+    const [, replicaSets, pods] = watched;
+    if (replicaSets === undefined || pods === undefined) throw new Error('three resources expected');
+    expect(watchSignature(pods, 'v1', 'Pod')).not.toBe(watchSignature({ ...pods, owners: [] }, 'v1', 'Pod'));
   });
 
   it('restarts a watch when the resource changes version, kind or role', () => {

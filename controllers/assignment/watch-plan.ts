@@ -2,6 +2,7 @@
 // resource of the ring (controlled resources too) one metadata-only watch of the objects that carry no shard
 // label, so that the sharder holds only the ring's unassigned objects, never all of them.
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { ownerChain, type ChainResource } from '../../sharding/chain.ts';
 import type { KeySource } from '../../sharding/keys.ts';
 
 /** Whether the sharder assigns the ring's objects by watching them rather than in its admission webhook. */
@@ -9,18 +10,25 @@ export function assignsByWatch(ring: ControllerRing): boolean {
   return ring.spec.assignment === 'Watch' && ring.metadata?.deletionTimestamp === undefined;
 }
 
-/** A resource of a ring to watch; `controlled` ones take their hash key from their controller. */
+/**
+ * A resource of a ring to watch; `controlled` ones take their hash key from their controller, and below a
+ * chain's first level from the chain's root, through `owners` (sharding/chain.ts; [] for the first level).
+ */
 export interface WatchedResource {
   group: string;
   resource: string;
   controlled: boolean;
+  owners?: readonly ChainResource[] | 'ChainTooDeep';
 }
 
 /** Every resource of the ring, each once, as the webhook configuration intercepts them. */
 export function watchedResources(ring: ControllerRing): WatchedResource[] {
-  return ring.spec.resources.flatMap(({ group = '', resource, controlledResources = [] }) => [
-    { group, resource, controlled: false },
-    ...controlledResources.map((c) => ({ group: c.group ?? '', resource: c.resource, controlled: true })),
+  return ring.spec.resources.flatMap((entry) => [
+    { group: entry.group ?? '', resource: entry.resource, controlled: false },
+    ...(entry.controlledResources ?? []).map((c) => {
+      const level = { group: c.group ?? '', resource: c.resource };
+      return { ...level, controlled: true, owners: ownerChain(entry, level) ?? [] };
+    }),
   ]);
 }
 
@@ -29,9 +37,14 @@ export function resourceId({ group, resource }: Pick<WatchedResource, 'group' | 
   return group === '' ? resource : `${resource}.${group}`;
 }
 
-/** What decides a running watch: a change (the resource's version, kind, or role in the ring) restarts it. */
+/**
+ * What decides a running watch: a change (the resource's version, kind, role in the ring, or chain) restarts
+ * it.
+ */
 export function watchSignature(watched: WatchedResource, version: string, kind: string): string {
-  return `${version}/${kind}/${String(watched.controlled)}`;
+  const { owners = [] } = watched;
+  const chain = owners === 'ChainTooDeep' ? owners : owners.map(resourceId).join('<');
+  return `${version}/${kind}/${String(watched.controlled)}/${chain}`;
 }
 
 /** Where a watched object's hash key comes from. */

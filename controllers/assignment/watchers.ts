@@ -6,9 +6,10 @@
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { chainKey, type ChainResource, type ReadOwner } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector } from '../../sharding/label-selector.ts';
-import { ringSplit, splitSignature, SplitHashRing } from '../../sharding/canary.ts';
+import { ringSplit, SplitHashRings, type SplitHashRing } from '../../sharding/canary.ts';
 import { ringMembership } from '../../sharding/membership.ts';
 import { movePatch } from '../../sharding/patches.ts';
 import { Controller } from '../../runtime/controller.ts';
@@ -16,6 +17,7 @@ import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '.
 import { Informer, objectKey } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { Metrics } from '../../runtime/metrics.ts';
+import { ownerReader } from '../../runtime/owner-reader.ts';
 import type { PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
@@ -29,6 +31,7 @@ import {
   unassignedSelectors,
   watchedResources,
   watchSignature,
+  type WatchedResource,
 } from './watch-plan.ts';
 
 export interface AssignmentWatchersOptions {
@@ -52,6 +55,8 @@ interface ResourceWatch {
   signature: string;
   info: ResourceInfo;
   source: KeySource;
+  /** Below a chain's first level, the owners up to its root (sharding/chain.ts). */
+  owners: readonly ChainResource[] | 'ChainTooDeep';
   informer: Informer<PartialObjectMetadata>;
 }
 
@@ -61,11 +66,13 @@ export class AssignmentWatchers {
   /** Per ring in watch mode, its watches by resource id. */
   readonly #watches = new Map<string, Map<string, ResourceWatch>>();
   /** Per ring, the hash ring of its last seen split of available shards (canary and stable). */
-  readonly #hashRings = new Map<string, { signature: string; hashRing: SplitHashRing }>();
+  readonly #hashRings = new SplitHashRings();
+  readonly #readOwner: ReadOwner;
   #stopped = false;
 
   constructor(options: AssignmentWatchersOptions) {
     this.#options = options;
+    this.#readOwner = ownerReader(options.watchClient, options.discovery);
     this.#controller = new Controller({
       name: 'assignment',
       reconciler: { reconcile: (key) => this.#assign(key) },
@@ -99,9 +106,9 @@ export class AssignmentWatchers {
       await this.remove(name);
       return;
     }
-    const previous = this.#hashRings.get(name)?.signature;
+    const previous = this.#hashRings.signature(name);
     this.#hashRing(ring);
-    if (previous !== undefined && previous !== this.#hashRings.get(name)?.signature) this.#retry(name);
+    if (previous !== undefined && previous !== this.#hashRings.signature(name)) this.#retry(name);
     const current = this.#watches.get(name) ?? new Map<string, ResourceWatch>();
     this.#watches.set(name, current);
     const wanted = new Set<string>();
@@ -114,7 +121,7 @@ export class AssignmentWatchers {
       const running = current.get(id);
       if (running?.signature === signature) continue;
       if (running !== undefined) await running.informer.stop();
-      current.set(id, this.#watch(name, id, info, signature, keySource(watched, info.kind)));
+      current.set(id, this.#watch(name, id, info, signature, watched));
     }
     for (const [id, watch] of current) {
       if (wanted.has(id)) continue;
@@ -164,7 +171,13 @@ export class AssignmentWatchers {
     }
   }
 
-  #watch(ring: string, id: string, info: ResourceInfo, signature: string, source: KeySource): ResourceWatch {
+  #watch(
+    ring: string,
+    id: string,
+    info: ResourceInfo,
+    signature: string,
+    watched: WatchedResource,
+  ): ResourceWatch {
     const { labelSelector, fieldSelector } = unassignedSelectors(ring, this.#options.excludedNamespaces);
     const informer = new Informer<PartialObjectMetadata>(this.#options.watchClient, {
       path: collectionPath(info),
@@ -180,7 +193,7 @@ export class AssignmentWatchers {
     });
     informer.start();
     this.#controller.logger.info({ ring, resource: id }, 'watching the unassigned objects');
-    return { signature, info, source, informer };
+    return { signature, info, source: keySource(watched, info.kind), owners: watched.owners ?? [], informer };
   }
 
   /** Assigns one watched object to the shard its hash key falls on; an object changed meanwhile comes again. */
@@ -195,9 +208,16 @@ export class AssignmentWatchers {
     const { metadata } = object;
     if (metadata.labels?.[shardLabel(name)] !== undefined) return undefined;
     if (!this.#selected(ring, metadata.namespace)) return undefined;
-    const hash = hashKey(metadata, watch.source);
-    // Controlled objects without a controller reference are not the ring's (design.md, "Hash key and ring").
-    if (!('key' in hash)) return undefined;
+    // Below a chain's first level the root's key, as the webhook and the sync find it (their reads too).
+    const hash =
+      watch.owners === 'ChainTooDeep'
+        ? undefined
+        : watch.owners.length === 0
+          ? hashKey(metadata, watch.source)
+          : await chainKey(metadata, watch.owners, this.#readOwner);
+    // Controlled objects without a controller reference are not the ring's (design.md, "Hash key and ring");
+    // a chain that cannot be followed is the sync's to count and log.
+    if (hash === undefined || !('key' in hash)) return undefined;
     const shard = this.#hashRing(ring).shardFor(hash.key);
     // No shard available: retry() comes back to it when one is, and so does the sync.
     if (shard === undefined) return undefined;
@@ -230,14 +250,7 @@ export class AssignmentWatchers {
 
   /** The same split and hashing as the webhook's and the sync's, so that all three agree. */
   #hashRing(ring: ControllerRing): SplitHashRing {
-    const name = ring.metadata?.name ?? '';
     const { members } = ringMembership(this.#options.leases(), ring, this.#options.now());
-    const split = ringSplit(members, ring);
-    const signature = splitSignature(split);
-    const cached = this.#hashRings.get(name);
-    if (cached?.signature === signature) return cached.hashRing;
-    const hashRing = new SplitHashRing(split);
-    this.#hashRings.set(name, { signature, hashRing });
-    return hashRing;
+    return this.#hashRings.of(ring.metadata?.name ?? '', ringSplit(members, ring));
   }
 }

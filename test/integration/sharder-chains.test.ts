@@ -6,7 +6,7 @@
 // on the root's new shard. Shards are FakeShards that acknowledge drains when the test does, as a shard does:
 // the deepest level first.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { drainLabel, shardLabel } from '../../api/v1alpha1/index.ts';
+import { drainLabel, ringsPath, shardLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
@@ -51,14 +51,14 @@ interface Chain {
 const controllerName = (object: Labelled): string | undefined =>
   object.metadata.ownerReferences?.find((reference) => reference.controller === true)?.name;
 
-/** Every object of the chains with its root, once all Deployments have their ReplicaSet and Pods. */
-async function chains(): Promise<Chain[]> {
+/** Every object of the chains with its root, once all `count` Deployments have their ReplicaSet and Pods. */
+async function chains(count = deploymentNames.length): Promise<Chain[]> {
   const [pods, replicaSets, deployments] = await Promise.all(
     leafFirst.map((level) => listObjects(rest, paths[level])),
   );
-  expect(deployments).toHaveLength(deploymentNames.length);
-  expect(replicaSets).toHaveLength(deploymentNames.length);
-  expect(pods).toHaveLength(deploymentNames.length * replicas);
+  expect(deployments).toHaveLength(count);
+  expect(replicaSets).toHaveLength(count);
+  expect(pods).toHaveLength(count * replicas);
   const rootOfReplicaSet = new Map(replicaSets?.map((rs) => [rs.metadata.name, controllerName(rs) ?? '']));
   return [
     ...(pods ?? []).map((object) => ({
@@ -231,4 +231,41 @@ describe('a ring of Deployments with their ReplicaSets and Pods', () => {
     // Each handover passed the webhook, which put each level on its root's new shard, c.
     expectOnRootShards(await chains(), hashRing);
   }, 90_000);
+
+  it('puts every level on its root Deployment’s shard in assignment: Watch too, through the watch', async () => {
+    await rest.request({
+      method: 'PATCH',
+      path: `${ringsPath}/${ring}`,
+      contentType: 'application/merge-patch+json',
+      body: { spec: { assignment: 'Watch' } },
+    });
+    // Once the API server no longer calls the webhook, a dry-run create comes back without a shard.
+    await eventually(
+      async () => {
+        const probe = await rest.request<Labelled>({
+          method: 'POST',
+          path: paths.deployments,
+          query: { dryRun: 'All' },
+          body: deployment('probe'),
+        });
+        expect(probe.metadata.labels?.[shardKey]).toBeUndefined();
+      },
+      { timeoutMs: 60_000 },
+    );
+    const watched = ['watched-0', 'watched-1', 'watched-2'];
+    for (const name of watched) {
+      await rest.request({ method: 'POST', path: paths.deployments, body: deployment(name) });
+    }
+    // The ReplicaSets and Pods the controllers make are created unlabelled too: the watch assigns each level,
+    // the Pods by their root's key, read up the chain.
+    await eventually(
+      async () => {
+        expectOnRootShards(
+          await chains(deploymentNames.length + watched.length),
+          new HashRing(['a', 'b', 'c']),
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+  }, 150_000);
 });
