@@ -57,6 +57,8 @@ function report(ringName: string, extra: Partial<SyncReport> = {}): SyncReport {
     drained: 0,
     unassigned: 0,
     unresolved: 0,
+    unresolvedChains: [],
+    generation: 1,
     pending: 0,
     seconds: 0.5,
     ...extra,

@@ -28,6 +28,7 @@ import type { WebhookConfigurationOptions } from '../../controllers/controllerri
 import { ShardLeaseReconciler } from '../../controllers/shardlease/reconciler.ts';
 import { RebalanceEvents } from '../../controllers/sync/rebalance-events.ts';
 import { SyncReconciler } from '../../controllers/sync/reconciler.ts';
+import { UnresolvedChainsObserver } from '../../controllers/sync/unresolved-chains.ts';
 import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
@@ -354,6 +355,10 @@ export class Sharder {
       logger: logger.child({ component: 'events' }),
     });
     const events = new RingEvents(recorder, (name) => this.#rings.get(name));
+    // The sync's findings on the ring's chains of controllers, for the status the ring controller writes.
+    const chains = new UnresolvedChainsObserver((ring) => {
+      rings.enqueue(ring);
+    });
     const syncReconciler = new SyncReconciler({
       ring: (name) => this.#rings.get(name),
       leases: () => this.#leases.list(),
@@ -364,7 +369,7 @@ export class Sharder {
       concurrency: this.#config.sync.concurrency,
       syncPeriodMs: this.#config.sync.periodMs,
       retryAfterMs: syncRetryAfterMs,
-      observers: [this.#sharderMetrics.sync, new RebalanceEvents(events)],
+      observers: [this.#sharderMetrics.sync, new RebalanceEvents(events), chains],
       now,
       logger: logger.child({ controller: 'sync' }),
     });
@@ -405,10 +410,12 @@ export class Sharder {
       now,
       logger: logger.child({ controller: 'controllerring' }),
       events,
+      chains,
     });
+    const rings = controller('controllerring', ringReconciler, 2);
     return {
       shardLeases: controller('shardlease', shardLeaseReconciler, 2),
-      rings: controller('controllerring', ringReconciler, 2),
+      rings,
       sync: controller('sync', syncReconciler, 2),
       syncReconciler,
       assignment,

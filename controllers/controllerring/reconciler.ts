@@ -15,6 +15,7 @@ import type { RingEvents } from '../ring-events.ts';
 import type { AccessChecker } from './access.ts';
 import { removeRingLabels } from './cleanup.ts';
 import { LeftOutLeaseLog } from './left-out-leases.ts';
+import type { UnresolvedChainsObserver } from '../sync/unresolved-chains.ts';
 import { desiredStatus, type RingProblem } from './status.ts';
 import {
   desiredWebhookConfiguration,
@@ -51,6 +52,8 @@ export interface ControllerRingReconcilerOptions {
   logger: Logger;
   /** The ring's Events: its ignored shard Leases. */
   events?: RingEvents;
+  /** The last complete sync's objects whose chain of controllers it could not follow: ChainsResolved. */
+  chains?: Pick<UnresolvedChainsObserver, 'of' | 'forget'>;
 }
 
 /** What the ring controller asks of the webhook-free assignment (controllers/assignment/watchers.ts). */
@@ -82,6 +85,7 @@ export class ControllerRingReconciler {
     const ring = this.#options.ring(name);
     if (ring === undefined) {
       this.#leftOut.forget(name);
+      this.#options.chains?.forget(name);
       await this.#options.assignmentWatches?.remove(name);
       return undefined;
     }
@@ -103,7 +107,8 @@ export class ControllerRingReconciler {
     const problems = [...(await this.#problems(ring)), ...(denied === undefined ? [] : [denied])];
     const membership = ringMembership(this.#options.leases(), ring, this.#options.now());
     this.#leftOut.report(name, membership.leftOut);
-    const status = desiredStatus(ring, membership, problems, this.#options.now());
+    const chains = this.#options.chains?.of(name);
+    const status = desiredStatus(ring, membership, problems, this.#options.now(), chains);
     if (!containsFields(ring.status, status)) {
       await this.#options.rest.request({
         method: 'PATCH',

@@ -205,4 +205,109 @@ describe('ring status', () => {
     const changed = desiredStatus(observed, membership([]), [], now);
     expect(changed.conditions?.[0]?.lastTransitionTime).toBe('2026-11-26T10:00:00Z');
   });
+
+  describe('ChainsResolved, for a ring with chains of controllers', () => {
+    const chained: ControllerRing = {
+      ...ring,
+      spec: {
+        ...ring.spec,
+        resources: [
+          {
+            group: 'apps',
+            resource: 'deployments',
+            controlledResources: [
+              { group: 'apps', resource: 'replicasets' },
+              { resource: 'pods', owner: { group: 'apps', resource: 'replicasets' } },
+            ],
+          },
+        ],
+      },
+    };
+    const gone =
+      'its controller ReplicaSet default/gone (uid u) does not exist as replicasets.apps, so the object’s chain has no root';
+    const orphans = (count: number) => ({
+      resource: 'pods',
+      count,
+      object: 'default/orphan',
+      reason: 'OwnerNotFound',
+      message: gone,
+    });
+    const chainsOf = (of: ControllerRing, findings?: Parameters<typeof desiredStatus>[4], at = now) =>
+      desiredStatus(of, membership([ready]), [], at, findings).conditions?.find(
+        (condition) => condition.type === 'ChainsResolved',
+      );
+
+    it('is True when the last sync resolved every object, at the generation it synced', () => {
+      expect(chainsOf(chained, { generation: 2, unresolved: [] })).toEqual({
+        type: 'ChainsResolved',
+        status: 'True',
+        reason: 'AllResolved',
+        message: "the last sync followed every object of the ring's chains of controllers to its root",
+        lastTransitionTime: '2026-11-26T10:00:00Z',
+        observedGeneration: 2,
+      });
+    });
+
+    it('says how many objects of which resource were not followed, the first one and what to do; Ready stays', () => {
+      const status = desiredStatus(chained, membership([ready]), [], now, {
+        generation: 3,
+        unresolved: [
+          orphans(3),
+          { ...orphans(1), resource: 'replicasets.apps', object: 'default/rs', reason: 'OwnerNotInChain' },
+        ],
+      });
+      expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      expect(status.conditions?.find((c) => c.type === 'ChainsResolved')).toMatchObject({
+        status: 'False',
+        reason: 'OwnerNotFound',
+        message: `3 objects of pods are not assigned to a shard, as their chains of controllers could not be followed to their root; the first, default/orphan: ${gone}; 1 object of replicasets.apps is not assigned to a shard, as its chain of controllers could not be followed to its root: default/rs: ${gone}`,
+        observedGeneration: 3,
+      });
+    });
+
+    it('keeps lastTransitionTime while the status stays, and moves it when it changes', () => {
+      const earlier = new Date('2026-11-26T09:00:00Z');
+      const first = desiredStatus(chained, membership([ready]), [], earlier, {
+        generation: 3,
+        unresolved: [orphans(3)],
+      });
+      const observed = { ...chained, status: first };
+      expect(chainsOf(observed, { generation: 3, unresolved: [orphans(2)] })).toMatchObject({
+        status: 'False',
+        lastTransitionTime: '2026-11-26T09:00:00Z',
+      });
+      expect(chainsOf(observed, { generation: 3, unresolved: [] })).toMatchObject({
+        status: 'True',
+        lastTransitionTime: '2026-11-26T10:00:00Z',
+      });
+    });
+
+    it('stays as it was until this leader’s first sync of the ring has ended', () => {
+      const first = desiredStatus(chained, membership([ready]), [], now, {
+        generation: 3,
+        unresolved: [orphans(1)],
+      });
+      const kept = chainsOf({ ...chained, status: first }, undefined);
+      expect(kept).toEqual(first.conditions?.find((c) => c.type === 'ChainsResolved'));
+      // A new ring: none until its first sync.
+      expect(chainsOf(chained, undefined)).toBeUndefined();
+    });
+
+    it('is absent for a ring without chains, and goes when its chains go', () => {
+      expect(chainsOf(ring, { generation: 3, unresolved: [] })).toBeUndefined();
+      const level1: ControllerRing = {
+        ...ring,
+        spec: {
+          ...ring.spec,
+          resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+        },
+      };
+      const first = desiredStatus(chained, membership([ready]), [], now, { generation: 3, unresolved: [] });
+      const status = desiredStatus({ ...level1, status: first }, membership([ready]), [], now, {
+        generation: 4,
+        unresolved: [],
+      });
+      expect(status.conditions?.map((c) => c.type)).toEqual(['Ready']);
+    });
+  });
 });

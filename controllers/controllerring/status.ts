@@ -1,5 +1,6 @@
 // The ring's status (Kubernetes API conventions): counts of shards (of all, and of the canary shards) and a
-// Ready condition whose reason and message say what is wrong and what to do, or how the ring splits its objects.
+// Ready condition whose reason and message say what is wrong and what to do, or how the ring splits its objects;
+// and, for a ring that declares chains of controllers, a ChainsResolved condition from the sync's findings.
 import type { Condition, ControllerRing, ControllerRingStatus } from '../../api/v1alpha1/index.ts';
 import { ringSplit } from '../../sharding/canary.ts';
 import {
@@ -8,6 +9,7 @@ import {
   type LeftOutLease,
   type RingMembership,
 } from '../../sharding/membership.ts';
+import type { ChainFindings } from '../sync/unresolved-chains.ts';
 
 /** Something that keeps the ring from working, e.g. a resource the API server does not serve. */
 export interface RingProblem {
@@ -17,6 +19,11 @@ export interface RingProblem {
 }
 
 export const readyCondition = 'Ready';
+/**
+ * Whether the sync could follow every object below the first level of the ring's chains to its root. Apart
+ * from Ready: such objects (e.g. Pods of a deleted ReplicaSet, the garbage collector's) do not stop the ring.
+ */
+export const chainsResolvedCondition = 'ChainsResolved';
 
 /** How many Leases a message names before it counts the rest: it stays short however many there are. */
 const namedLeases = 3;
@@ -112,29 +119,95 @@ function canarySplit(ring: ControllerRing, membership: RingMembership): string {
   return counts;
 }
 
-/** The status the ring should have; lastTransitionTime moves only when the condition's status changes. */
+/** Whether a level of the ring's chains lies below the first: only then can an object's chain be broken. */
+function declaresChains(ring: ControllerRing): boolean {
+  return ring.spec.resources.some((entry) =>
+    (entry.controlledResources ?? []).some((controlled) => controlled.owner !== undefined),
+  );
+}
+
+/** What the sync could not resolve of one resource, with its first object's reason (sharding/chain.ts). */
+function unresolvedMessage({
+  resource,
+  count,
+  object,
+  message,
+}: ChainFindings['unresolved'][number]): string {
+  return count === 1
+    ? `1 object of ${resource} is not assigned to a shard, as its chain of controllers could not be followed to its root: ${object}: ${message}`
+    : `${count} objects of ${resource} are not assigned to a shard, as their chains of controllers could not be followed to their root; the first, ${object}: ${message}`;
+}
+
+/** The ChainsResolved condition's status, reason and message from the last complete sync's findings. */
+function chainsState(findings: ChainFindings) {
+  const [first] = findings.unresolved;
+  if (first === undefined) {
+    return {
+      status: 'True' as const,
+      reason: 'AllResolved',
+      message: "the last sync followed every object of the ring's chains of controllers to its root",
+    };
+  }
+  return {
+    status: 'False' as const,
+    reason: first.reason,
+    message: findings.unresolved.map(unresolvedMessage).join('; '),
+  };
+}
+
+/** The condition, with lastTransitionTime kept from `previous` while its status stays. */
+function condition(
+  type: string,
+  state: Pick<Condition, 'status' | 'reason' | 'message'>,
+  previous: Condition | undefined,
+  generation: number | undefined,
+  now: Date,
+): Condition {
+  return {
+    type,
+    ...state,
+    lastTransitionTime:
+      previous?.status === state.status
+        ? previous.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+  };
+}
+
+/**
+ * ChainsResolved, for a ring that declares chains: from `findings` at the generation the sync worked from;
+ * without findings yet (a new leader's first sync has not ended) the condition stays as it was.
+ */
+function chainsCondition(
+  ring: ControllerRing,
+  findings: ChainFindings | undefined,
+  previous: Condition | undefined,
+  now: Date,
+): Condition | undefined {
+  if (!declaresChains(ring)) return undefined;
+  if (findings === undefined) return previous;
+  return condition(chainsResolvedCondition, chainsState(findings), previous, findings.generation, now);
+}
+
+/** The status the ring should have; lastTransitionTime moves only when a condition's status changes. */
 export function desiredStatus(
   ring: ControllerRing,
   membership: RingMembership,
   problems: readonly RingProblem[],
   now: Date,
+  chains?: ChainFindings,
 ): ControllerRingStatus {
   const generation = ring.metadata?.generation;
   const available = availableShards(membership.members).length;
   const state = readyState(ring, membership, available, problems);
   const ready =
     state.status === 'True' ? { ...state, message: `${state.message}; ${assignmentNote(ring)}` } : state;
-  const previous = ring.status?.conditions?.find((condition) => condition.type === readyCondition);
-  const condition: Condition = {
-    type: readyCondition,
-    ...ready,
-    lastTransitionTime:
-      previous?.status === ready.status
-        ? previous.lastTransitionTime
-        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
-    ...(generation === undefined ? {} : { observedGeneration: generation }),
-  };
-  const others = (ring.status?.conditions ?? []).filter((c) => c.type !== readyCondition);
+  const conditions = ring.status?.conditions ?? [];
+  const previous = (type: string) => conditions.find((c) => c.type === type);
+  const readyNow = condition(readyCondition, ready, previous(readyCondition), generation, now);
+  const chainsNow = chainsCondition(ring, chains, previous(chainsResolvedCondition), now);
+  const ours = [readyCondition, chainsResolvedCondition];
+  const others = conditions.filter((c) => !ours.includes(c.type));
   const canary = membership.members.filter((member) => member.canary === true);
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
@@ -143,6 +216,7 @@ export function desiredStatus(
     // Always written, 0 without spec.canary: a merge patch that left them out would keep stale counts.
     canaryShards: canary.length,
     availableCanaryShards: availableShards(canary).length,
-    conditions: [...others, condition],
+    // The whole list is written (a merge patch replaces it): a ring whose chains went loses ChainsResolved.
+    conditions: [...others, readyNow, ...(chainsNow === undefined ? [] : [chainsNow])],
   };
 }

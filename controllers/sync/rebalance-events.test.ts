@@ -25,6 +25,8 @@ function report(fields: Partial<SyncReport>): SyncReport {
     drained: 0,
     unassigned: 0,
     unresolved: 0,
+    unresolvedChains: [],
+    generation: 1,
     pending: 0,
     seconds: 0.25,
     ...fields,

@@ -532,6 +532,24 @@ describe('a chain of controllers (Deployment → ReplicaSet → Pod)', () => {
       });
     }
     expect(new Set(patched.map(({ shard }) => shard)).size).toBeGreaterThan(1);
-    expect(recorder.reports).toMatchObject([{ examined: 70, moved: 70, unresolved: 1 }]);
+    expect(recorder.reports).toMatchObject([
+      {
+        examined: 70,
+        moved: 70,
+        unresolved: 1,
+        // For the ring's ChainsResolved condition: which resource, how many, and the first one and why.
+        unresolvedChains: [
+          {
+            resource: 'pods',
+            count: 1,
+            object: 'default/orphan',
+            reason: 'OwnerNotFound',
+            message: expect.stringContaining(
+              'its controller ReplicaSet default/gone (uid uid-gone)',
+            ) as unknown,
+          },
+        ],
+      },
+    ]);
   });
 });

@@ -71,11 +71,26 @@ export interface SyncReport {
    * of another group than the chain declares): not assigned, and each resource's first reason logged at warn.
    */
   unresolved: number;
+  /** Those unresolved objects by resource, in the order synced: the ring's ChainsResolved condition. */
+  unresolvedChains: readonly UnresolvedChains[];
+  /** The ring's metadata.generation the sync worked from. */
+  generation: number | undefined;
   /** Objects to look at again soon: they kept conflicting, or their shard came back. */
   pending: number;
   seconds: number;
   /** Why it ended early; undefined when it went through. */
   error?: unknown;
+}
+
+/** The objects of one resource whose chain of controllers the sync could not follow to its root. */
+export interface UnresolvedChains {
+  /** kubectl's form: `pods`, `replicasets.apps`. */
+  resource: string;
+  count: number;
+  /** The first one's (in list order): its namespace/name, and why (sharding/chain.ts). */
+  object: string;
+  reason: string;
+  message: string;
 }
 
 export interface SyncObserver {
@@ -121,6 +136,7 @@ interface RingSync {
   selector: LabelSelector;
   /** The counts of the SyncReport. */
   counts: Pick<SyncReport, 'examined' | 'moved' | 'drained' | 'unassigned' | 'unresolved' | 'pending'>;
+  unresolvedChains: UnresolvedChains[];
   log: Logger;
 }
 
@@ -163,6 +179,7 @@ export class SyncReconciler {
       hashRing: new SplitHashRing(split),
       selector: effectiveNamespaceSelector(ring, this.#options.excludedNamespaces),
       counts: { examined: 0, moved: 0, drained: 0, unassigned: 0, unresolved: 0, pending: 0 },
+      unresolvedChains: [],
       log: this.#options.logger.child({ ring: name }),
     };
     const started = performance.now();
@@ -173,6 +190,8 @@ export class SyncReconciler {
         shards: available,
         previousShards: previous,
         ...sync.counts,
+        unresolvedChains: sync.unresolvedChains,
+        generation: ring.metadata?.generation,
         seconds,
         ...(error === undefined ? {} : { error }),
       };
@@ -241,12 +260,16 @@ export class SyncReconciler {
     const source: KeySource =
       owners === undefined ? { controlled: false, group, kind: info.kind } : { controlled: true };
     const read = memoized(ownerReader(this.#options.rest, this.#options.discovery));
-    let unresolved: { count: number; first: ChainKeyResult } | undefined;
+    // The first unresolved object in list order (not in the order the reads answer): the same one each sync.
+    let unresolved:
+      { count: number; position: number; object: string; reason: string; message: string } | undefined;
+    let listed = 0;
     const objects = listMetadata(this.#options.rest, collectionPath(info), {
       ...(this.#options.pageSize === undefined ? {} : { pageSize: this.#options.pageSize }),
     });
     await forEachConcurrently(objects, this.#options.concurrency, async (object) => {
       if (!this.#selected(sync, object.metadata.namespace)) return;
+      const position = listed++;
       const result: ChainKeyResult =
         owners === undefined || owners.length === 0
           ? hashKey(object.metadata, source)
@@ -259,17 +282,24 @@ export class SyncReconciler {
       if (!('key' in result)) {
         if (result.reason === 'NoName' || result.reason === 'NoControllerReference') return;
         sync.counts.unresolved++;
-        unresolved = { count: (unresolved?.count ?? 0) + 1, first: unresolved?.first ?? result };
+        const { namespace, name = '' } = object.metadata;
+        const first =
+          unresolved === undefined || position < unresolved.position
+            ? { position, object: namespace ? `${namespace}/${name}` : name, ...result }
+            : unresolved;
+        unresolved = { ...first, count: (unresolved?.count ?? 0) + 1 };
         return;
       }
       sync.counts.examined++;
       await this.#act(sync, info, object, sync.hashRing.shardFor(result.key));
     });
     if (unresolved !== undefined) {
-      const { count, first } = unresolved;
+      const { count, object, reason, message } = unresolved;
+      const qualified = group === '' ? info.resource : `${info.resource}.${group}`;
+      sync.unresolvedChains.push({ resource: qualified, count, object, reason, message });
       sync.log.warn(
-        { resource: info.resource, group, count, reason: 'reason' in first ? first.reason : undefined },
-        `${String(count)} objects of ${info.resource} were not assigned: their chain of controllers has no root; the first: ${'message' in first ? first.message : ''}`,
+        { resource: info.resource, group, count, object, reason },
+        `${String(count)} objects of ${info.resource} were not assigned: their chain of controllers has no root; the first: ${message}`,
       );
     }
   }
