@@ -268,4 +268,83 @@ describe('a ring of Deployments with their ReplicaSets and Pods', () => {
       { timeoutMs: 60_000 },
     );
   }, 150_000);
+
+  it('says in the ring’s ChainsResolved condition which objects’ chains cannot be followed, and Ready stays', async () => {
+    // A spec change calls for a sync (the test's sync period is long): a namespace more to trust, or one less.
+    const syncAgain = async (shardLeaseNamespaces: string[]): Promise<number> => {
+      const changed = await rest.request<{ metadata: { generation: number } }>({
+        method: 'PATCH',
+        path: `${ringsPath}/${ring}`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { shardLeaseNamespaces } },
+      });
+      return changed.metadata.generation;
+    };
+    const conditionsAt = async (generation: number) =>
+      eventually(
+        async () => {
+          const conditions = (await getRing(rest, ring))?.status?.conditions ?? [];
+          const chainsResolved = conditions.find(({ type }) => type === 'ChainsResolved');
+          expect(chainsResolved?.observedGeneration).toBe(generation);
+          return { chainsResolved, ready: conditions.find(({ type }) => type === 'Ready') };
+        },
+        { timeoutMs: 60_000 },
+      );
+    // A Pod whose controller is a ConfigMap: not of replicasets.apps, the owner the ring's chain declares. (An
+    // owner that does not exist would not do here: the garbage collector deletes such a Pod at once.)
+    const owner = await rest.request<Labelled>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      body: { metadata: { name: 'not-a-replicaset' } },
+    });
+    await rest.request({
+      method: 'POST',
+      path: paths.pods,
+      body: {
+        metadata: {
+          name: 'stray',
+          ownerReferences: [
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              name: 'not-a-replicaset',
+              uid: owner.metadata.uid,
+              controller: true,
+            },
+          ],
+        },
+        spec: { containers: [{ name: 'app', image: 'example.invalid/app' }] },
+      },
+    });
+    const broken = await conditionsAt(await syncAgain([shardNamespace, 'unused']));
+    expect(broken.chainsResolved).toMatchObject({
+      status: 'False',
+      reason: 'OwnerNotInChain',
+      message: expect.stringMatching(
+        new RegExp(
+          `^1 object of pods is not assigned to a shard, as its chain of controllers could not be followed to its root: ${namespace}/stray: its controller ConfigMap ${namespace}/not-a-replicaset \\(v1\\) is not of replicasets.apps.*correct the chain's owner in the ControllerRing or the object's controller reference$`,
+        ),
+      ) as unknown,
+    });
+    expect(broken.ready?.status).toBe('True');
+    const stray = (await listObjects(rest, paths.pods)).find(({ metadata }) => metadata.name === 'stray');
+    expect(stray?.metadata.labels?.[shardKey]).toBeUndefined();
+
+    await rest.request({
+      method: 'DELETE',
+      path: `${paths.pods}/stray`,
+      query: { gracePeriodSeconds: '0' },
+    });
+    await eventually(async () => {
+      const pods = await listObjects(rest, paths.pods);
+      expect(pods.map(({ metadata }) => metadata.name)).not.toContain('stray');
+    });
+    const resolved = await conditionsAt(await syncAgain([shardNamespace]));
+    expect(resolved.chainsResolved).toMatchObject({
+      status: 'True',
+      reason: 'AllResolved',
+      message: "the last sync followed every object of the ring's chains of controllers to its root",
+    });
+    expect(resolved.ready?.status).toBe('True');
+  }, 150_000);
 });
