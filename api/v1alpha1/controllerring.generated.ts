@@ -163,7 +163,7 @@ export interface ControllerRingStatus {
    */
   availableCanaryShards?: number;
   /**
-   * The ring's conditions; Ready tells whether the ring assigns objects to shards.
+   * The ring's conditions; Ready tells whether the ring assigns objects to shards; ChainsResolved, on a ring with chains of controllers, whether the last sync followed every object of them to its root.
    *
    * @maxItems 8
    */
