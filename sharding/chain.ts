@@ -36,6 +36,17 @@ export type ChainKeyResult =
       readonly message: string;
     };
 
+/** A chain level's owners up to its root (ownerChain): [] for the first level, or why they cannot be followed. */
+export type LevelOwners = readonly ChainResource[] | 'ChainTooDeep';
+
+/** Why an object of `resource` (kubectl's name) whose chain is too deep, or loops, has no key. */
+export function chainTooDeep(resource: string): ChainKeyResult {
+  return {
+    reason: 'ChainTooDeep',
+    message: `the chain of controllers above ${resource} is deeper than the sharder follows (${String(maxChainDepth)} levels) or loops, so the object is not assigned to a shard; shorten the chain in the ControllerRing`,
+  };
+}
+
 /**
  * The owners above `controlled` in `entry`'s chain, nearest first, up to (without) the ring resource: [] for
  * the first level, whose controller is the ring resource's object. undefined when `entry` does not list it.
@@ -44,7 +55,7 @@ export type ChainKeyResult =
 export function ownerChain(
   entry: Pick<RingResource, 'controlledResources'>,
   controlled: ChainResource,
-): readonly ChainResource[] | 'ChainTooDeep' | undefined {
+): LevelOwners | undefined {
   const find = (wanted: ChainResource) =>
     entry.controlledResources?.find(
       (candidate) => (candidate.group ?? '') === wanted.group && candidate.resource === wanted.resource,

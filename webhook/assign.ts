@@ -14,9 +14,10 @@ import type { Logger } from '../runtime/logger.ts';
 import { ringSplit, SplitHashRings } from '../sharding/canary.ts';
 import {
   chainKey,
+  chainTooDeep,
   ownerChain,
   type ChainKeyResult,
-  type ChainResource,
+  type LevelOwners,
   type ReadOwner,
 } from '../sharding/chain.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
@@ -207,10 +208,7 @@ export class Assigner {
    */
   async #key(metadata: KeyMetadataOf<AdmissionRequest>, source: Source): Promise<ChainKeyResult> {
     if (!source.controlled) return hashKey(metadata, source);
-    if (source.owners === 'ChainTooDeep') {
-      const message = `the chain of controllers above ${source.resource} is deeper than the sharder follows, so the object is not assigned to a shard; shorten the chain in the ControllerRing`;
-      return { reason: 'ChainTooDeep', message };
-    }
+    if (source.owners === 'ChainTooDeep') return chainTooDeep(source.resource);
     if (source.owners.length === 0) return hashKey(metadata, source);
     if (this.#readOwner === undefined) {
       const message = `the webhook does not read chains of controllers, so ${source.resource} is assigned on the sharder's next sync`;
@@ -252,7 +250,7 @@ type Source =
   | {
       readonly controlled: true;
       readonly resource: string;
-      readonly owners: readonly ChainResource[] | 'ChainTooDeep';
+      readonly owners: LevelOwners;
     };
 
 type KeyMetadataOf<T extends AdmissionRequest> = NonNullable<NonNullable<T['object']>['metadata']>;

@@ -2,7 +2,7 @@
 // resource of the ring (controlled resources too) one metadata-only watch of the objects that carry no shard
 // label, so that the sharder holds only the ring's unassigned objects, never all of them.
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
-import { ownerChain, type ChainResource } from '../../sharding/chain.ts';
+import { ownerChain, type LevelOwners } from '../../sharding/chain.ts';
 import type { KeySource } from '../../sharding/keys.ts';
 
 /** Whether the sharder assigns the ring's objects by watching them rather than in its admission webhook. */
@@ -18,7 +18,7 @@ export interface WatchedResource {
   group: string;
   resource: string;
   controlled: boolean;
-  owners?: readonly ChainResource[] | 'ChainTooDeep';
+  owners?: LevelOwners;
 }
 
 /** Every resource of the ring, each once, as the webhook configuration intercepts them. */

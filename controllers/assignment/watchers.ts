@@ -6,7 +6,7 @@
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
-import { chainKey, type ChainResource, type ReadOwner } from '../../sharding/chain.ts';
+import { chainKey, type LevelOwners, type ReadOwner } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector } from '../../sharding/label-selector.ts';
 import { ringSplit, SplitHashRings, type SplitHashRing } from '../../sharding/canary.ts';
@@ -56,7 +56,7 @@ interface ResourceWatch {
   info: ResourceInfo;
   source: KeySource;
   /** Below a chain's first level, the owners up to its root (sharding/chain.ts). */
-  owners: readonly ChainResource[] | 'ChainTooDeep';
+  owners: LevelOwners;
   informer: Informer<PartialObjectMetadata>;
 }
 

@@ -9,17 +9,17 @@ import { syncAction } from '../../sharding/assignment.ts';
 import { ringSplit, splitSignature, SplitHashRing, type Split } from '../../sharding/canary.ts';
 import {
   chainKey,
+  chainTooDeep,
   chainLevel,
-  maxChainDepth,
   ownerChain,
   type ChainKeyResult,
-  type ChainResource,
+  type LevelOwners,
   type OwnerMetadata,
   type ReadOwner,
 } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
-import { availableShards, ringMembership } from '../../sharding/membership.ts';
+import { ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { collectionPath, objectPath, type Discovery, type ResourceInfo } from '../../runtime/discovery.ts';
@@ -126,6 +126,11 @@ function memoized(read: ReadOwner): ReadOwner {
   };
 }
 
+/** The split's available shards, both sides, sorted. */
+function availableIn({ canary, stable }: Split): string[] {
+  return [...canary, ...stable].sort();
+}
+
 /** Attempts at one object's patch when it keeps changing under the sharder. */
 const conflictAttempts = 4;
 
@@ -168,7 +173,7 @@ export class SyncReconciler {
       return undefined;
     }
     const split = this.#split(name);
-    const available = [...split.canary, ...split.stable].sort();
+    const available = availableIn(split);
     const previous = this.#synced.get(name)?.shards;
     this.#synced.set(name, { shards: available, signature: splitSignature(split) });
     const observers = this.#options.observers ?? [];
@@ -230,14 +235,10 @@ export class SyncReconciler {
     return { requeueAfter: pending > 0 ? this.#options.retryAfterMs : this.#options.syncPeriodMs };
   }
 
-  /** The ring's available members: never a Lease the ring does not trust or whose name is no label value. */
-  #available(name: string): string[] {
-    const ring = this.#options.ring(name);
-    if (ring === undefined) return [];
-    return availableShards(ringMembership(this.#options.leases(), ring, this.#options.now()).members);
-  }
-
-  /** The ring's available members by side: the webhook splits them alike (webhook/assign.ts). */
+  /**
+   * The ring's available members by side: the webhook splits them alike (webhook/assign.ts). Never a Lease the
+   * ring does not trust or whose name is no label value.
+   */
   #split(name: string): Split {
     const ring = this.#options.ring(name);
     if (ring === undefined) return { percent: 0, canary: [], stable: [] };
@@ -252,7 +253,7 @@ export class SyncReconciler {
     sync: RingSync,
     group: string,
     resource: string,
-    owners: readonly ChainResource[] | 'ChainTooDeep' | undefined,
+    owners: LevelOwners | undefined,
   ): Promise<void> {
     const info = await this.#options.discovery.resolve(group, resource);
     // The ring's status reports resources the API server does not serve.
@@ -260,6 +261,7 @@ export class SyncReconciler {
     const source: KeySource =
       owners === undefined ? { controlled: false, group, kind: info.kind } : { controlled: true };
     const read = memoized(ownerReader(this.#options.rest, this.#options.discovery));
+    const qualified = group === '' ? info.resource : `${info.resource}.${group}`;
     // The first unresolved object in list order (not in the order the reads answer): the same one each sync.
     let unresolved:
       { count: number; position: number; object: string; reason: string; message: string } | undefined;
@@ -274,10 +276,7 @@ export class SyncReconciler {
         owners === undefined || owners.length === 0
           ? hashKey(object.metadata, source)
           : owners === 'ChainTooDeep'
-            ? {
-                reason: 'ChainTooDeep',
-                message: `the chain of controllers above ${info.resource} is deeper than the sharder follows (${String(maxChainDepth)} levels) or loops; shorten the chain in the ControllerRing`,
-              }
+            ? chainTooDeep(qualified)
             : await chainKey(object.metadata, owners, read);
       if (!('key' in result)) {
         if (result.reason === 'NoName' || result.reason === 'NoControllerReference') return;
@@ -295,7 +294,6 @@ export class SyncReconciler {
     });
     if (unresolved !== undefined) {
       const { count, object, reason, message } = unresolved;
-      const qualified = group === '' ? info.resource : `${info.resource}.${group}`;
       sync.unresolvedChains.push({ resource: qualified, count, object, reason, message });
       sync.log.warn(
         { resource: info.resource, group, count, object, reason },
@@ -328,7 +326,11 @@ export class SyncReconciler {
         return;
       }
       if (action === 'ok') return;
-      if (action === 'move' && current !== undefined && this.#available(sync.name).includes(current)) {
+      if (
+        action === 'move' &&
+        current !== undefined &&
+        availableIn(this.#split(sync.name)).includes(current)
+      ) {
         // Its shard came back (e.g. restarted under the same name) since this sync began: it may be acting on
         // the object again, so the object may only leave through a drain. The next sync sees the new membership.
         sync.counts.pending++;
