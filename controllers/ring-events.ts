@@ -3,16 +3,9 @@
 // recorder (runtime/events.ts) aggregates and rate-limits the writes. Only the leader records: its recorder
 // writes through the term's fenced client.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
-import {
-  apiVersion,
-  defaultShardLeaseNamespaces,
-  kind,
-  ringLabel,
-  stateLabel,
-  type ControllerRing,
-} from '../api/v1alpha1/index.ts';
+import { apiVersion, kind, ringLabel, stateLabel, type ControllerRing } from '../api/v1alpha1/index.ts';
 import type { ShardState } from '../sharding/lease.ts';
-import { isLabelValue, type LeftOutLease } from '../sharding/membership.ts';
+import { isLabelValue, trustedNamespaces, type LeftOutLease } from '../sharding/membership.ts';
 import type { EventRecord, EventRecorder, ObjectReference } from '../runtime/events.ts';
 import type { SyncReport } from './sync/reconciler.ts';
 
@@ -153,9 +146,8 @@ export class RingEvents {
     const { name = '', namespace = '', labels } = lease.metadata ?? {};
     const state = labels?.[stateLabel];
     const ring = this.#ring(labels?.[ringLabel] ?? '');
-    const trusted = ring?.spec.shardLeaseNamespaces ?? defaultShardLeaseNamespaces;
     if (ring === undefined || state === undefined || state === 'dead' || state === 'orphaned') return;
-    if (!trusted.includes(namespace) || !isLabelValue(name)) return;
+    if (!trustedNamespaces(ring).includes(namespace) || !isLabelValue(name)) return;
     this.#record(
       ring.metadata?.name ?? '',
       lease,
