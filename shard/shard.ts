@@ -18,7 +18,7 @@ import type { KubeObject, ObjectMeta } from '../runtime/object.ts';
 import { isNotFound, RestClient } from '../runtime/rest.ts';
 import { TokenBucket } from '../runtime/rate-limiter.ts';
 import type { HandlerResult } from '../runtime/workqueue.ts';
-import { maxChainDepth } from '../sharding/chain.ts';
+import { maxChainDepth, ownerChain } from '../sharding/chain.ts';
 import { HandedOver } from './handed-over.ts';
 import { certain, handOver, type HandOverCache } from './hand-over.ts';
 import { shardMetrics } from './metrics.ts';
@@ -205,13 +205,6 @@ function ownerItem(level: ControlledCache, owner: string): string {
 function ownerItemOf(key: string): { level: string; owner: string } | undefined {
   const split = key.indexOf('\u0000');
   return split < 0 ? undefined : { level: key.slice(0, split), owner: key.slice(split + 1) };
-}
-
-/** How deep `cache`'s resource is below the controller's resource (1: its objects control them directly). */
-function chainDepth(cache: ControlledCache): number {
-  let depth = 1;
-  for (let owner = cache.owner; owner !== undefined && depth <= maxChainDepth; owner = owner.owner) depth++;
-  return depth;
 }
 
 /** A place in a chain: the key of an object of `level`'s resource, or of the root's when `level` is undefined. */
@@ -428,7 +421,8 @@ export class Shard {
       const cache = controlled.get(`${group}/${resource}`);
       if (cache !== undefined) cache.owner = ownerCache;
     }
-    if ([...controlled.values()].some((cache) => chainDepth(cache) > maxChainDepth))
+    const chains = { controlledResources: controller.controlledResources ?? [] };
+    if (chains.controlledResources.some((level) => ownerChain(chains, level) === 'ChainTooDeep'))
       throw new Error(
         `the controller's chains of controlledResources must be at most ${String(maxChainDepth)} levels deep, without loops`,
       );
