@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EndToEnd, leaseDurationSeconds } from './harness.ts';
 import { bounds, expectInvariants, started } from './judge.ts';
+import { killLeaderDuringRebalance, killShard, scaleOut, steadyState } from './ring-life.ts';
 
 const objects = Array.from({ length: 60 }, (_, i) => `config-${i}`);
 const limits = bounds(leaseDurationSeconds);
@@ -24,12 +25,7 @@ afterAll(async () => {
 describe('a ring of example shards with assignment: Watch', () => {
   it('steady state with 3 shards, and no webhook configuration', async () => {
     const env = started(e2e);
-    for (const name of ['shard-a', 'shard-b', 'shard-c']) await env.startShard(name);
-    await env.withChurn(objects, async () => {
-      await env.createObjects(objects);
-      await env.converged();
-    });
-    await env.converged();
+    await steadyState(env, objects);
     const configurations = await env.rest.request<{ items: unknown[] }>({
       path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
       query: { labelSelector: 'controller-rings.io/ring' },
@@ -40,36 +36,19 @@ describe('a ring of example shards with assignment: Watch', () => {
 
   it('scale-out 3 -> 4', async () => {
     const env = started(e2e);
-    await env.withChurn(objects, async () => {
-      await env.startShard('shard-d');
-      await env.converged();
-    });
-    await env.converged();
-    const summary = await env.check(limits);
-    expect(summary.moves.drained).toBeGreaterThan(objects.length / 10);
+    await scaleOut(env, objects, limits);
     await expectInvariants(env, 'watch: scale-out 3 -> 4', limits);
   });
 
   it('SIGKILL of a shard', async () => {
     const env = started(e2e);
-    await env.withChurn(objects, async () => {
-      await env.killShard('shard-c');
-      await env.converged(limits.failoverBoundMs + 10_000);
-    });
+    await killShard(env, objects, limits);
     await expectInvariants(env, 'watch: SIGKILL of a shard', limits);
   });
 
   it('kill of the sharder leader during a rebalance', async () => {
     const env = started(e2e);
-    await env.withChurn(objects, async () => {
-      const leader = await env.sharderLeader();
-      const joinedAt = Date.now();
-      await env.startShard('shard-e');
-      await env.drainObserved(joinedAt);
-      await env.killSharder(leader);
-      await env.startSharder(`${leader}-restarted`);
-      await env.converged();
-    });
+    await killLeaderDuringRebalance(env, objects);
     await expectInvariants(env, 'watch: kill of the sharder leader during a rebalance', limits);
   });
 });
