@@ -2,7 +2,8 @@
 // them (events.k8s.io/v1 in default, regarding the ring by uid): shards of the example controller (real
 // processes) joining, one killed with SIGKILL (expired, dead, its Lease deleted once orphaned), the rebalances
 // with their counts, a new sharder leader that tells nothing again, and a storm of 100 ignored shard Leases that
-// makes a bounded number of Events whose series counts add up to 100.
+// makes a bounded number of Events whose series counts add up to 100; Leases left out as duplicates or from
+// an untrusted namespace.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -311,4 +312,51 @@ describe('a storm of ignored shard Leases', () => {
     expect(combined[0]?.related).toBeUndefined();
     expect(events.find((event) => event.series === undefined)?.note).toMatch(/InvalidName/);
   }, 90_000);
+});
+
+describe('shard Leases a ring leaves out', () => {
+  const ring = 'events-ignored';
+  const trusted = ['events-shards-1', 'events-shards-2'];
+  const untrusted = 'events-elsewhere';
+
+  beforeAll(async () => {
+    for (const namespace of [...trusted, untrusted]) await createNamespace(rest, namespace);
+    await createRing(rest, ring, {
+      resources: [{ resource: 'configmaps' }],
+      namespaceSelector: { matchLabels: { team: ring } },
+      shardLeaseNamespaces: trusted,
+    });
+  });
+
+  it('tells of a duplicate name as a Warning and of an untrusted namespace as Normal, naming the Lease', async () => {
+    const lease = (namespace: string, name: string) =>
+      rest.request({
+        method: 'POST',
+        path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+        body: {
+          metadata: { name, labels: { [ringLabel]: ring } },
+          spec: { holderIdentity: name, leaseDurationSeconds: 30 },
+        },
+      });
+    // The same shard name in both trusted namespaces: neither is a shard. And one where the ring does not look.
+    for (const namespace of trusted) await lease(namespace, 'twin');
+    await lease(untrusted, 'stray');
+    const ignored = await eventually(async () => {
+      const events = await ringEvents(ring, 'ShardLeaseIgnored');
+      expect(events).toHaveLength(3);
+      return events;
+    });
+    const told = ignored
+      .map(({ type, note, related }) => ({
+        type,
+        reason: /\((\w+)\)$/.exec(note)?.[1],
+        lease: `${related?.namespace ?? ''}/${related?.name ?? ''}`,
+      }))
+      .sort((a, b) => a.lease.localeCompare(b.lease));
+    expect(told).toEqual([
+      { type: 'Normal', reason: 'UntrustedNamespace', lease: `${untrusted}/stray` },
+      { type: 'Warning', reason: 'DuplicateName', lease: `${trusted[0] ?? ''}/twin` },
+      { type: 'Warning', reason: 'DuplicateName', lease: `${trusted[1] ?? ''}/twin` },
+    ]);
+  });
 });
