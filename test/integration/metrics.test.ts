@@ -218,6 +218,18 @@ describe('sharder and shard metrics through a ring’s life', () => {
       expect(await shardCounts('shard-0', 'secrets')).toEqual({ objects: 20, drains: 0 });
       const samples = await scrape(shards.get('shard-0')?.metricsPort ?? 0);
       expect(valueOf(samples, 'leader_election_master_status', { name: 'shard-0' })).toBe(1);
+      // The example's reconciles of its 20 ConfigMaps, by result, timed, through its queue, which is empty now.
+      const controller = 'configmap-digest';
+      const queue = { name: controller, controller };
+      const success = { controller, result: 'success' };
+      expect(valueOf(samples, 'controller_runtime_reconcile_total', success)).toBeGreaterThanOrEqual(20);
+      expect(valueOf(samples, 'controller_runtime_reconcile_errors_total', { controller })).toBe(0);
+      expect(
+        valueOf(samples, 'controller_runtime_reconcile_time_seconds_count', { controller }),
+      ).toBeGreaterThanOrEqual(20);
+      expect(valueOf(samples, 'workqueue_adds_total', queue)).toBeGreaterThanOrEqual(20);
+      expect(valueOf(samples, 'workqueue_queue_duration_seconds_count', queue)).toBeGreaterThanOrEqual(20);
+      expect(valueOf(samples, 'workqueue_depth', queue)).toBe(0);
     });
   });
 
