@@ -1,5 +1,6 @@
 // The resources a shard's controllers reconcile, named as in a ControllerRing and resolved by discovery.
 import type { Discovery, ResourceInfo } from '../runtime/discovery.ts';
+import { resourceName } from '../sharding/resource-name.ts';
 
 /** A resource by API group (empty for the core group) and plural name, as in a ControllerRing. */
 export interface GroupResource {
@@ -7,10 +8,7 @@ export interface GroupResource {
   resource: string;
 }
 
-/** kubectl's name of `resource`: `configmaps`, `deployments.apps`. */
-export function resourceName(resource: GroupResource): string {
-  return resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
-}
+export { resourceName } from '../sharding/resource-name.ts';
 
 /** The served version, kind and scope of `resource`; rejects when the API server does not serve it. */
 export async function resolveResource(discovery: Discovery, resource: GroupResource): Promise<ResourceInfo> {

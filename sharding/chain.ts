@@ -5,6 +5,7 @@
 // checked by uid; the first level's controller reference names the root itself (keys.ts). Nothing is watched.
 import type { RingResource } from '../api/v1alpha1/index.ts';
 import { groupOf, hashKey, type KeyMetadata, type KeyResult } from './keys.ts';
+import { resourceName } from './resource-name.ts';
 
 /** A resource by API group (empty for the core group) and plural name. */
 export interface ChainResource {
@@ -83,9 +84,6 @@ export function chainLevel(
   return Array.isArray(owners) ? owners.length + 1 : maxChainDepth;
 }
 
-const kubectlName = ({ group, resource }: ChainResource): string =>
-  group === '' ? resource : `${resource}.${group}`;
-
 /**
  * The hash key of an object whose controllers, nearest first, are objects of `owners` (ownerChain): its
  * root's key. Each owner is read (`read`) by the name of the controller reference and must have its uid: an
@@ -105,14 +103,14 @@ export async function chainKey(
     if (groupOf(reference.apiVersion) !== owner.group) {
       return {
         reason: 'OwnerNotInChain',
-        message: `${what} (${reference.apiVersion}) is not of ${kubectlName(owner)}, the owner the ring's chain declares, so the object is not assigned to a shard; correct the chain's owner in the ControllerRing or the object's controller reference`,
+        message: `${what} (${reference.apiVersion}) is not of ${resourceName(owner)}, the owner the ring's chain declares, so the object is not assigned to a shard; correct the chain's owner in the ControllerRing or the object's controller reference`,
       };
     }
     const found = await read(owner, namespace, reference.name);
     if (found === undefined || found.uid !== reference.uid) {
       return {
         reason: 'OwnerNotFound',
-        message: `${what} (uid ${reference.uid}) does not exist as ${kubectlName(owner)}, so the object's chain has no root and it is not assigned to a shard; the garbage collector deletes an object whose controller is gone`,
+        message: `${what} (uid ${reference.uid}) does not exist as ${resourceName(owner)}, so the object's chain has no root and it is not assigned to a shard; the garbage collector deletes an object whose controller is gone`,
       };
     }
     current = found;

@@ -23,6 +23,7 @@ import {
 import { hashKey, type KeySource } from '../sharding/keys.ts';
 import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
 import { assignPatch } from '../sharding/patches.ts';
+import { resourceName } from '../sharding/resource-name.ts';
 import {
   allow,
   badRequestResponse,
@@ -144,7 +145,7 @@ export class Assigner {
     const source = keySource(controllerRing, request);
     if (source === undefined) {
       log('debug', 'resource not in ring');
-      const warning = `${resourceName(request)} is not a resource of ControllerRing "${ring}", so the object is not assigned to a shard at admission`;
+      const warning = `${resourceName(request.resource)} is not a resource of ControllerRing "${ring}", so the object is not assigned to a shard at admission`;
       return unassigned(allow(uid, { warnings: [warning] }));
     }
 
@@ -198,7 +199,11 @@ export class Assigner {
     fields: object,
   ): void {
     if (!this.#logger.isLevelEnabled(level)) return;
-    const log = this.#logger.child({ ring, resource: resourceName(request), object: objectName(request) });
+    const log = this.#logger.child({
+      ring,
+      resource: resourceName(request.resource),
+      object: objectName(request),
+    });
     log[level](fields, message);
   }
 
@@ -265,14 +270,9 @@ function keySource(ring: ControllerRing, request: AdmissionRequest): Source | un
     return { controlled: false, group: request.kind.group, kind: request.kind.kind };
   for (const entry of resources) {
     const owners = ownerChain(entry, { group, resource });
-    if (owners !== undefined) return { controlled: true, resource: resourceName(request), owners };
+    if (owners !== undefined) return { controlled: true, resource: resourceName(request.resource), owners };
   }
   return undefined;
-}
-
-/** The resource as kubectl names it: `configmaps`, `deployments.apps`. */
-function resourceName({ resource }: AdmissionRequest): string {
-  return resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
 }
 
 function objectName({ object, namespace, name }: AdmissionRequest): string {

@@ -24,6 +24,7 @@ import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
 import { isAvailable, type ShardState } from '../../sharding/lease.ts';
 import { ringMembership, type LeftOutLease } from '../../sharding/membership.ts';
+import { resourceName } from '../../sharding/resource-name.ts';
 import { getRing } from './rings.ts';
 
 /** What one shard owns of one resource. */
@@ -113,11 +114,6 @@ const leasesPath = '/apis/coordination.k8s.io/v1/leases';
 // The shards' lists of one resource run side by side, a few at a time: a ring of many shards is counted
 // without waiting for each list in turn, and without a burst of requests at the API server.
 const concurrentLists = 4;
-
-/** `configmaps`, `deployments.apps`: a group/resource as kubectl spells it. */
-export function resourceName({ group, resource }: { group: string; resource: string }): string {
-  return group === '' ? resource : `${resource}.${group}`;
-}
 
 /** The ring's resources, then their controlled resources: each once. */
 function ringResources(ring: ControllerRing): RingResource[] {

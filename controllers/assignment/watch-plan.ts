@@ -4,6 +4,7 @@
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { ownerChain, type LevelOwners } from '../../sharding/chain.ts';
 import type { KeySource } from '../../sharding/keys.ts';
+import { resourceName } from '../../sharding/resource-name.ts';
 
 /** Whether the sharder assigns the ring's objects by watching them rather than in its admission webhook. */
 export function assignsByWatch(ring: ControllerRing): boolean {
@@ -33,8 +34,8 @@ export function watchedResources(ring: ControllerRing): WatchedResource[] {
 }
 
 /** The resource as kubectl names it (`configmaps`, `deployments.apps`): the id of a ring's watch. */
-export function resourceId({ group, resource }: Pick<WatchedResource, 'group' | 'resource'>): string {
-  return group === '' ? resource : `${resource}.${group}`;
+export function resourceId(watched: Pick<WatchedResource, 'group' | 'resource'>): string {
+  return resourceName(watched);
 }
 
 /**

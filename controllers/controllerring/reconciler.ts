@@ -4,6 +4,7 @@ import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import { ringsPath, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { ringMembership } from '../../sharding/membership.ts';
+import { resourceName } from '../../sharding/resource-name.ts';
 import { containsFields } from '../../runtime/contains.ts';
 import type { Discovery } from '../../runtime/discovery.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -176,7 +177,7 @@ export class ControllerRingReconciler {
   async #problems(ring: ControllerRing): Promise<RingProblem[]> {
     const problems: RingProblem[] = [];
     for (const { group, resource } of ringGroupResources(ring)) {
-      const qualified = group === '' ? resource : `${resource}.${group}`;
+      const qualified = resourceName({ group, resource });
       if ((await this.#options.discovery.resolve(group, resource)) === undefined) {
         problems.push({
           reason: 'ResourceNotFound',

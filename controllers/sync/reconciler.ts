@@ -18,6 +18,7 @@ import {
   type ReadOwner,
 } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
+import { resourceName } from '../../sharding/resource-name.ts';
 import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
 import { ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
@@ -261,7 +262,7 @@ export class SyncReconciler {
     const source: KeySource =
       owners === undefined ? { controlled: false, group, kind: info.kind } : { controlled: true };
     const read = memoized(ownerReader(this.#options.rest, this.#options.discovery));
-    const qualified = group === '' ? info.resource : `${info.resource}.${group}`;
+    const qualified = resourceName({ group, resource: info.resource });
     // The first unresolved object in list order (not in the order the reads answer): the same one each sync.
     let unresolved:
       { count: number; position: number; object: string; reason: string; message: string } | undefined;
