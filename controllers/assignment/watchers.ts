@@ -8,7 +8,6 @@ import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
 import { chainKey, type LevelOwners, type ReadOwner } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
-import { matchesSelector } from '../../sharding/label-selector.ts';
 import { ringSplit, SplitHashRings, type SplitHashRing } from '../../sharding/canary.ts';
 import { ringMembership } from '../../sharding/membership.ts';
 import { movePatch } from '../../sharding/patches.ts';
@@ -21,7 +20,7 @@ import { ownerReader } from '../../runtime/owner-reader.ts';
 import type { PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
-import { effectiveNamespaceSelector } from '../controllerring/webhook-configuration.ts';
+import { effectiveNamespaceSelector, inRingNamespaces } from '../controllerring/webhook-configuration.ts';
 import {
   assignmentKey,
   assignsByWatch,
@@ -241,11 +240,8 @@ export class AssignmentWatchers {
   }
 
   #selected(ring: ControllerRing, namespace: string | undefined): boolean {
-    // Cluster-scoped objects are in every ring's scope, as with the webhook's namespaceSelector.
-    if (namespace === undefined || namespace === '') return true;
-    const labels = this.#options.namespace(namespace)?.metadata?.labels;
     const selector = effectiveNamespaceSelector(ring, this.#options.excludedNamespaces);
-    return labels !== undefined && matchesSelector(selector, labels);
+    return inRingNamespaces(selector, namespace, (name) => this.#options.namespace(name)?.metadata?.labels);
   }
 
   /** The same split and hashing as the webhook's and the sync's, so that all three agree. */

@@ -5,6 +5,7 @@ import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionr
 import type { IWebhookClientConfig } from 'kubernetes-models/admissionregistration.k8s.io/v1/WebhookClientConfig';
 import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
 import { apiVersion, kind, ringLabel, shardLabel, type ControllerRing } from '../../api/v1alpha1/index.ts';
+import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
 
 export interface WebhookConfigurationOptions {
   /** Where the API server reaches the webhook for `ring`, with the CA bundle that signed its certificate. */
@@ -31,6 +32,20 @@ export function effectiveNamespaceSelector(
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...excludedNamespaces] },
     ],
   };
+}
+
+/**
+ * Whether objects in `namespace` are in a ring's scope under `selector` (effectiveNamespaceSelector), its labels
+ * read from the sharder's cache: cluster-scoped objects always are, as with the webhook's namespaceSelector.
+ */
+export function inRingNamespaces(
+  selector: LabelSelector,
+  namespace: string | undefined,
+  labelsOf: (namespace: string) => Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (namespace === undefined || namespace === '') return true;
+  const labels = labelsOf(namespace);
+  return labels !== undefined && matchesSelector(selector, labels);
 }
 
 /** Every group/resource of the ring: its resources and their controlled resources. */

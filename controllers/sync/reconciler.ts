@@ -19,7 +19,7 @@ import {
 } from '../../sharding/chain.ts';
 import { hashKey, type KeySource } from '../../sharding/keys.ts';
 import { resourceName } from '../../sharding/resource-name.ts';
-import { matchesSelector, type LabelSelector } from '../../sharding/label-selector.ts';
+import type { LabelSelector } from '../../sharding/label-selector.ts';
 import { ringMembership } from '../../sharding/membership.ts';
 import { drainPatch, movePatch } from '../../sharding/patches.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
@@ -29,7 +29,7 @@ import { ownerReader } from '../../runtime/owner-reader.ts';
 import { listMetadata, type ListedObject, type PartialObjectMetadata } from '../../runtime/pager.ts';
 import { isConflict, isNotFound, metadataAccept, patchTypes, type RestClient } from '../../runtime/rest.ts';
 import type { HandlerResult } from '../../runtime/workqueue.ts';
-import { effectiveNamespaceSelector } from '../controllerring/webhook-configuration.ts';
+import { effectiveNamespaceSelector, inRingNamespaces } from '../controllerring/webhook-configuration.ts';
 
 export interface SyncReconcilerOptions {
   ring(name: string): ControllerRing | undefined;
@@ -271,7 +271,7 @@ export class SyncReconciler {
       ...(this.#options.pageSize === undefined ? {} : { pageSize: this.#options.pageSize }),
     });
     await forEachConcurrently(objects, this.#options.concurrency, async (object) => {
-      if (!this.#selected(sync, object.metadata.namespace)) return;
+      if (!inRingNamespaces(sync.selector, object.metadata.namespace, this.#namespaceLabels)) return;
       const position = listed++;
       const result: ChainKeyResult =
         owners === undefined || owners.length === 0
@@ -303,12 +303,8 @@ export class SyncReconciler {
     }
   }
 
-  #selected(sync: RingSync, namespace: string | undefined): boolean {
-    // Cluster-scoped objects are in every ring's scope, as with the webhook's namespaceSelector.
-    if (namespace === undefined || namespace === '') return true;
-    const labels = this.#options.namespace(namespace)?.metadata?.labels;
-    return labels !== undefined && matchesSelector(sync.selector, labels);
-  }
+  readonly #namespaceLabels = (name: string): Record<string, string> | undefined =>
+    this.#options.namespace(name)?.metadata?.labels;
 
   /** Moves or drains one object, re-reading it on conflicts: never forced over a change it has not seen. */
   async #act(
