@@ -143,6 +143,38 @@ describe('describeText', () => {
     );
   });
 
+  it('names the owner of each level of a chain and the chains that the sharder could not follow', () => {
+    const level = { group: '', controlled: true, served: false };
+    const text = describeText(
+      {
+        name: 'apps',
+        chainsResolved: {
+          status: 'False',
+          reason: 'OwnerNotFound',
+          message: 'pods: 1 object whose owner is missing, e.g. apps/web-1',
+          lastTransitionTime: '',
+        },
+        shards: [],
+        resources: [
+          { ...level, name: 'deployments.apps', resource: 'deployments', controlled: false },
+          { ...level, name: 'replicasets.apps', resource: 'replicasets' },
+          { ...level, name: 'pods', resource: 'pods', owner: 'replicasets.apps' },
+        ],
+        ignoredLeases: [],
+      },
+      now,
+    );
+    expect(text).toContain(
+      [
+        'Chains resolved:  False (OwnerNotFound)',
+        'Chains message:   pods: 1 object whose owner is missing, e.g. apps/web-1',
+      ].join('\n'),
+    );
+    expect(text).toContain(
+      'Resources:        deployments.apps, replicasets.apps (controlled), pods (controlled by replicasets.apps)\n',
+    );
+  });
+
   it('says when a ring has no shards and its status is not written yet', () => {
     const text = describeText({ name: 'empty', shards: [], resources: [], ignoredLeases: [] }, now);
     expect(text).toContain('Ready:       <unknown>\n');

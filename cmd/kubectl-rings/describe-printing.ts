@@ -1,7 +1,7 @@
 // kubectl rings describe's text: the ring's fields as `kubectl describe` lays them out (a label, its value
 // aligned), then tables of the shards, the objects per resource and shard, the Leases left out and the ring's
 // Events.
-import type { RingDescription } from './describe.ts';
+import type { ResourceDescription, RingDescription } from './describe.ts';
 import { age, table } from './printing.ts';
 
 const indent = (text: string): string =>
@@ -18,10 +18,19 @@ function canaryText(ring: RingDescription, percent: number): string {
   return `${percent} % of the objects, to ${available} of ${canary.length} canary shards available`;
 }
 
+const conditionText = ({ status, reason }: NonNullable<RingDescription['ready']>): string =>
+  `${status} (${reason})`;
+
+/** ' (controlled)', or ' (controlled by replicasets.apps)' for a level of a chain. */
+function controlledText(resource: ResourceDescription): string {
+  if (!resource.controlled) return '';
+  return resource.owner === undefined ? ' (controlled)' : ` (controlled by ${resource.owner})`;
+}
+
 /** The description as text, at `now` for the ages; ends with a newline. */
 export function describeText(ring: RingDescription, now: Date): string {
   const available = ring.shards.filter((shard) => shard.available).length;
-  const ready = ring.ready === undefined ? '<unknown>' : `${ring.ready.status} (${ring.ready.reason})`;
+  const ready = ring.ready === undefined ? '<unknown>' : conditionText(ring.ready);
   const generation =
     ring.generation === undefined
       ? '<unknown>'
@@ -30,17 +39,18 @@ export function describeText(ring: RingDescription, now: Date): string {
     ['Name', ring.name],
     ['Ready', ready],
     ...(ring.ready?.message ? [['Message', ring.ready.message] as [string, string]] : []),
+    ...(ring.chainsResolved === undefined
+      ? []
+      : [['Chains resolved', conditionText(ring.chainsResolved)] as [string, string]]),
+    ...(ring.chainsResolved?.status === 'False' && ring.chainsResolved.message
+      ? [['Chains message', ring.chainsResolved.message] as [string, string]]
+      : []),
     ['Generation', generation],
     ['Shards', `${available} available of ${ring.shards.length}`],
     ...(ring.canary === undefined
       ? []
       : [['Canary', canaryText(ring, ring.canary.percent)] as [string, string]]),
-    [
-      'Resources',
-      ring.resources
-        .map((resource) => resource.name + (resource.controlled ? ' (controlled)' : ''))
-        .join(', '),
-    ],
+    ['Resources', ring.resources.map((resource) => resource.name + controlledText(resource)).join(', ')],
     ['Age', age(ring.creationTimestamp, now)],
   ];
   // Two spaces after the longest label and its colon.

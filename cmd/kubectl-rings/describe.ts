@@ -14,6 +14,7 @@ import {
   type Condition,
   type ControllerRing,
 } from '../../api/v1alpha1/index.ts';
+import { chainsResolvedCondition, readyCondition } from '../../controllers/controllerring/status.ts';
 import { webhookConfigurationName } from '../../controllers/controllerring/webhook-configuration.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { clusterScopedEventNamespace } from '../../runtime/event-namespace.ts';
@@ -58,6 +59,8 @@ export interface ResourceDescription {
   resource: string;
   /** A controlled resource: its objects go where their controller goes. */
   controlled: boolean;
+  /** For a level of a chain of controllers: its owner's resource, as `name` (else the ring resource owns it). */
+  owner?: string;
   /** Whether the API server serves it; the counts are only there when it does. */
   served: boolean;
   /** Objects of the ring (in a namespace it selects, with a hash key) that carry no shard label. */
@@ -66,9 +69,13 @@ export interface ResourceDescription {
   otherShards?: number;
 }
 
+type ConditionDescription = Pick<Condition, 'status' | 'reason' | 'message' | 'lastTransitionTime'>;
+
 export interface RingDescription {
   name: string;
-  ready?: Pick<Condition, 'status' | 'reason' | 'message' | 'lastTransitionTime'>;
+  ready?: ConditionDescription;
+  /** The ChainsResolved condition, on a ring with chains of controllers. */
+  chainsResolved?: ConditionDescription;
   generation?: number;
   observedGeneration?: number;
   creationTimestamp?: string;
@@ -108,6 +115,7 @@ interface RingResource {
   group: string;
   resource: string;
   controlled: boolean;
+  owner?: string;
 }
 
 const leasesPath = '/apis/coordination.k8s.io/v1/leases';
@@ -123,6 +131,11 @@ function ringResources(ring: ControllerRing): RingResource[] {
       group: controlled.group ?? '',
       resource: controlled.resource,
       controlled: true,
+      ...(controlled.owner === undefined
+        ? {}
+        : {
+            owner: resourceName({ group: controlled.owner.group ?? '', resource: controlled.owner.resource }),
+          }),
     })),
   ]);
   return all.filter(
@@ -214,19 +227,11 @@ export async function describeRing(rest: RestClient, name: string, now: Date): P
     inScope ??= await scope(rest, ring);
     described.unassigned = await unassigned(rest, path, info, entry.controlled, inScope, shard);
   }
-  const ready = ring.status?.conditions?.find(({ type }) => type === 'Ready');
   return {
     name,
     ...defined({
-      ready:
-        ready === undefined
-          ? undefined
-          : {
-              status: ready.status,
-              reason: ready.reason,
-              message: ready.message,
-              lastTransitionTime: ready.lastTransitionTime,
-            },
+      ready: condition(ring, readyCondition),
+      chainsResolved: condition(ring, chainsResolvedCondition),
       generation: ring.metadata?.generation,
       observedGeneration: ring.status?.observedGeneration,
       creationTimestamp: ring.metadata?.creationTimestamp,
@@ -302,6 +307,13 @@ async function unassigned(
     if (inScope(metadata) && 'key' in hashKey(metadata, source)) total++;
   }
   return total;
+}
+
+function condition(ring: ControllerRing, type: string): ConditionDescription | undefined {
+  const found = ring.status?.conditions?.find((condition) => condition.type === type);
+  if (found === undefined) return undefined;
+  const { status, reason, message, lastTransitionTime } = found;
+  return { status, reason, message, lastTransitionTime };
 }
 
 /** `fields` without the undefined ones, so that -o json|yaml leaves out what is not known. */

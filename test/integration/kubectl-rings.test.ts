@@ -2,11 +2,9 @@
 // the real API server, against a ring whose shard Leases are in each state (written here, as shards and the
 // sharder would write them) and whose objects are assigned, draining, on a shard that is gone, and unassigned.
 // Asserts what it prints (tables, -o json and -o yaml), its errors and its exit codes.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import {
@@ -22,9 +20,9 @@ import {
 import { microTime } from '../../runtime/micro-time.ts';
 import { RestClient } from '../../runtime/rest.ts';
 import { kubeconfigDocument, testClusterAccess } from '../support/kube.ts';
+import { runKubectlRings, type PluginResult } from '../support/kubectl-rings.ts';
 import { createNamespace, createRing, type Labelled } from '../support/rings.ts';
 
-const main = fileURLToPath(new URL('../../cmd/kubectl-rings/main.ts', import.meta.url));
 const ring = 'kubectl-rings';
 const shards = 'kubectl-rings-shards';
 // Selected by the ring; `excluded` too, but the ring's webhook configuration (as the sharder writes it, with
@@ -38,25 +36,9 @@ const now = Date.now();
 let dir: string;
 let kubeconfig: string;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs kubectl-rings with `args`, in an environment of `env` alone (no KUBECONFIG unless given). */
-function plugin(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [main, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env } },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-      },
-    );
-  });
-}
+const plugin = (args: string[], env: Record<string, string> = {}): Promise<PluginResult> =>
+  runKubectlRings(args, { HOME: dir, ...env });
 
 const secrets = (namespace: string): string => `/api/v1/namespaces/${namespace}/secrets`;
 const configMaps = (namespace: string): string => `/api/v1/namespaces/${namespace}/configmaps`;

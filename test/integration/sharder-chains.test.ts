@@ -10,6 +10,7 @@ import { drainLabel, ringsPath, shardLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
+import { runKubectlRings } from '../support/kubectl-rings.ts';
 import { joinFakeShard, type FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects, type Labelled } from '../support/rings.ts';
@@ -329,6 +330,17 @@ describe('a ring of Deployments with their ReplicaSets and Pods', () => {
     expect(broken.ready?.status).toBe('True');
     const stray = (await listObjects(rest, paths.pods)).find(({ metadata }) => metadata.name === 'stray');
     expect(stray?.metadata.labels?.[shardKey]).toBeUndefined();
+    // kubectl rings describe tells it too, and which level each resource is.
+    const described = await runKubectlRings(
+      ['describe', ring, '--kubeconfig', cluster?.controlPlane.kubeconfigPath ?? ''],
+      {},
+    );
+    expect(described).toMatchObject({ code: 0, stderr: '' });
+    expect(described.stdout).toContain('\nChains resolved:  False (OwnerNotInChain)\n');
+    expect(described.stdout).toMatch(/\nChains message: +1 object of pods is not assigned to a shard/);
+    expect(described.stdout).toContain(
+      'deployments.apps, replicasets.apps (controlled), pods (controlled by replicasets.apps)\n',
+    );
 
     await rest.request({
       method: 'DELETE',
