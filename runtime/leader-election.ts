@@ -9,6 +9,7 @@
 // (runtime/fence.ts), so a paused process finds the deadline passed when it resumes, before any timer fires.
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { systemClock, type Clock } from './clock.ts';
+import { withElectorLabels } from './elector-labels.ts';
 import { FailureLog } from './failure-log.ts';
 import type { Logger } from './logger.ts';
 import { microTime } from './micro-time.ts';
@@ -24,7 +25,10 @@ export interface LeaderElectorOptions {
   renewDeadlineMs?: number;
   /** Default 2_000. */
   retryPeriodMs?: number;
-  /** Put on the Lease when created/acquired, and kept there (the shard Lease needs controller-rings.io/ring). */
+  /**
+   * Put on the Lease when created/acquired, and kept there (the shard Lease needs controller-rings.io/ring);
+   * those an earlier holder put and these leave out are removed (runtime/elector-labels.ts).
+   */
   labels?: Record<string, string>;
   logger: Logger;
   /** The wall clock that stamps renewals and decides whether another holder's Lease has expired. */
@@ -338,7 +342,10 @@ export class LeaderElector {
         signal,
         body: {
           ...lease,
-          metadata: { ...lease.metadata, labels: { ...lease.metadata?.labels, ...this.#options.labels } },
+          metadata:
+            this.#options.labels === undefined
+              ? (lease.metadata ?? {})
+              : withElectorLabels(lease.metadata ?? {}, this.#options.labels),
           spec: {
             ...spec,
             holderIdentity: identity,
@@ -371,7 +378,7 @@ export class LeaderElector {
     const lease: ILease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { namespace, name, ...(labels === undefined ? {} : { labels }) },
+      metadata: labels === undefined ? { namespace, name } : withElectorLabels({ namespace, name }, labels),
       spec: {
         holderIdentity: identity,
         leaseDurationSeconds,

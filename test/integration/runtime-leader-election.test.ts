@@ -108,6 +108,33 @@ describe('LeaderElector on a real API server', () => {
     expect(taken.spec).toMatchObject({ holderIdentity: followerIdentity, leaseTransitions: transitions + 1 });
   });
 
+  it('keeps its labels on the Lease: an earlier holder’s that it leaves out go, others’ stay', async () => {
+    const ring = { 'controller-rings.io/ring': 'test' };
+    const first = candidate('labels', 'first', { labels: { ...ring, version: 'v2', canary: 'yes' } });
+    await eventually(() => {
+      expect(first.elector.isLeader).toBe(true);
+    });
+    // As the sharder writes a shard Lease's state.
+    await rest.request({
+      method: 'PATCH',
+      path: `${leases}/labels`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { 'controller-rings.io/state': 'ready' } } },
+    });
+    await first.elector.stop();
+
+    // The shard restarted under its name, without --lease-label canary=yes and with another version.
+    const second = candidate('labels', 'second', { labels: { ...ring, version: 'v1' } });
+    await eventually(() => {
+      expect(second.elector.isLeader).toBe(true);
+    });
+    expect((await lease('labels')).metadata?.labels).toEqual({
+      ...ring,
+      version: 'v1',
+      'controller-rings.io/state': 'ready',
+    });
+  });
+
   it('releases the Lease on stop, once lead() has settled', async () => {
     const elector = new LeaderElector(rest, {
       namespace,
