@@ -24,7 +24,7 @@ describe('collectionPath', () => {
 
   it('refuses a namespace for a cluster-scoped resource', () => {
     const nodes = { ...deployments, group: '', resource: 'nodes', kind: 'Node', namespaced: false };
-    expect(() => collectionPath(nodes, 'x')).toThrow('cluster-scoped');
+    expect(() => collectionPath(nodes, 'x')).toThrow('nodes is cluster-scoped, not in a namespace');
   });
 });
 

@@ -3,6 +3,7 @@
 import type { IAPIGroupList } from '@kubernetes-models/apimachinery/apis/meta/v1/APIGroupList';
 import type { IAPIResourceList } from '@kubernetes-models/apimachinery/apis/meta/v1/APIResourceList';
 import { isNotFound, type RestClient } from './rest.ts';
+import { resourceName } from '../sharding/resource-name.ts';
 
 export interface ResourceInfo {
   group: string;
@@ -99,8 +100,7 @@ export class Discovery {
 export function collectionPath(info: ResourceInfo, namespace?: string): string {
   const prefix = info.group === '' ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`;
   if (namespace === undefined) return `${prefix}/${info.resource}`;
-  if (!info.namespaced)
-    throw new Error(`${info.resource}.${info.group} is cluster-scoped, not in a namespace`);
+  if (!info.namespaced) throw new Error(`${resourceName(info)} is cluster-scoped, not in a namespace`);
   return `${prefix}/namespaces/${namespace}/${info.resource}`;
 }
 
