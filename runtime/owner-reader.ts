@@ -17,7 +17,7 @@ export function ownerReader(rest: RestClient, discovery: Discovery, signal?: Abo
         accept: metadataAccept,
         ...(signal === undefined ? {} : { signal }),
       });
-      return found.metadata ?? {};
+      return { ...found.metadata, kind: info.kind };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

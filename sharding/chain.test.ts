@@ -107,6 +107,22 @@ describe('chainKey', () => {
     expect(reads).toEqual([]);
   });
 
+  it('has none when a controller is of another kind of the chain owner’s group', async () => {
+    // A ReplicaSet web-1 exists, but this Pod's controller is the StatefulSet web-1.
+    const objects = { 'replicasets/shop/web-1': { ...replicaSet, kind: 'ReplicaSet' } };
+    const metadata = {
+      name: 'web-1-0',
+      namespace: 'shop',
+      ownerReferences: [controller('apps/v1', 'StatefulSet', 'web-1')],
+    };
+    await expect(chainKey(metadata, [replicaSets], reader(objects).read)).resolves.toEqual({
+      reason: 'OwnerNotInChain',
+      message: expect.stringContaining(
+        'its controller StatefulSet shop/web-1 (apps/v1) is not of replicasets.apps',
+      ),
+    });
+  });
+
   it('has none when the object or an owner on the way has no controller reference', async () => {
     const orphan = { name: 'web-1-a', namespace: 'shop', ownerReferences: [] };
     await expect(chainKey(orphan, [replicaSets], reader({}).read)).resolves.toMatchObject({

@@ -16,8 +16,14 @@ export interface ChainResource {
 /** The deepest level below a ring resource that a chain may reach (the CRD's rule, checked here again). */
 export const maxChainDepth = 3;
 
-/** What a level's controller is, as far as the chain needs it: its uid and its own controller reference. */
-export type OwnerMetadata = Pick<KeyMetadata, 'ownerReferences'> & { readonly uid?: string | undefined };
+/**
+ * What a level's controller is, as far as the chain needs it: its uid and its own controller reference, and the
+ * kind of the resource it was read from.
+ */
+export type OwnerMetadata = Pick<KeyMetadata, 'ownerReferences'> & {
+  readonly uid?: string | undefined;
+  readonly kind?: string | undefined;
+};
 
 /**
  * Reads the metadata of `name` of `owner` (in `namespace` if that resource is namespaced); undefined when it
@@ -100,13 +106,14 @@ export async function chainKey(
     const reference = current.ownerReferences?.find((candidate) => candidate.controller === true);
     if (reference === undefined) return hashKey(current, { controlled: true });
     const what = `its controller ${reference.kind} ${namespace ? `${namespace}/` : ''}${reference.name}`;
-    if (groupOf(reference.apiVersion) !== owner.group) {
-      return {
-        reason: 'OwnerNotInChain',
-        message: `${what} (${reference.apiVersion}) is not of ${resourceName(owner)}, the owner the ring's chain declares, so the object is not assigned to a shard; correct the chain's owner in the ControllerRing or the object's controller reference`,
-      };
-    }
+    const notInChain = {
+      reason: 'OwnerNotInChain',
+      message: `${what} (${reference.apiVersion}) is not of ${resourceName(owner)}, the owner the ring's chain declares, so the object is not assigned to a shard; correct the chain's owner in the ControllerRing or the object's controller reference`,
+    } as const;
+    if (groupOf(reference.apiVersion) !== owner.group) return notInChain;
     const found = await read(owner, namespace, reference.name);
+    // Another kind of the same group (a StatefulSet where the chain says replicasets.apps).
+    if (found?.kind !== undefined && found.kind !== reference.kind) return notInChain;
     if (found === undefined || found.uid !== reference.uid) {
       return {
         reason: 'OwnerNotFound',
