@@ -73,8 +73,14 @@ describe('RingShardsCache', () => {
   it("encodes each assignment's patch as assignPatch makes it, for each shape of the labels", () => {
     const shards = new RingShardsCache().of(ringName, ring, [lease('a')], start);
     const drain = drainLabel(ringName);
-    for (const labels of [undefined, {}, { app: 'x' }, { app: 'x', [drain]: 'true' }]) {
-      expect(shards.patch('a', labels)).toBe(encodePatch(assignPatch(ringName, 'a', labels)));
+    const shapes: (Record<string, string> | undefined)[] = [
+      undefined,
+      {},
+      { app: 'x' },
+      { app: 'x', [drain]: 'true' },
+    ];
+    // Twice each: encoded, then kept.
+    for (const labels of [...shapes, ...shapes]) {
       expect(shards.patch('a', labels)).toBe(encodePatch(assignPatch(ringName, 'a', labels)));
     }
     expect(shards.patch('b', undefined)).toBe(encodePatch(assignPatch(ringName, 'b', undefined)));
