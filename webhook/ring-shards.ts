@@ -1,5 +1,5 @@
 // What the webhook needs of a ring's membership, kept between calls. Computing it (the ring's membership from
-// every shard Lease, its split, its hash ring) and encoding an assignment's patch cost more than the rest of a
+// every shard Lease, its split, its hash ring) and encoding an assignment's patch cost most of a
 // call's decision: between two calls the API server and etcd run on the same cores, so each call finds that code
 // and its data out of the CPU's caches. The membership changes only when the ring or a Lease does, which the
 // informers show by replacing the object, or when a shard's state changes with time (ShardMember.nextChange).
