@@ -149,17 +149,23 @@ export function review(response: AdmissionResponse): AdmissionReview {
   return { apiVersion, kind, response };
 }
 
-/** Admits a request, changed by `patch` if given, with warnings for the user (shown by kubectl). */
+/** A JSON Patch as an admission response carries it: its JSON, base64-encoded. */
+export function encodePatch(patch: readonly JsonPatchOperation[]): string {
+  return Buffer.from(JSON.stringify(patch)).toString('base64');
+}
+
+/**
+ * Admits a request, changed by `patch` if given (encoded by encodePatch), with warnings for the user (shown by
+ * kubectl).
+ */
 export function allow(
   uid: string,
-  { patch, warnings = [] }: { patch?: readonly JsonPatchOperation[]; warnings?: readonly string[] } = {},
+  { patch, warnings = [] }: { patch?: string; warnings?: readonly string[] } = {},
 ): AdmissionResponse {
   return {
     uid,
     allowed: true,
-    ...(patch === undefined
-      ? {}
-      : { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }),
+    ...(patch === undefined ? {} : { patchType: 'JSONPatch', patch }),
     ...(warnings.length === 0 ? {} : { warnings: [...warnings] }),
   };
 }

@@ -11,7 +11,6 @@ import {
   type RingResource,
 } from '../api/v1alpha1/index.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { ringSplit, SplitHashRings } from '../sharding/canary.ts';
 import {
   chainKey,
   chainTooDeep,
@@ -21,8 +20,7 @@ import {
   type ReadOwner,
 } from '../sharding/chain.ts';
 import { hashKey, type KeySource } from '../sharding/keys.ts';
-import { availableShards, ringMembership, type RingLease } from '../sharding/membership.ts';
-import { assignPatch } from '../sharding/patches.ts';
+import type { RingLease } from '../sharding/membership.ts';
 import { resourceName } from '../sharding/resource-name.ts';
 import {
   allow,
@@ -34,6 +32,7 @@ import {
   type AdmissionResponse,
   type AdmissionReview,
 } from './admission.ts';
+import { RingShardsCache } from './ring-shards.ts';
 
 /** What the webhook knows about rings; the sharder implements it with its informer caches. */
 export interface RingDirectory {
@@ -82,8 +81,8 @@ export class Assigner {
   readonly #now: () => Date;
   readonly #readOwner: ((signal: AbortSignal) => ReadOwner) | undefined;
   readonly #chainBudgetMs: number;
-  /** Per ring, the hash ring of its last seen split: most calls find the membership unchanged. */
-  readonly #hashRings = new SplitHashRings();
+  /** Per ring, its shards as last computed: most calls find them unchanged. */
+  readonly #ringShards = new RingShardsCache();
 
   constructor({
     directory,
@@ -137,7 +136,7 @@ export class Assigner {
     };
     const controllerRing = this.#directory.ring(ring);
     if (controllerRing === undefined) {
-      this.#hashRings.delete(ring);
+      this.#ringShards.delete(ring);
       log('debug', 'unknown ring');
       const warning = `ControllerRing "${ring}" does not exist or this sharder replica has not seen it yet, so the object is not assigned to a shard at admission`;
       return unassigned(allow(uid, { warnings: [warning] }));
@@ -166,25 +165,23 @@ export class Assigner {
     }
     // Only the ring's members: a Lease it does not trust, or whose name cannot be a label value (the API server
     // would reject the object with that label, failurePolicy Ignore notwithstanding), is never assigned to.
-    const { members } = ringMembership(this.#directory.leases(), controllerRing, this.#now());
-    const available = availableShards(members);
-    const kept = liveShardRemovedByUpdate(ring, request, available);
+    const shards = this.#ringShards.of(ring, controllerRing, this.#directory.leases(), this.#now());
+    const kept = liveShardRemovedByUpdate(ring, request, shards.available);
     if (kept !== undefined) {
       // Only a drain acknowledgement may take an object from a live shard, and it removes the drain label too:
       // a write that just drops the shard label (kubectl replace, a label edit) must not skip the drain.
       log('info', 'kept the object on its live shard: an update removed its shard label without a drain', {
         shard: kept,
       });
-      return { response: allow(uid, { patch: assignPatch(ring, kept, labels) }), result: 'assigned' };
+      return { response: allow(uid, { patch: shards.patch(kept, labels) }), result: 'assigned' };
     }
-    // The same split and hashing as the sync's (controllers/sync/reconciler.ts), so that both agree.
-    const shard = this.#hashRings.of(ring, ringSplit(members, controllerRing)).shardFor(key.key);
+    const shard = shards.hashRing.shardFor(key.key);
     if (shard === undefined) {
       log('debug', 'no shard available', { key: key.key });
       return unassigned(allow(uid));
     }
     log('debug', 'assigned', { key: key.key, shard });
-    return { response: allow(uid, { patch: assignPatch(ring, shard, labels) }), result: 'assigned' };
+    return { response: allow(uid, { patch: shards.patch(shard, labels) }), result: 'assigned' };
   }
 
   /**

@@ -208,7 +208,7 @@ export function sharderMetrics(registry: Registry, sources: SharderMetricsSource
   });
   const latency: Histogram<'ring'> = new Histogram({
     name: 'controller_rings_webhook_request_duration_seconds',
-    help: 'Time to answer an admission webhook call',
+    help: "Time to answer an admission webhook call: from its request's headers read to its answer handed to the socket, the wait for its body and the other work of the event loop in between included",
     labelNames: ['ring'] as const,
     buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
