@@ -32,7 +32,6 @@ import { UnresolvedChainsObserver } from '../../controllers/sync/unresolved-chai
 import { Assigner, type RingDirectory } from '../../webhook/assign.ts';
 import { webhookPath } from '../../webhook/path.ts';
 import { WebhookServer } from '../../webhook/server.ts';
-import { collectAfterSync } from './collect-after-sync.ts';
 import type { Address, SharderConfig, WebhookCertificateFiles } from './config.ts';
 import { sharderMetrics, type SharderMetrics } from './metrics.ts';
 import { ManagedCertificates } from './managed-certificates.ts';
@@ -360,7 +359,6 @@ export class Sharder {
     const chains = new UnresolvedChainsObserver((ring) => {
       rings.enqueue(ring);
     });
-    const collect = collectAfterSync();
     const syncReconciler = new SyncReconciler({
       ring: (name) => this.#rings.get(name),
       leases: () => this.#leases.list(),
@@ -371,12 +369,7 @@ export class Sharder {
       concurrency: this.#config.sync.concurrency,
       syncPeriodMs: this.#config.sync.periodMs,
       retryAfterMs: syncRetryAfterMs,
-      observers: [
-        this.#sharderMetrics.sync,
-        new RebalanceEvents(events),
-        chains,
-        ...(collect ? [collect] : []),
-      ],
+      observers: [this.#sharderMetrics.sync, new RebalanceEvents(events), chains],
       now,
       logger: logger.child({ controller: 'sync' }),
     });
