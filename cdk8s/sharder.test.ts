@@ -1,5 +1,6 @@
 // The Sharder construct: least-privilege RBAC, a Deployment whose flags the sharder program accepts and whose
 // ports, probes, mounts and Services agree, hardened pods, and names that never change.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
 import { App, Chart } from 'cdk8s';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -376,6 +377,26 @@ describe('Sharder', () => {
       name: 'NODE_OPTIONS',
       value: '--max-semi-space-size=1',
     });
+  });
+
+  it('runs node without TurboFan, for JavaScript and WebAssembly, on its command line (NODE_OPTIONS refuses those flags)', () => {
+    expect(container(synth()).command).toEqual([
+      'node',
+      '--max-opt=2',
+      '--liftoff-only',
+      '/app/cmd/sharder/main.js',
+    ]);
+  });
+
+  it("starts the container's node with its command's flags and NODE_OPTIONS", () => {
+    const sharder = container(synth());
+    const nodeOptions = sharder.env?.find(({ name }) => name === 'NODE_OPTIONS')?.value;
+    const flags = sharder.command?.slice(1, -1) ?? [];
+    const started = execFileSync(process.execPath, [...flags, '-e', 'process.stdout.write("started")'], {
+      env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      encoding: 'utf8',
+    });
+    expect(started).toBe('started');
   });
 
   it('rejects flags the sharder would reject, and flags the manifests depend on', () => {

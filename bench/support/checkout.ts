@@ -11,7 +11,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export interface Checkout {
   /** The project's root directory. */
   dir: string;
-  /** The node flags its sharder's default Deployment sets (NODE_OPTIONS in config/sharder/sharder.yaml). */
+  /**
+   * The node flags its sharder's default Deployment sets (config/sharder/sharder.yaml): those of the container's
+   * command (between node and the program), then NODE_OPTIONS.
+   */
   nodeOptions: string[];
   /** The other environment variables with a value that its Deployment sets (e.g. glibc's malloc settings). */
   deploymentEnv: Record<string, string>;
@@ -37,16 +40,21 @@ interface EnvVar {
   value?: string;
 }
 
-/** NODE_OPTIONS and the other literal env of the sharder's container in config/sharder/sharder.yaml. */
+/** The node flags and the other literal env of the sharder's container in config/sharder/sharder.yaml. */
 async function runtimeSettings(dir: string): Promise<Pick<Checkout, 'nodeOptions' | 'deploymentEnv'>> {
   const manifests = parseAllDocuments(await readFile(join(dir, 'config/sharder/sharder.yaml'), 'utf8'));
   const deployment = manifests
     .map((document) => document.toJS() as { kind?: string; spec?: unknown })
     .find((manifest) => manifest.kind === 'Deployment') as
-    { spec: { template: { spec: { containers: { name: string; env?: EnvVar[] }[] } } } } | undefined;
+    | { spec: { template: { spec: { containers: { name: string; command?: string[]; env?: EnvVar[] }[] } } } }
+    | undefined;
   const container = deployment?.spec.template.spec.containers.find(({ name }) => name === 'sharder');
   const env: Record<string, string> = {};
   for (const { name, value } of container?.env ?? []) if (value !== undefined) env[name] = value;
   const { NODE_OPTIONS: nodeOptions = '', ...rest } = env;
-  return { nodeOptions: nodeOptions.split(' ').filter((option) => option !== ''), deploymentEnv: rest };
+  const commandFlags = (container?.command ?? []).slice(1).filter((arg) => arg.startsWith('--'));
+  return {
+    nodeOptions: [...commandFlags, ...nodeOptions.split(' ').filter((option) => option !== '')],
+    deploymentEnv: rest,
+  };
 }
