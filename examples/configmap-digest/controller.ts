@@ -1,15 +1,27 @@
 // An example sharded controller on built-in kinds only: for every ConfigMap of its ring it keeps an owned
 // Secret holding a digest of the ConfigMap's data. The ConfigMap is the ring resource, the Secret a
-// controlled resource, so both paths of the protocol are exercised.
+// controlled resource, so both paths of the protocol are exercised. With `serviceAccounts` it also keeps, per
+// Secret, a ServiceAccount controlled by the Secret that carries the digest too: a chain of controllers
+// (ConfigMap → Secret → ServiceAccount), whose every level the shard of its ConfigMap reconciles.
 import { createHash } from 'node:crypto';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
-import type { ReconcileObserver, ShardedController } from 'controller-rings/shard';
+import type {
+  ControlledResource,
+  KubeObject,
+  ReconcileContext,
+  ReconcileObserver,
+  ShardedController,
+} from 'controller-rings/shard';
 
 export const fieldManager = 'configmap-digest';
 const secrets = { group: '', resource: 'secrets' };
+const serviceAccounts = { group: '', resource: 'serviceaccounts', owner: secrets };
 
-/** The Secret's name for a ConfigMap. */
+/** The annotation of the digest on a ServiceAccount. */
+export const digestAnnotation = 'configmap-digest.controller-rings.io/digest';
+
+/** The Secret's name for a ConfigMap; its ServiceAccount has the same name. */
 export function digestSecretName(configMap: string): string {
   return `${configMap}-digest`;
 }
@@ -30,67 +42,123 @@ export function digestOf(configMap: Pick<IConfigMap, 'data' | 'binaryData'>): st
 export interface ConfigMapDigestOptions {
   /** ConfigMaps reconciled at once; default 4. */
   workers?: number;
+  /** Also keep a ServiceAccount per Secret, controlled by it (a second level of the chain); default off. */
+  serviceAccounts?: boolean;
   observer?: ReconcileObserver;
+}
+
+/** One object a reconcile keeps, controlled by `owner`. */
+interface Controlled<T extends KubeObject> {
+  resource: ControlledResource;
+  kind: string;
+  namespace: string;
+  name: string;
+  owner: KubeObject;
+  /** Whether the object found is as it should be. */
+  current(object: T): boolean;
+  /** The object as it should be: `found` changed, or (found undefined) what a new one carries. */
+  desired(found: T | undefined): T;
+}
+
+/**
+ * Creates the object if absent, or updates what was read (with its resourceVersion) when it is not current;
+ * resolves with the object as it is now.
+ */
+async function keep<T extends KubeObject>(
+  { client, controlled, logger, shardLabels, signal }: ReconcileContext,
+  level: Controlled<T>,
+): Promise<T> {
+  const { resource, kind, namespace, name, owner } = level;
+  const found = (await controlled(resource, namespace, name)) as T | undefined;
+  if (found !== undefined && level.current(found)) return found;
+  const collection = `/api/v1/namespaces/${namespace}/${resource.resource}`;
+  if (found === undefined) {
+    // Create if absent, as an ordinary controller does: an object that exists but is missing from what
+    // controlled() answers fails with 409 AlreadyExists.
+    const desired = level.desired(undefined);
+    const created = await client.request<T>({
+      method: 'POST',
+      path: collection,
+      query: { fieldManager },
+      body: {
+        ...desired,
+        apiVersion: 'v1',
+        kind,
+        metadata: {
+          ...desired.metadata,
+          name,
+          namespace,
+          // Created on this shard: the shard of its controller, so that it arrives with it.
+          labels: shardLabels,
+          ownerReferences: [
+            {
+              apiVersion: owner.apiVersion ?? 'v1',
+              kind: owner.kind ?? '',
+              name: owner.metadata?.name ?? '',
+              uid: owner.metadata?.uid ?? '',
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+      },
+      signal,
+    });
+    logger.info({ name }, `created digest ${kind.toLowerCase()}`);
+    return created;
+  }
+  // Update what was read, with its resourceVersion: a stale copy fails with 409 Conflict.
+  const updated = await client.request<T>({
+    method: 'PUT',
+    path: `${collection}/${name}`,
+    query: { fieldManager },
+    body: level.desired(found),
+    signal,
+  });
+  logger.info({ name }, `updated digest ${kind.toLowerCase()}`);
+  return updated;
 }
 
 export function configMapDigestController({
   workers = 4,
+  serviceAccounts: withServiceAccounts = false,
   observer,
 }: ConfigMapDigestOptions = {}): ShardedController<IConfigMap> {
   return {
     name: 'configmap-digest',
     resource: { group: '', resource: 'configmaps' },
-    controlledResources: [secrets],
+    controlledResources: withServiceAccounts ? [secrets, serviceAccounts] : [secrets],
     concurrency: workers,
     ...(observer === undefined ? {} : { observer }),
-    async reconcile(configMap, { client, controlled, logger, shardLabels, signal }) {
-      const { name = '', namespace = '', uid = '' } = configMap.metadata ?? {};
+    async reconcile(configMap, context) {
+      const { name = '', namespace = '' } = configMap.metadata ?? {};
       const digest = digestOf(configMap);
-      const secretName = digestSecretName(name);
-      const current = (await controlled(secrets, namespace, secretName)) as ISecret | undefined;
-      if (current?.data?.digest === btoa(digest)) return;
-      const collection = `/api/v1/namespaces/${namespace}/secrets`;
-      if (current === undefined) {
-        // Create if absent, as an ordinary controller does: a Secret that exists but is missing from what
-        // controlled() answers fails with 409 AlreadyExists.
-        await client.request({
-          method: 'POST',
-          path: collection,
-          query: { fieldManager },
-          body: {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: {
-              name: secretName,
-              namespace,
-              labels: shardLabels,
-              ownerReferences: [
-                {
-                  apiVersion: 'v1',
-                  kind: 'ConfigMap',
-                  name,
-                  uid,
-                  controller: true,
-                  blockOwnerDeletion: true,
-                },
-              ],
-            },
-            data: { digest: btoa(digest) },
-          },
-          signal,
-        });
-        logger.info({ digest }, 'created digest secret');
-        return;
-      }
-      // Update what was read, with its resourceVersion: a stale copy fails with 409 Conflict.
-      await client.request({
-        method: 'PUT',
-        path: `${collection}/${secretName}`,
-        query: { fieldManager },
-        body: { ...current, data: { ...current.data, digest: btoa(digest) } },
-        signal,
+      const encoded = btoa(digest);
+      const secret = await keep<KubeObject & Pick<ISecret, 'data'>>(context, {
+        resource: secrets,
+        kind: 'Secret',
+        namespace,
+        name: digestSecretName(name),
+        owner: { ...configMap, apiVersion: 'v1', kind: 'ConfigMap' },
+        current: (found) => found.data?.digest === encoded,
+        desired: (found) => ({ ...found, data: { ...found?.data, digest: encoded } }),
       });
-      logger.info({ digest }, 'updated digest secret');
+      if (!withServiceAccounts) return;
+      await keep(context, {
+        resource: serviceAccounts,
+        kind: 'ServiceAccount',
+        namespace,
+        name: digestSecretName(name),
+        owner: { ...secret, apiVersion: 'v1', kind: 'Secret' },
+        current: (found) => found.metadata?.annotations?.[digestAnnotation] === digest,
+        desired: (found) => ({
+          ...found,
+          metadata: {
+            ...found?.metadata,
+            annotations: { ...found?.metadata?.annotations, [digestAnnotation]: digest },
+          },
+        }),
+      });
     },
   };
 }

@@ -13,6 +13,7 @@ describe('parseFlags', () => {
       leaseDurationSeconds: 15,
       leaseLabels: {},
       workers: 4,
+      serviceAccounts: false,
       clientRateLimit: undefined,
       metricsPort: undefined,
       recordFile: undefined,
@@ -26,6 +27,10 @@ describe('parseFlags', () => {
     expect(flags).toMatchObject({ workers: 2, clientRateLimit: { qps: 20, burst: 30 } });
     expect(parseFlags(['--kube-api-qps=2.5'], env).clientRateLimit).toEqual({ qps: 2.5, burst: 3 });
     expect(parseFlags(['--kube-api-qps=0.5'], env).clientRateLimit).toEqual({ qps: 0.5, burst: 1 });
+  });
+
+  it('keeps digest ServiceAccounts with --digest-service-accounts', () => {
+    expect(parseFlags(['--digest-service-accounts'], env).serviceAccounts).toBe(true);
   });
 
   it('takes the Lease labels, each KEY=VALUE', () => {

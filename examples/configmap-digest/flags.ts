@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { isLogLevel, type ClientRateLimit, type LoggerOptions } from 'controller-rings/shard';
 
 export const usage = `usage: configmap-digest [--ring configmap-digest] [--name NAME] [--namespace NAMESPACE] [--kubeconfig FILE]
-  [--lease-duration SECONDS] [--lease-label KEY=VALUE]... [--workers 4] [--kube-api-qps QPS [--kube-api-burst N]] [--metrics-port PORT]
+  [--lease-duration SECONDS] [--lease-label KEY=VALUE]... [--workers 4] [--digest-service-accounts] [--kube-api-qps QPS [--kube-api-burst N]] [--metrics-port PORT]
   [--record-file FILE] [--log-level info] [--log-format auto]`;
 
 export interface Flags {
@@ -17,6 +17,8 @@ export interface Flags {
   leaseLabels: Record<string, string>;
   /** ConfigMaps reconciled at once. */
   workers: number;
+  /** Also keep a ServiceAccount per digest Secret, controlled by it: a chain of controllers. */
+  serviceAccounts: boolean;
   /** The reconciles' request rate limit; none without --kube-api-qps. */
   clientRateLimit: ClientRateLimit | undefined;
   metricsPort: number | undefined;
@@ -61,6 +63,7 @@ export function parseFlags(args: string[], env: NodeJS.ProcessEnv = process.env)
         'lease-duration': { type: 'string', default: '15' },
         'lease-label': { type: 'string', multiple: true, default: [] },
         workers: { type: 'string', default: '4' },
+        'digest-service-accounts': { type: 'boolean', default: false },
         'kube-api-qps': { type: 'string' },
         'kube-api-burst': { type: 'string' },
         'metrics-port': { type: 'string' },
@@ -100,6 +103,7 @@ export function parseFlags(args: string[], env: NodeJS.ProcessEnv = process.env)
     leaseDurationSeconds: positiveInteger('lease-duration', values['lease-duration']),
     leaseLabels: Object.fromEntries(values['lease-label'].map(leaseLabel)),
     workers: positiveInteger('workers', values.workers),
+    serviceAccounts: values['digest-service-accounts'],
     clientRateLimit,
     metricsPort: port === undefined ? undefined : positiveInteger('metrics-port', port),
     recordFile: values['record-file'],

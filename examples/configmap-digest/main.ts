@@ -63,7 +63,9 @@ const shard = new Shard({
   leaseLabels: flags.leaseLabels,
   ...(flags.clientRateLimit === undefined ? {} : { clientRateLimit: flags.clientRateLimit }),
 });
-shard.addController(configMapDigestController({ workers: flags.workers, observer }));
+shard.addController(
+  configMapDigestController({ workers: flags.workers, serviceAccounts: flags.serviceAccounts, observer }),
+);
 shard.onLost(() => {
   logger.error('lost the shard lease; exiting so that the shard restarts fresh');
   process.exit(1);

@@ -11,7 +11,7 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, drainValue, ringsPath, shardLabel, type CanarySpec } from '../../api/v1alpha1/index.ts';
-import { digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
+import { digestAnnotation, digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
 import { SplitHashRing } from '../../sharding/canary.ts';
 import { matchesSelector } from '../../sharding/label-selector.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
@@ -46,6 +46,7 @@ import {
   type History,
   type Interval,
   type LabelObservation,
+  type LevelObservation,
   type ObjectCreation,
   type SharderEvent,
   type ShardEvent,
@@ -100,8 +101,16 @@ function writerOf(userAgent: string): WriteRecord['writer'] | undefined {
 }
 
 interface Watched {
-  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
 }
+
+/** The levels of the chain below the ConfigMaps with `chain` (examples/configmap-digest/controller.ts). */
+const chainLevels = ['secrets', 'serviceaccounts'] as const;
 
 export interface EndToEndOptions {
   /** Flags of this environment's kube-apiserver (e.g. --watch-cache=false). */
@@ -125,6 +134,12 @@ export interface EndToEndOptions {
   sharderImage?: string;
   /** The ring's spec.assignment; default the API's (Webhook). */
   assignment?: 'Webhook' | 'Watch';
+  /**
+   * A chain of controllers: the ring declares ConfigMap → Secret → ServiceAccount, the shards keep the
+   * ServiceAccounts (--digest-service-accounts), the label changes of both levels are recorded for the chain
+   * rule, and converged() waits for the ServiceAccounts too.
+   */
+  chain?: boolean;
 }
 
 export class EndToEnd {
@@ -144,6 +159,7 @@ export class EndToEnd {
   readonly #paused = new Map<string, ExampleShard>();
   readonly #recordFiles = new Set<string>();
   readonly #labels: LabelObservation[] = [];
+  readonly #levels: LevelObservation[] = [];
   readonly #shardEvents: ShardEvent[] = [];
   readonly #objects: ObjectCreation[] = [];
   readonly #sharderEvents: SharderEvent[] = [];
@@ -155,7 +171,7 @@ export class EndToEnd {
   /** Every container started, removed at the end whatever happened. */
   readonly #containers = new Set<ContainerProcess>();
   #shardExits = 0;
-  #watch: Promise<void> | undefined;
+  #watch: Promise<unknown> | undefined;
   #watchFailure: Error | undefined;
   #proxy: TcpProxy | undefined;
   #cutAt: number | undefined;
@@ -210,22 +226,53 @@ export class EndToEnd {
     for (const name of [sharderNamespace, shardNamespace]) await createNamespace(this.rest, name);
     await createNamespace(this.rest, namespace, { 'controller-rings.io/e2e': 'true' });
     for (const identity of ['sharder-0', 'sharder-1']) await this.startSharder(identity);
+    const controlledResources =
+      this.#options.chain === true
+        ? [{ resource: 'secrets' }, { resource: 'serviceaccounts', owner: { resource: 'secrets' } }]
+        : [{ resource: 'secrets' }];
     await createRing(this.rest, ring, {
-      resources: [{ resource: 'configmaps', controlledResources: [{ resource: 'secrets' }] }],
+      resources: [{ resource: 'configmaps', controlledResources }],
       namespaceSelector: { matchLabels: { 'controller-rings.io/e2e': 'true' } },
       shardLeaseNamespaces: [shardNamespace],
       ...(this.#options.assignment === undefined ? {} : { assignment: this.#options.assignment }),
     });
-    const collection = `/api/v1/namespaces/${namespace}/configmaps`;
-    const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });
-    this.#watch = this.#recordLabels(collection, listed.metadata.resourceVersion);
+    const watches = [
+      this.#recordLabels('configmaps', (observation) => this.#labels.push(observation)),
+      ...(this.#options.chain === true
+        ? chainLevels.map((resource) =>
+            this.#recordLabels(resource, (observation) => {
+              // A level's objects are named after their root (the namespace's default ServiceAccount is none).
+              const root = this.#objects
+                .map((creation) => creation.object)
+                .find((object) => digestSecretName(object) === observation.object);
+              if (root === undefined) return;
+              this.#levels.push({ ...observation, resource, root });
+            }),
+          )
+        : []),
+    ];
+    this.#watch = Promise.all((await Promise.all(watches)).map(({ watching }) => watching));
   }
 
   /**
-   * Records every label change, re-watching from the last event when a watch ends or fails (the API server
+   * Lists `resource` in the namespace, then records every label change of it from there on (`watching` runs
+   * until stop()), re-watching from the last event when a watch ends or fails (the API server
    * restarting). The history must have no gap: a watch that cannot resume (410 Gone) fails the check.
    */
-  async #recordLabels(collection: string, listedVersion: string): Promise<void> {
+  async #recordLabels(
+    resource: string,
+    record: (observation: LabelObservation) => void,
+  ): Promise<{ watching: Promise<void> }> {
+    const collection = `/api/v1/namespaces/${namespace}/${resource}`;
+    const listed = await this.rest.request<{ metadata: { resourceVersion: string } }>({ path: collection });
+    return { watching: this.#watchLabels(collection, listed.metadata.resourceVersion, record) };
+  }
+
+  async #watchLabels(
+    collection: string,
+    listedVersion: string,
+    record: (observation: LabelObservation) => void,
+  ): Promise<void> {
     const signal = this.#watching.signal;
     let resourceVersion = listedVersion;
     while (!signal.aborted && this.#watchFailure === undefined) {
@@ -241,13 +288,14 @@ export class EndToEnd {
             if (this.#watchFailure !== undefined) return;
             resourceVersion = object.metadata.resourceVersion ?? resourceVersion;
             const labels = object.metadata.labels ?? {};
-            this.#labels.push({
+            const observation = {
               object: `${namespace}/${object.metadata.name}`,
               time: Date.now(),
               shard: labels[shardLabel(ring)],
               drain: labels[drainLabel(ring)] === drainValue,
               ...(type === 'DELETED' ? { deleted: true } : {}),
-            });
+            };
+            record(observation);
           },
           signal,
         );
@@ -368,7 +416,10 @@ export class EndToEnd {
         namespace: shardNamespace,
         leaseDurationSeconds: this.#options.leaseDurationSeconds ?? leaseDurationSeconds,
         dir: this.#dir,
-        args: Object.entries(leaseLabels).map(([key, value]) => `--lease-label=${key}=${value}`),
+        args: [
+          ...Object.entries(leaseLabels).map(([key, value]) => `--lease-label=${key}=${value}`),
+          ...(this.#options.chain === true ? ['--digest-service-accounts'] : []),
+        ],
       };
       shard =
         image === undefined
@@ -579,7 +630,8 @@ export class EndToEnd {
   /**
    * Waits until every object is on the shard the hash ring gives it among the running shards (split as
    * setCanary() said, by the Lease labels they were started with), without drain
-   * label, and its digest Secret is current and on the same shard: the system has converged.
+   * label, and its digest Secret (with `chain`, its ServiceAccount too) is current and on the same shard: the
+   * system has converged.
    */
   async converged(timeoutMs = 60_000): Promise<void> {
     await this.shardsRestarted();
@@ -592,6 +644,13 @@ export class EndToEnd {
           ((await listObjects(this.rest, `/api/v1/namespaces/${namespace}/secrets`)) as ISecret[]).map(
             (s) => [s.metadata?.name, s],
           ),
+        );
+        const serviceAccounts = new Map(
+          this.#options.chain === true
+            ? (
+                (await listObjects(this.rest, `/api/v1/namespaces/${namespace}/serviceaccounts`)) as Watched[]
+              ).map((s) => [s.metadata.name, s])
+            : [],
         );
         // A ConfigMap that changed while the Secrets were listed (the churn) may be a moment ahead of its
         // Secret: its digest is judged in a later round, or once the churn has stopped.
@@ -615,12 +674,19 @@ export class EndToEnd {
           const desired = hashRing.shardFor(`/ConfigMap/${namespace}/${object.metadata?.name ?? ''}`);
           const secret = secrets.get(digestSecretName(object.metadata?.name ?? ''));
           const changing = versions.get(object.metadata?.name ?? '') !== object.metadata?.resourceVersion;
+          const serviceAccount = serviceAccounts.get(digestSecretName(object.metadata?.name ?? ''));
+          const staleServiceAccount =
+            this.#options.chain === true &&
+            (serviceAccount === undefined ||
+              (!changing && serviceAccount.metadata.annotations?.[digestAnnotation] !== digestOf(object)) ||
+              serviceAccount.metadata.labels?.[shardLabel(ring)] !== shard);
           return (
             shard !== desired ||
             labels[drainLabel(ring)] !== undefined ||
             secret === undefined ||
             (!changing && secret.data?.digest !== btoa(digestOf(object))) ||
-            secret.metadata?.labels?.[shardLabel(ring)] !== shard
+            secret.metadata?.labels?.[shardLabel(ring)] !== shard ||
+            staleServiceAccount
           );
         });
         if (stale.length > 0) {
@@ -674,6 +740,7 @@ export class EndToEnd {
     const history: History = {
       reconciles: pairReconcileEvents(events),
       labels: [...this.#labels],
+      ...(this.#options.chain === true ? { levels: [...this.#levels] } : {}),
       shards: [...this.#shardEvents],
       objects: [...this.#objects],
       sharders: [...this.#sharderEvents],

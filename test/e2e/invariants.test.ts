@@ -4,6 +4,7 @@ import type {
   FencingOptions,
   History,
   LabelObservation,
+  LevelObservation,
   ReconcileRecord,
   SharderEvent,
   ShardEvent,
@@ -353,6 +354,89 @@ describe('invariant 4: an object leaves a live shard only through a drain', () =
     expect(
       rules(history({ shards, labels: [label(0, 'shard-a'), label(5_000, 'shard-b')], reconciles })),
     ).toEqual(['drain']);
+  });
+});
+
+describe('the chain rule: a level below the root leaves a live shard only once its root was drained there', () => {
+  const secret = 'ring-a/cm-1-digest';
+  const level = (resource: string, time: number, shard: string | undefined): LevelObservation => ({
+    ...label(time, shard, false, secret),
+    resource,
+    root: cm,
+  });
+  // cm-1 drained from shard-a at 10 s; its Secret and ServiceAccount handed over in its work item, the deepest
+  // first, then cm-1 itself (drainedHandover's labels).
+  const chain = [
+    level('secrets', 5, 'shard-a'),
+    level('serviceaccounts', 8, 'shard-a'),
+    level('serviceaccounts', 10_005, 'shard-b'),
+    level('secrets', 10_010, 'shard-b'),
+  ];
+
+  it('accepts levels handed over after their root was drained, and counts them', () => {
+    const summary = summarize({ ...drainedHandover, levels: chain }, options);
+    expect(summary.violations).toEqual([]);
+    expect(summary.levelMoves).toEqual({ drained: 2, afterShardDeath: 0, undrainedWhileAlive: 0 });
+    expect(summarize(drainedHandover, options).levelMoves).toBeUndefined();
+    expect(formatSummary('chain', summary)).toContain(
+      "\n  chain levels' moves: 2 with their root drained, 0 after their shard died, 0 without their root " +
+        'drained while their shard was alive\n',
+    );
+    expect(formatSummary('handover', summarize(drainedHandover, options))).not.toContain('chain');
+  });
+
+  it("accepts a level whose move is observed just before its root's drain, within the clock tolerance", () => {
+    const levels = [level('serviceaccounts', 8, 'shard-a'), level('serviceaccounts', 9_950, 'shard-b')];
+    expect(checkInvariants({ ...drainedHandover, levels }, options)).toEqual([]);
+  });
+
+  it('finds a level that left a live shard while its root was not drained there, naming both', () => {
+    const levels = [level('serviceaccounts', 8, 'shard-a'), level('serviceaccounts', 5_000, 'shard-b')];
+    const violations = checkInvariants(
+      history({ labels: [label(5, 'shard-a')], reconciles: [reconcile('shard-a', 10, 40)], levels }),
+      options,
+    );
+    expect(violations).toEqual([
+      expect.objectContaining({
+        invariant: 4,
+        rule: 'chain',
+        object: `serviceaccounts ${secret}`,
+        shards: ['shard-a', 'shard-b'],
+        time: at(5_000),
+      }),
+    ]);
+    expect(violations[0]?.message).toBe(
+      'serviceaccounts ring-a/cm-1-digest moved from shard-a to shard-b at 10:00:05.000 while shard-a was alive, ' +
+        'but its root ring-a/cm-1, on shard-a since 10:00:00.005, was not drained from it',
+    );
+  });
+
+  it('finds a level that left a live shard before its root was drained there, beyond the tolerance', () => {
+    const levels = [level('secrets', 5, 'shard-a'), level('secrets', 9_800, undefined)];
+    const violations = checkInvariants({ ...drainedHandover, levels }, options);
+    expect(violations.map((v) => v.rule)).toEqual(['chain']);
+    expect(violations[0]?.message).toContain(
+      'moved from shard-a to no shard at 10:00:09.800 while shard-a was alive, but its root ring-a/cm-1, on ' +
+        'shard-a since 10:00:00.005, was drained from it only at 10:00:10.000',
+    );
+  });
+
+  it('finds a level that left a live shard its root was never on', () => {
+    const levels = [level('secrets', 5, 'shard-b'), level('secrets', 5_000, 'shard-a')];
+    const violations = checkInvariants({ ...drainedHandover, levels }, options);
+    expect(violations.map((v) => v.message)).toEqual([
+      'secrets ring-a/cm-1-digest moved from shard-b to shard-a at 10:00:05.000 while shard-b was alive, but ' +
+        'its root ring-a/cm-1 was never on shard-b before',
+    ]);
+  });
+
+  it('accepts a level that left its shard after that shard died, undrained', () => {
+    const shards = [...life('shard-a', -1_000, ['killed', 4_000]), ...life('shard-b', -1_000)];
+    const levels = [level('secrets', 5, 'shard-a'), level('secrets', 5_000, 'shard-b')];
+    const labels = [label(5, 'shard-a'), label(5_010, 'shard-b')];
+    const summary = summarize(history({ shards, labels, levels }), options);
+    expect(summary.violations.filter((v) => v.rule === 'chain')).toEqual([]);
+    expect(summary.levelMoves).toEqual({ drained: 0, afterShardDeath: 1, undrainedWhileAlive: 0 });
   });
 });
 

@@ -72,6 +72,17 @@ export interface LabelObservation {
 }
 
 /**
+ * A label change of an object at a level below the root of a chain of controllers (a ring's
+ * controlledResources), as for the root's: judged by the chain rule alone.
+ */
+export interface LevelObservation extends LabelObservation {
+  /** Its resource, e.g. serviceaccounts: objects of two levels may share namespace and name. */
+  resource: string;
+  /** The ring resource's object at the root of its chain, namespace/name as in `labels`. */
+  root: string;
+}
+
+/**
  * started: process spawned; ready: it holds its shard Lease (assignable from here); stopping: graceful
  * shutdown requested (SIGTERM sent; it may release its Lease from here, so its objects may move undrained);
  * stopped: the process exited; killed: SIGKILL sent; paused: SIGSTOP sent, which ends its life as a kill
@@ -136,6 +147,8 @@ export interface ObjectCreation {
 export interface History {
   reconciles: ReconcileRecord[];
   labels: LabelObservation[];
+  /** Label changes of the levels of chains below the ring's objects, when recorded (the chain rule). */
+  levels?: LevelObservation[];
   shards: ShardEvent[];
   objects?: ObjectCreation[];
   /** Sharder replicas' lives; without them a sharder is assumed to be ready throughout. */
@@ -161,7 +174,8 @@ export interface CheckOptions {
   fencing?: FencingOptions;
 }
 
-export type Rule = 'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain' | 'fence' | 'arrival';
+export type Rule =
+  'assignment' | 'reconcile' | 'overlap' | 'failover' | 'drain' | 'chain' | 'fence' | 'arrival';
 
 /** Reasons of a write refused because the writer's view was not current (HTTP 409). */
 const refusedReasons = new Set(['AlreadyExists', 'Conflict']);
@@ -173,6 +187,12 @@ export interface Violation {
   shards: string[];
   time: number; // when the violation starts: overlap start, missed deadline, move
   message: string;
+}
+
+export interface Moves {
+  drained: number;
+  afterShardDeath: number;
+  undrainedWhileAlive: number;
 }
 
 export interface Failover {
@@ -187,7 +207,9 @@ export interface Failover {
 export interface Summary {
   objects: number;
   reconcilesPerShard: Record<string, number>;
-  moves: { drained: number; afterShardDeath: number; undrainedWhileAlive: number };
+  moves: Moves;
+  /** Moves of the chains' levels (History.levels): drained counts those whose root was drained. */
+  levelMoves: Moves | undefined;
   /** Reconciles that ended with a write refused as AlreadyExists or Conflict: on arrival (judged), later. */
   refused: { onArrival: number; later: number };
   failovers: Failover[];
@@ -238,7 +260,7 @@ export function summarize(history: History, options: CheckOptions): Summary {
   const reconcilesByObject = groupBy(reconciles, (record) => record.object);
   const violations: Violation[] = [];
   const failovers: Failover[] = [];
-  const moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
+  const moves: Moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
   const refused = { onArrival: 0, later: 0 };
 
   for (const [object, records] of reconcilesByObject) violations.push(...overlaps(object, records));
@@ -267,17 +289,20 @@ export function summarize(history: History, options: CheckOptions): Summary {
       }
     }
     for (const move of timeline.moves) {
-      const life = lifeAt(lives.get(move.from), move.time);
-      // A shard acts only while it holds its Lease: from 'ready' on. A restarted shard's old objects may still
-      // be moving when its new process starts. Reconciles that did overlap are the overlap rule's to catch.
-      const holding = life?.ready !== undefined && life.ready <= move.time;
+      const life = holdingLife(lives, move);
       if (move.drained) moves.drained++;
-      else if (!life || !holding) moves.afterShardDeath++;
+      else if (!life) moves.afterShardDeath++;
       else {
         moves.undrainedWhileAlive++;
         violations.push(undrained(object, move, life));
       }
     }
+  }
+  let levelMoves: Moves | undefined;
+  if (history.levels !== undefined) {
+    const judged = chainMoves(history.levels, timelines, lives, options);
+    levelMoves = judged.moves;
+    violations.push(...judged.violations);
   }
 
   const reconcilesPerShard: Record<string, number> = {};
@@ -291,7 +316,7 @@ export function summarize(history: History, options: CheckOptions): Summary {
     violations.push(...judged.violations);
   }
   violations.sort((a, b) => a.time - b.time);
-  return { objects, reconcilesPerShard, moves, refused, failovers, fenced, violations };
+  return { objects, reconcilesPerShard, moves, levelMoves, refused, failovers, fenced, violations };
 }
 
 export function formatSummary(scenario: string, summary: Summary): string {
@@ -305,6 +330,13 @@ export function formatSummary(scenario: string, summary: Summary): string {
     `scenario ${scenario}: objects ${summary.objects}, reconciles ${total} (${perShard || 'none'})`,
     `  moves: ${drained} drained, ${afterShardDeath} undrained after their shard died, ${undrainedWhileAlive} undrained while their shard was alive`,
   ];
+  if (summary.levelMoves !== undefined) {
+    const levels = summary.levelMoves;
+    lines.push(
+      `  chain levels' moves: ${levels.drained} with their root drained, ${levels.afterShardDeath} after their shard died, ` +
+        `${levels.undrainedWhileAlive} without their root drained while their shard was alive`,
+    );
+  }
   lines.push(
     `  writes refused as AlreadyExists/Conflict: ${summary.refused.onArrival} on arrival, ${summary.refused.later} later`,
   );
@@ -754,6 +786,14 @@ function missedFailover(
   };
 }
 
+// The life of a move's old shard if it held its Lease at the move: a shard acts only while it holds its Lease,
+// from 'ready' on. A restarted shard's old objects may still be moving when its new process starts. Reconciles
+// that did overlap are the overlap rule's to catch.
+function holdingLife(lives: Map<string, Life[]>, move: Move): Life | undefined {
+  const life = lifeAt(lives.get(move.from), move.time);
+  return life?.ready !== undefined && life.ready <= move.time ? life : undefined;
+}
+
 // Invariant 4: a shard loses an object while it runs only after the drain label was set on it.
 function undrained(object: string, move: Move, life: Life): Violation {
   const to = move.to ?? 'no shard';
@@ -768,6 +808,58 @@ function undrained(object: string, move: Move, life: Life): Violation {
       `${move.from} was alive (started ${clock(life.start)}` +
       (life.death ? `, ${life.death.cause} ${clock(life.death.time)})` : ', still running)'),
   };
+}
+
+// The chain rule (invariant 4 below the root): a level's object leaves a live shard only once its root's run on
+// that shard (the latest to start by the move) was drained, at or before the move within the clock tolerance:
+// the shard hands over the levels in the root's work item, so the root's drain label comes first.
+function chainMoves(
+  levels: LevelObservation[],
+  roots: Map<string, Timeline>,
+  lives: Map<string, Life[]>,
+  options: CheckOptions,
+): { moves: Moves; violations: Violation[] } {
+  const tolerance = options.clockToleranceMs ?? 100;
+  const moves: Moves = { drained: 0, afterShardDeath: 0, undrainedWhileAlive: 0 };
+  const violations: Violation[] = [];
+  for (const observations of groupBy(levels, (o) => `${o.resource} ${o.object}`).values()) {
+    const { resource, object, root } = observations[0] ?? { resource: '', object: '', root: '' };
+    const level = `${resource} ${object}`;
+    for (const move of timeline(observations, [], options.end).moves) {
+      const life = holdingLife(lives, move);
+      if (!life) {
+        moves.afterShardDeath++;
+        continue;
+      }
+      const rootRun = roots
+        .get(root)
+        ?.runs.filter((run) => run.shard === move.from && run.from <= move.time + tolerance)
+        .at(-1);
+      if (rootRun?.drainAt !== undefined && rootRun.drainAt <= move.time + tolerance) {
+        moves.drained++;
+        continue;
+      }
+      moves.undrainedWhileAlive++;
+      const rootState =
+        rootRun === undefined
+          ? `its root ${root} was never on ${move.from} before`
+          : `its root ${root}, on ${move.from} since ${clock(rootRun.from)}, ` +
+            (rootRun.drainAt === undefined
+              ? 'was not drained from it'
+              : `was drained from it only at ${clock(rootRun.drainAt)}`);
+      violations.push({
+        invariant: 4,
+        rule: 'chain',
+        object: level,
+        shards: move.to ? [move.from, move.to] : [move.from],
+        time: move.time,
+        message:
+          `${level} moved from ${move.from} to ${move.to ?? 'no shard'} at ${clock(move.time)} while ` +
+          `${move.from} was alive, but ${rootState}`,
+      });
+    }
+  }
+  return { moves, violations };
 }
 
 interface LeaseWrite {
