@@ -294,6 +294,9 @@ export class EndToEnd {
               shard: labels[shardLabel(ring)],
               drain: labels[drainLabel(ring)] === drainValue,
               ...(type === 'DELETED' ? { deleted: true } : {}),
+              ...(object.metadata.resourceVersion === undefined
+                ? {}
+                : { version: Number(object.metadata.resourceVersion) }),
             };
             record(observation);
           },

@@ -430,6 +430,32 @@ describe('the chain rule: a level below the root leaves a live shard only once i
     ]);
   });
 
+  it('orders by resourceVersion where the watches recorded it, whatever their delivery times say', () => {
+    const versioned = <T extends { time: number }>(
+      observation: T,
+      version: number,
+    ): T & { version: number } => ({
+      ...observation,
+      version,
+    });
+    // cm-1 on shard-a at version 10, drained at 20; its Secret handed over at version 25.
+    const roots = [versioned(label(5, 'shard-a'), 10), versioned(label(10_000, 'shard-a', true), 20)];
+    const reconciles = [reconcile('shard-a', 10, 40)];
+    const handedOver = [
+      versioned(level('secrets', 5, 'shard-a'), 11),
+      // Delivered by its watch 300 ms before the root's drain was by the other: later in etcd all the same.
+      versioned(level('secrets', 9_700, undefined), 25),
+    ];
+    expect(checkInvariants(history({ labels: roots, reconciles, levels: handedOver }), options)).toEqual([]);
+    // Delivered after the root's drain, but earlier in etcd: it left before its root was drained.
+    const early = [
+      versioned(level('secrets', 5, 'shard-a'), 11),
+      versioned(level('secrets', 10_050, undefined), 15),
+    ];
+    const violations = checkInvariants(history({ labels: roots, reconciles, levels: early }), options);
+    expect(violations.map((v) => v.rule)).toEqual(['chain']);
+  });
+
   it('accepts a level that left its shard after that shard died, undrained', () => {
     const shards = [...life('shard-a', -1_000, ['killed', 4_000]), ...life('shard-b', -1_000)];
     const levels = [level('secrets', 5, 'shard-a'), level('secrets', 5_000, 'shard-b')];

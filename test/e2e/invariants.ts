@@ -69,6 +69,11 @@ export interface LabelObservation {
   shard: string | undefined;
   drain: boolean;
   deleted?: boolean;
+  /**
+   * The object's resourceVersion in the event, when recorded: of one etcd, so changes of objects of any resource
+   * are ordered by it exactly, where two watches' delivery times are not (the chain rule uses it).
+   */
+  version?: number;
 }
 
 /**
@@ -376,12 +381,16 @@ interface Run extends Interval {
   initial: boolean; // the state the watch found, so the assignment may predate it
   createdAt: number | undefined;
   drainAt: number | undefined;
+  /** The resourceVersions of its first observation and of its drain's, when recorded. */
+  fromVersion: number | undefined;
+  drainVersion: number | undefined;
 }
 
 interface Move {
   from: string;
   to: string | undefined;
   time: number;
+  version: number | undefined;
   drained: boolean;
 }
 
@@ -494,10 +503,19 @@ function timeline(observations: LabelObservation[], creations: number[], end: nu
       createdAt = undefined;
     }
     if (run && run.shard === shard) {
-      if (observation.drain) run.drainAt ??= time;
+      if (observation.drain && run.drainAt === undefined) {
+        run.drainAt = time;
+        run.drainVersion = observation.version;
+      }
     } else {
       if (run) {
-        const move = { from: run.shard, to: shard, time, drained: run.drainAt !== undefined };
+        const move = {
+          from: run.shard,
+          to: shard,
+          time,
+          version: observation.version,
+          drained: run.drainAt !== undefined,
+        };
         result.moves.push(move);
         unplaced = shard === undefined ? move : undefined;
         closeRun(time);
@@ -515,6 +533,8 @@ function timeline(observations: LabelObservation[], creations: number[], end: nu
           initial,
           createdAt,
           drainAt: observation.drain ? time : undefined,
+          fromVersion: observation.version,
+          drainVersion: observation.drain ? observation.version : undefined,
         };
       }
     }
@@ -811,8 +831,9 @@ function undrained(object: string, move: Move, life: Life): Violation {
 }
 
 // The chain rule (invariant 4 below the root): a level's object leaves a live shard only once its root's run on
-// that shard (the latest to start by the move) was drained, at or before the move within the clock tolerance:
-// the shard hands over the levels in the root's work item, so the root's drain label comes first.
+// that shard (the latest to start by the move) was drained before the move: the shard hands over the levels in
+// the root's work item, so the root's drain label comes first. "Before" is by resourceVersion when the watches
+// recorded it (one etcd's, exact), else by the watches' times within the clock tolerance.
 function chainMoves(
   levels: LevelObservation[],
   roots: Map<string, Timeline>,
@@ -831,11 +852,15 @@ function chainMoves(
         moves.afterShardDeath++;
         continue;
       }
-      const rootRun = roots
-        .get(root)
-        ?.runs.filter((run) => run.shard === move.from && run.from <= move.time + tolerance)
-        .at(-1);
-      if (rootRun?.drainAt !== undefined && rootRun.drainAt <= move.time + tolerance) {
+      // By resourceVersion where both watches recorded it (exact), else by time within the tolerance.
+      const runs = roots.get(root)?.runs.filter((run) => run.shard === move.from) ?? [];
+      const byVersion = move.version !== undefined && runs.every((run) => run.fromVersion !== undefined);
+      const before = (at: number | undefined, version: number | undefined): boolean =>
+        byVersion
+          ? version !== undefined && version < (move.version ?? 0)
+          : at !== undefined && at <= move.time + tolerance;
+      const rootRun = runs.filter((run) => before(run.from, run.fromVersion)).at(-1);
+      if (rootRun !== undefined && before(rootRun.drainAt, rootRun.drainVersion)) {
         moves.drained++;
         continue;
       }
