@@ -41,3 +41,12 @@ export const defaultShardLeaseNamespaces: readonly string[] = ['default'];
  * policy evaluation allows 24 such checks (cdk8s/sharder-admission-policy.ts).
  */
 export const maxRingGroupResources = 24;
+
+/** The ring's condition that tells whether it assigns objects to shards. */
+export const readyCondition = 'Ready';
+
+/**
+ * Whether the sync could follow every object below the first level of the ring's chains to its root. Apart
+ * from Ready: such objects (e.g. Pods of a deleted ReplicaSet, the garbage collector's) do not stop the ring.
+ */
+export const chainsResolvedCondition = 'ChainsResolved';

@@ -6,15 +6,16 @@ import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/O
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
 import {
+  chainsResolvedCondition,
   drainLabel,
   drainValue,
   kind,
+  readyCondition,
   ringLabel,
   shardLabel,
   type Condition,
   type ControllerRing,
 } from '../../api/v1alpha1/index.ts';
-import { chainsResolvedCondition, readyCondition } from '../../controllers/controllerring/status.ts';
 import { webhookConfigurationName } from '../../controllers/controllerring/webhook-configuration.ts';
 import { forEachConcurrently } from '../../runtime/concurrency.ts';
 import { clusterScopedEventNamespace } from '../../runtime/event-namespace.ts';

@@ -1,7 +1,13 @@
 // The ring's status (Kubernetes API conventions): counts of shards (of all, and of the canary shards) and a
 // Ready condition whose reason and message say what is wrong and what to do, or how the ring splits its objects;
 // and, for a ring that declares chains of controllers, a ChainsResolved condition from the sync's findings.
-import type { Condition, ControllerRing, ControllerRingStatus } from '../../api/v1alpha1/index.ts';
+import {
+  chainsResolvedCondition,
+  readyCondition,
+  type Condition,
+  type ControllerRing,
+  type ControllerRingStatus,
+} from '../../api/v1alpha1/index.ts';
 import { ringSplit } from '../../sharding/canary.ts';
 import {
   availableShards,
@@ -17,13 +23,6 @@ export interface RingProblem {
   reason: string;
   message: string;
 }
-
-export const readyCondition = 'Ready';
-/**
- * Whether the sync could follow every object below the first level of the ring's chains to its root. Apart
- * from Ready: such objects (e.g. Pods of a deleted ReplicaSet, the garbage collector's) do not stop the ring.
- */
-export const chainsResolvedCondition = 'ChainsResolved';
 
 /** How many Leases a message names before it counts the rest: it stays short however many there are. */
 const namedLeases = 3;

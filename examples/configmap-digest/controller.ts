@@ -104,7 +104,7 @@ async function keep<T extends KubeObject>(
       },
       signal,
     });
-    logger.info({ name }, `created digest ${kind.toLowerCase()}`);
+    logger.info({ [kind.toLowerCase()]: name }, `created digest ${kind.toLowerCase()}`);
     return created;
   }
   // Update what was read, with its resourceVersion: a stale copy fails with 409 Conflict.
@@ -115,7 +115,7 @@ async function keep<T extends KubeObject>(
     body: level.desired(found),
     signal,
   });
-  logger.info({ name }, `updated digest ${kind.toLowerCase()}`);
+  logger.info({ [kind.toLowerCase()]: name }, `updated digest ${kind.toLowerCase()}`);
   return updated;
 }
 
