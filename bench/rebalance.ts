@@ -120,9 +120,15 @@ function watchDrains(
       abort.signal,
       { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' },
     )
-    .catch((error: unknown) => {
-      if (!abort.signal.aborted) console.error('drain watch failed:', error);
-    });
+    .then(
+      () => {
+        // The run then waits for drains it cannot see: say so, rather than blame the sharder.
+        if (!abort.signal.aborted) console.error('drain watch ended before the run stopped it');
+      },
+      (error: unknown) => {
+        if (!abort.signal.aborted) console.error('drain watch failed:', error);
+      },
+    );
   return {
     drained,
     stop: () => {

@@ -379,13 +379,8 @@ describe('Sharder', () => {
     });
   });
 
-  it('runs node without TurboFan, for JavaScript and WebAssembly, on its command line (NODE_OPTIONS refuses those flags)', () => {
-    expect(container(synth()).command).toEqual([
-      'node',
-      '--max-opt=2',
-      '--liftoff-only',
-      '/app/cmd/sharder/main.js',
-    ]);
+  it('runs node without TurboFan on its command line (NODE_OPTIONS refuses the flag)', () => {
+    expect(container(synth()).command).toEqual(['node', '--max-opt=2', '/app/cmd/sharder/main.js']);
   });
 
   it("starts the container's node with its command's flags and NODE_OPTIONS", () => {

@@ -97,14 +97,14 @@ export function nodeOptions(memoryLimit: string | number | undefined): string {
 }
 
 /**
- * V8 flags of the sharder's node command (node takes them on its command line, not in NODE_OPTIONS), as the
- * image's entrypoint passes them: no TurboFan, neither for JavaScript (`--max-opt=2`: Maglev at most) nor for
- * WebAssembly (`--liftoff-only`: undici's HTTP parser, llhttp, stays on V8's baseline compiler); either alone
- * leaves most of TurboFan's code paged in. Measured (docs/performance/sharder-memory.md, "No TurboFan"): 13 MiB
- * less idle RSS (74 instead of 88 MiB), 8 MiB less after syncs of 30,000 objects, for about 30 % more CPU per
- * sync and a rebalance no dearer.
+ * V8 flags of the sharder's node command (node takes it on its command line, not in NODE_OPTIONS), as the
+ * image's entrypoint passes them: no TurboFan (`--max-opt=2`: Maglev at most), whose code the process would
+ * otherwise page in. The sharder runs no WebAssembly (its HTTP client is node's, whose parser is native), so
+ * nothing else tiers up to TurboFan. Measured (docs/performance/sharder-memory.md): 5 MiB less idle RSS (72
+ * instead of 77 MiB), for about 40 % more CPU per sync and a rebalance no dearer; Sparkplug only
+ * (`--max-opt=1`) or no compiler (`--jitless`) save 5-6 MiB more for 2.3-2.8 × the CPU per sync.
  */
-export const nodeFlags: readonly string[] = ['--max-opt=2', '--liftoff-only'];
+export const nodeFlags: readonly string[] = ['--max-opt=2'];
 
 /**
  * glibc malloc's settings for the sharder's container (docs/performance/sharder-memory.md, "Runtime

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startHttpsStub, type HttpsStub } from '../test/support/https-stub.ts';
+import { startTcpProxy } from '../test/support/tcp-proxy.ts';
 import { FencedClient, FenceError, isFenced } from './fence.ts';
 import type { Fence } from './leader-election.ts';
 
@@ -85,6 +86,27 @@ describe('FencedClient', () => {
     await client.request({ path: '/read' });
     expect(received).toEqual(['GET /read']);
     client.close();
+  });
+
+  it('refuses a write whose fence became uncertain while its connection was being established', async () => {
+    received.length = 0;
+    const proxy = await startTcpProxy(stub.kubeConfig);
+    proxy.hold();
+    const fence = manualFence();
+    const client = new FencedClient(proxy.kubeConfig, 'test', fence);
+    try {
+      const write = client.request({ method: 'PATCH', path: '/write', body: {} });
+      // Connected, the TLS handshake held: a process paused in the handshake finds on resuming that its term
+      // ran out. The request must not have been queued on the connection before.
+      await proxy.held();
+      fence.certain = false;
+      proxy.release();
+      await expect(write).rejects.toThrow('PATCH /write refused: leadership lost: test');
+      expect(received).toEqual([]);
+    } finally {
+      client.close();
+      await proxy.close();
+    }
   });
 
   it('aborts a write in flight when leadership is lost, with a FenceError', async () => {

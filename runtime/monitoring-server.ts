@@ -2,10 +2,10 @@
 // prom-client Registry. One server may serve both, or two servers one each (controller-runtime's defaults are
 // :8080 for metrics and :8081 for probes, so that a NetworkPolicy or Service can expose only the metrics).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { http } from './node-http.ts';
 import type { Probe, Probes } from './probes.ts';
 
 export interface MonitoringServerOptions {
@@ -19,10 +19,6 @@ export interface MonitoringServerOptions {
   metrics?: Registry;
   logger: Logger;
 }
-
-// Required, not imported: an ES import of node:http reads every export, the lazy WebSocket among them, which
-// loads Node's own copy of undici (~13 MiB of resident memory) that nothing here uses.
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 type Route = (url: URL) => Promise<{ status: number; contentType: string; body: string }>;
 
@@ -53,7 +49,7 @@ export class MonitoringServer {
   /** Listens; resolves with the port actually bound. */
   async start(): Promise<{ port: number }> {
     if (this.#server) throw new Error('MonitoringServer was already started');
-    const server = createServer((request, response) => {
+    const server = http.createServer((request, response) => {
       void this.#handle(request, response);
     });
     this.#server = server;

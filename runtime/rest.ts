@@ -1,14 +1,15 @@
 // A small REST client for the Kubernetes API that speaks raw JSON. client-node's typed serializer drops
 // fields outside its camelCase models and turns times into Dates; raw JSON keeps objects exactly as the API
 // server sends them, typed with kubernetes-models' interfaces. A ClusterAccess (client-node's KubeConfig, or
-// runtime/kubeconfig.ts's lighter one) provides auth and TLS; undici (which client-node uses too) does HTTP:
-// connection pooling, message framing (lengths), timeouts and TLS.
+// runtime/kubeconfig.ts's lighter one) provides auth and TLS; node's HTTP client does HTTP: connections kept
+// alive (runtime/connections.ts), message framing (lengths), and TLS.
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions as HttpRequestOptions } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { createSecureContext } from 'node:tls';
-import type { Dispatcher } from 'undici';
-import { Agent } from './undici.ts';
+import { connectionAgent } from './connections.ts';
 import { isExpected } from './expected-error.ts';
+import { http } from './node-http.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -112,17 +113,16 @@ export interface WatchEvent<T> {
   object: T;
 }
 
-// A connection attempt (TCP and TLS) that takes longer has failed: undici's default.
+// A connection attempt (TCP and TLS) that takes longer has failed.
 const connectTimeoutMs = 10_000;
-// The API server answers an ordinary request within its --request-timeout (60 s by default), with a Status
-// if it has to give up; waiting a little longer lets that Status arrive instead of a bare client timeout.
-const headersTimeoutMs = 70_000;
-// The longest pause between two chunks of an ordinary answer. Watches have none: they are quiet for as long
-// as nothing changes, and the server (timeoutSeconds) or the informer's own timer ends them.
-const bodyTimeoutMs = 70_000;
-// Idle connections are kept this long (undici's default is 4 s, less than the leader election's renewal
-// interval): below the API server's idle timeout of 90 s, so that the client, not the server, closes them.
-const keepAliveTimeoutMs = 60_000;
+// The longest silence of a connection: while an ordinary request waits for its answer or the answer's next
+// chunk, and while a kept connection waits for a request. The API server answers within its
+// --request-timeout (60 s by default), with a Status if it has to give up; waiting a little longer lets that
+// Status arrive instead of a bare client timeout. Idle connections are closed before the API server's idle
+// timeout of 90 s, so that the client, not the server, closes them, and kept longer than the leader election's
+// renewal interval. Watches have none: they are quiet for as long as nothing changes, and the server
+// (timeoutSeconds) or the informer's own timer ends them.
+const idleTimeoutMs = 70_000;
 
 function pathWithQuery(path: string, query: Query = {}): string {
   const search = new URLSearchParams();
@@ -140,24 +140,20 @@ interface Answer {
 }
 
 /**
- * One request's handler on undici's dispatch API: it collects the answer's body as buffers and settles a
- * promise with them, without the stream, async resource and abort-signal bookkeeping of undici's request()
- * (a sync's thousands of patches paid for those on every one). One object per request, its callbacks methods:
- * it is also the abort listener of the caller's signal (handleEvent).
+ * One request and its answer, read whole: it settles a promise with the answer's status and body, or with why
+ * there is none. One object per request, its callbacks methods: it is also the abort listener of the caller's
+ * signal (handleEvent).
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange {
   readonly #spec: RequestSpec;
   readonly #refuse: RestClientOptions['refuseWrite'];
   readonly #done: (exchange: Exchange) => void;
   #resolve!: (answer: Answer) => void;
   #reject!: (error: unknown) => void;
-  #controller: Dispatcher.DispatchController | undefined;
-  /** Why the request was aborted before it started, to abort it with when it does. */
+  #request: ClientRequest | undefined;
+  /** Why the request was aborted, to tell from the transport's own failures. */
   #abortReason: Error | undefined;
   #settled = false;
-  #statusCode = 0;
-  /** Whether the answer's body is collected (not a discarded success). */
-  #keep = true;
   readonly #chunks: Buffer[] = [];
   readonly promise: Promise<Answer>;
 
@@ -176,10 +172,28 @@ class Exchange implements Dispatcher.DispatchHandler {
     spec.signal?.addEventListener('abort', this, { once: true });
   }
 
+  /** Sends the request with `options` (its agent among them) and `body`. */
+  send(options: HttpRequestOptions, body: string | undefined): void {
+    if (this.#settled) return;
+    const request = (this.#request = http.request(options));
+    request.on('error', (error) => {
+      this.#settle(undefined, error);
+    });
+    request.on('timeout', () =>
+      request.destroy(new Error(`the connection was silent for ${idleTimeoutMs} ms`)),
+    );
+    request.once('socket', () => {
+      this.#write(request, body);
+    });
+    request.once('response', (response) => {
+      this.#receive(response);
+    });
+  }
+
   /** Ends the request with `reason` (rejecting with it): at once, also when it still waits for a connection. */
   abort(reason: Error): void {
     this.#abortReason ??= reason;
-    this.#controller?.abort(reason);
+    this.#request?.destroy(reason);
     this.#settle(undefined, reason);
   }
 
@@ -188,37 +202,34 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.abort((this.#spec.signal as AbortSignal).reason as Error);
   }
 
-  // The fence's point (runtime/fence.ts): on a connection, credentials applied, about to be written in this
-  // same call (HTTP/1.1). An Error `refuse` returns aborts the request unsent, and the request rejects with it.
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#abortReason !== undefined) {
-      controller.abort(this.#abortReason);
-      return;
-    }
+  // The fence's point (runtime/fence.ts): on an established connection (runtime/connections.ts), credentials
+  // applied, and written in this same call. An Error `refuse` returns ends the request unsent, and the request
+  // rejects with it.
+  #write(request: ClientRequest, body: string | undefined): void {
     const { method } = this.#spec;
     const refusal = isWrite(method) ? this.#refuse?.(method, this.#spec.path) : undefined;
-    if (refusal !== undefined) controller.abort(refusal);
+    if (refusal !== undefined) request.destroy(refusal);
+    else request.end(body);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    // 1xx answers come before the real one.
-    if (statusCode >= 200) this.#statusCode = statusCode;
-    this.#keep = this.#spec.discardAnswer !== true || statusCode < 200 || statusCode >= 300;
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#keep) this.#chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    const chunks = this.#chunks;
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    this.#settle({ statusCode: this.#statusCode, body }, undefined);
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#settle(undefined, error);
+  #receive(response: IncomingMessage): void {
+    const statusCode = response.statusCode ?? 0;
+    const keep = this.#spec.discardAnswer !== true || statusCode < 200 || statusCode >= 300;
+    response.on('data', (chunk: Buffer) => {
+      if (keep) this.#chunks.push(chunk);
+    });
+    response.on('end', () => {
+      const chunks = this.#chunks;
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      this.#settle({ statusCode, body }, undefined);
+    });
+    response.on('error', (error) => {
+      this.#settle(undefined, error);
+    });
+    // After 'end' when the answer was whole: the error is made only when it is not (an Error's stack is dear).
+    response.on('close', () => {
+      if (!this.#settled) this.#settle(undefined, new Error('the connection closed before the answer ended'));
+    });
   }
 
   #settle(answer: Answer | undefined, error: unknown): void {
@@ -275,6 +286,16 @@ export interface ClusterAccess {
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
 }
 
+/** The API server's URL, and the parts of it that every request's options take. */
+interface Endpoint {
+  server: string;
+  url: URL;
+  /** The Host header. */
+  host: string;
+  hostname: string;
+  basePath: string;
+}
+
 export class RestClient {
   readonly #kubeConfig: ClusterAccess;
   readonly #userAgent: string;
@@ -286,6 +307,7 @@ export class RestClient {
     this.#writes.delete(exchange);
   };
   #agent: Agent | undefined;
+  #endpoint: Endpoint | undefined;
 
   constructor(kubeConfig: ClusterAccess, userAgent = 'controller-rings', options: RestClientOptions = {}) {
     this.#kubeConfig = kubeConfig;
@@ -306,13 +328,13 @@ export class RestClient {
    * ApiError.
    */
   async request<T>(spec: RequestSpec): Promise<T> {
-    const { agent, options } = await this.#prepare(spec);
+    const { options, body: sent } = await this.#prepare(spec);
     if (spec.signal?.aborted === true) throw spec.signal.reason;
     const write = isWrite(spec.method) && this.#abortWrites !== undefined;
     if (write && this.#abortWrites.aborted) throw this.#abortWrites.reason;
     const exchange = new Exchange(spec, this.#refuseWrite, this.#forget);
     if (write) this.#writes.add(exchange);
-    agent.dispatch({ ...options, bodyTimeout: bodyTimeoutMs }, exchange);
+    exchange.send(options, sent);
     const { statusCode, body } = await exchange.promise;
     if (statusCode < 200 || statusCode >= 300) throw apiError(spec, statusCode, body.toString());
     if (spec.decode !== undefined) return spec.decode(body) as T;
@@ -332,29 +354,28 @@ export class RestClient {
     options: { accept?: string } = {},
   ): Promise<void> {
     const spec: RequestSpec = { path, query: { ...query, watch: true }, signal, accept: options.accept };
-    const { agent, options: request } = await this.#prepare(spec);
-    // A stream read as it comes; watches are GETs, which nothing refuses.
-    const response = await this.#transport(spec, () => agent.request({ ...request, signal, bodyTimeout: 0 }));
-    if (response.statusCode !== 200) {
-      throw apiError(spec, response.statusCode, await this.#transport(spec, () => response.body.text()));
-    }
+    const { options: request } = await this.#prepare(spec);
+    // A stream read as it comes, without an idle timeout; watches are GETs, which nothing refuses.
+    const response = await this.#transport(spec, () => open({ ...request, signal, timeout: 0 }));
+    const statusCode = response.statusCode ?? 0;
+    if (statusCode !== 200)
+      throw apiError(spec, statusCode, await this.#transport(spec, () => text(response)));
     try {
       // Events are newline-delimited JSON.
-      for await (const line of createInterface({ input: response.body, crlfDelay: Infinity })) {
+      for await (const line of createInterface({ input: response, crlfDelay: Infinity })) {
         if (line.trim() !== '') onEvent(JSON.parse(line) as WatchEvent<T>);
       }
     } catch (error) {
       if (!signal.aborted) throw error;
     } finally {
-      // A handler that threw leaves the stream open: end it, which frees the connection.
-      response.body.destroy();
+      // A handler that threw leaves the stream open: end it, which closes the connection.
+      response.destroy();
     }
   }
 
   /** Closes the connections, ending requests and watches still in flight. */
   close(): void {
-    // destroy() only rejects when the agent was destroyed before, which is what was asked.
-    this.#agent?.destroy().catch(() => undefined);
+    this.#agent?.destroy();
     this.#agent = undefined;
   }
 
@@ -369,51 +390,99 @@ export class RestClient {
     }
   }
 
-  /** The request's dispatch options, credentials applied, and the agent to send it with. */
-  async #prepare(spec: RequestSpec): Promise<{ agent: Agent; options: Dispatcher.DispatchOptions }> {
+  /** The request's options, credentials applied and the client's agent among them, and its body. */
+  async #prepare(spec: RequestSpec): Promise<{ options: HttpRequestOptions; body: string | undefined }> {
     const cluster = this.#kubeConfig.getCurrentCluster();
     if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+    const endpoint = this.#endpointOf(cluster.server);
     // Credentials (e.g. a token from an exec plugin or a refreshed file) are applied anew for every request.
     const options: RequestOptions = {};
     await this.#kubeConfig.applyToHTTPSOptions(options);
-    const headers: Record<string, string> = { ...(options.headers as Record<string, string> | undefined) };
-    headers.accept = spec.accept ?? 'application/json';
-    headers['user-agent'] = this.#userAgent;
-    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    if (body !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
-    if (options.auth !== undefined && options.auth !== null) {
-      headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+    // Raw headers, name and value in turn: node then validates none of them again, nor adds any but the
+    // framing's (content-length, connection); ours are well-formed, the credentials' the kubeconfig's.
+    const headers = [
+      'host',
+      endpoint.host,
+      'accept',
+      spec.accept ?? 'application/json',
+      'user-agent',
+      this.#userAgent,
+    ];
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      if (typeof value === 'string') headers.push(name, value);
     }
-    const agent = (this.#agent ??= this.#connect(options));
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    if (body !== undefined) {
+      headers.push('content-type', spec.contentType ?? 'application/json');
+      headers.push('content-length', String(Buffer.byteLength(body)));
+    }
+    if (options.auth !== undefined && options.auth !== null) {
+      headers.push('authorization', `Basic ${Buffer.from(options.auth).toString('base64')}`);
+    }
+    const agent = (this.#agent ??= this.#connect(endpoint.url, options));
     const path = spec.query === undefined ? spec.path : pathWithQuery(spec.path, spec.query);
     return {
-      agent,
-      options: { origin: cluster.server, path, method: spec.method ?? 'GET', headers, body },
+      options: {
+        agent,
+        protocol: endpoint.url.protocol,
+        hostname: endpoint.hostname,
+        port: endpoint.url.port,
+        path: `${endpoint.basePath}${path}`,
+        method: spec.method ?? 'GET',
+        headers,
+      },
+      body,
     };
   }
 
+  /** What the requests to `server` need of its URL, parsed once. */
+  #endpointOf(server: string): Endpoint {
+    if (this.#endpoint?.server === server) return this.#endpoint;
+    const url = new URL(server);
+    return (this.#endpoint = {
+      server,
+      url,
+      host: url.host,
+      // URL keeps an IPv6 address's brackets, which a host name to connect to has not.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      // A server URL may have a path (a proxy's), which every request's path continues.
+      basePath: url.pathname.replace(/\/$/, ''),
+    });
+  }
+
   /** The client's connections, made with the TLS material of the first request's options. */
-  #connect(options: RequestOptions): Agent {
-    // The agent client-node's KubeConfig sets is not used: one undici Agent per client keeps connections alive (the sync
-    // patches thousands of objects) and sets every request's length itself.
-    return new Agent({
-      connect: {
-        timeout: connectTimeoutMs,
+  #connect(server: URL, options: RequestOptions): Agent {
+    // The agent client-node's KubeConfig sets is not used: one agent per client keeps connections alive (the
+    // sync patches thousands of objects).
+    return connectionAgent({
+      server,
+      tls: {
         // One TLS context for all connections: made from the CA, certificate and key per connection, it cost
         // a millisecond of CPU for each of the dozens of connections a sync opens at once.
         secureContext: createSecureContext({ ca: options.ca, cert: options.cert, key: options.key }),
-        servername: options.servername,
+        servername: options.servername ?? undefined,
         ...(options.rejectUnauthorized === undefined
           ? {}
           : { rejectUnauthorized: options.rejectUnauthorized }),
       },
-      headersTimeout: headersTimeoutMs,
-      keepAliveTimeout: keepAliveTimeoutMs,
-      // HTTP/1.1, one request per connection at a time. With HTTP/2 (undici 8.13's default), destroying the
-      // agent while aborted streams were still closing emitted an 'error' on a stream nobody listened to,
-      // which ended a shard on SIGTERM with code 1. HTTP/1.1 also writes a request to its socket in the same
-      // call that checked the fence (runtime/fence.ts), where HTTP/2 sends it on a later turn.
-      allowH2: false,
+      connectTimeoutMs,
+      idleTimeoutMs,
     });
   }
+}
+
+/** Sends a request without a body and resolves with its answer's head, its body a stream to read. */
+function open(options: HttpRequestOptions): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(options, resolve);
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** A stream's bytes as text. */
+async function text(stream: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
 }

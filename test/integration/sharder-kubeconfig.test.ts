@@ -241,15 +241,15 @@ describe('the sharder program', () => {
     });
     const packages = packagesOf(modules);
     // The hook saw the packages the sharder does load, and a module bundled in Node (the exit's listing).
-    expect(packages).toEqual(expect.arrayContaining(['undici', 'pino', 'prom-client']));
+    expect(packages).toEqual(expect.arrayContaining(['pino', 'prom-client']));
     expect(modules).toContainEqual(expect.stringMatching(/^node:internal\/deps\//));
     expect(packages).not.toContain('@kubernetes/client-node');
     // A terminal's log format; the YAML parser, for a kubeconfig that is no JSON (this one is) or a config file.
     expect(packages).not.toContain('pino-pretty');
     expect(packages).not.toContain('yaml');
-    // undici's Agent without fetch, WebSocket and the rest of its index (runtime/undici.ts); nor Node's own
-    // copy of undici, which an ES import of node:http loads (runtime/monitoring-server.ts).
-    expect(modules).not.toContainEqual(expect.stringMatching(/\/node_modules\/undici\/index\.js$/));
+    // No undici: the REST client is on node's own HTTP client (runtime/connections.ts); nor Node's own copy
+    // of undici, which an ES import of node:http loads (runtime/node-http.ts).
+    expect(packages).not.toContain('undici');
     expect(modules).not.toContain('node:internal/deps/undici/undici');
   });
 
@@ -259,7 +259,7 @@ describe('the sharder program', () => {
       'client-key': 'pki/client.key',
     });
     const packages = await packagesLoaded('sharder-certificate', path);
-    expect(packages).toContain('undici');
+    expect(packages).toContain('pino');
     expect(packages).not.toContain('@kubernetes/client-node');
   });
 

@@ -30,7 +30,7 @@ describe('podmanRunArgs', () => {
         '--env=POD_NAME=sharder-0',
         '--env=NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=307',
         '--stop-timeout=30',
-        '--entrypoint=["node","--max-opt=2","--liftoff-only","/app/cmd/sharder/main.js"]',
+        '--entrypoint=["node","--max-opt=2","/app/cmd/sharder/main.js"]',
       ]),
     );
   });
