@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { startHttpsStub, type HttpsStub } from '../test/support/https-stub.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
@@ -66,6 +66,41 @@ describe('connectionAgent', () => {
     } finally {
       proxy.release();
       destroy();
+    }
+  });
+
+  it('serves a plain http: server too, its connection handed over connected and kept', async () => {
+    const server = http.createServer((_request, response) => response.end('{}'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const agent = connectionAgent({
+      server: new URL(`http://127.0.0.1:${port}`),
+      connectTimeoutMs: 10_000,
+      idleTimeoutMs: 10_000,
+    });
+    try {
+      const sockets: Socket[] = [];
+      const connecting: boolean[] = [];
+      for (let i = 0; i < 2; i++) {
+        const request = http.request({ agent, hostname: '127.0.0.1', port });
+        request.once('socket', (socket) => {
+          sockets.push(socket);
+          connecting.push(socket.connecting);
+        });
+        request.end();
+        const [response] = (await once(request, 'response')) as [IncomingMessage];
+        expect(response.statusCode).toBe(200);
+        response.resume();
+        await once(response, 'end');
+        // Freed to the agent on the next turn, before the next request asks for one.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(connecting).toEqual([false, false]);
+      expect(sockets[1]).toBe(sockets[0]);
+    } finally {
+      agent.destroy();
+      server.close();
     }
   });
 
