@@ -409,7 +409,10 @@ export class RestClient {
       this.#userAgent,
     ];
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (typeof value === 'string') headers.push(name, value);
+      // A header of several values (client-node's may have them) is repeated, as node sends an array.
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (one !== undefined) headers.push(name, String(one));
+      }
     }
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     if (body !== undefined) {
