@@ -73,15 +73,9 @@ export function connectionAgent(options: ConnectionOptions): HttpAgent {
     // One timeout for idle and busy connections: a request's own would be set on its socket for each request.
     timeout: options.idleTimeoutMs,
   };
-  const agent =
-    options.server.protocol === 'http:'
-      ? new http.Agent(common)
-      : new HttpsAgent({ ...common, ...options.tls });
+  const plain = options.server.protocol === 'http:';
+  const agent = plain ? new http.Agent(common) : new HttpsAgent({ ...common, ...options.tls });
   agent.getName = () => options.server.host;
-  handOverEstablished(
-    agent,
-    options.server.protocol === 'http:' ? 'connect' : 'secureConnect',
-    options.connectTimeoutMs,
-  );
+  handOverEstablished(agent, plain ? 'connect' : 'secureConnect', options.connectTimeoutMs);
   return agent;
 }
