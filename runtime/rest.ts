@@ -241,16 +241,19 @@ class Exchange {
     // Aborts and the refusals of refuseWrite (expected errors) are the caller's own; the rest are transport
     // failures: an ApiError with code 0.
     else if (error === this.#abortReason || isExpected(error)) this.#reject(error);
-    else {
-      const message = error instanceof Error ? error.message : String(error);
-      this.#reject(new ApiError(0, message, { method: this.#spec.method ?? 'GET', path: this.#spec.path }));
-    }
+    else this.#reject(transportError(this.#spec, error));
   }
 }
 
 /** Writes are what the fence refuses and abortWrites aborts: every method but GET. */
 function isWrite(method: RequestSpec['method']): method is Exclude<RequestSpec['method'], 'GET' | undefined> {
   return method !== undefined && method !== 'GET';
+}
+
+/** A failure of the connection or its HTTP (no answer to read a status from): an ApiError with code 0. */
+function transportError(spec: RequestSpec, error: unknown): ApiError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
 }
 
 function apiError(spec: RequestSpec, code: number, text: string): ApiError {
@@ -385,8 +388,7 @@ export class RestClient {
       return await step();
     } catch (error) {
       if (spec.signal?.aborted) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      throw new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
+      throw transportError(spec, error);
     }
   }
 
