@@ -357,7 +357,7 @@ describe('Sharder', () => {
       sync: { periodMs: 600_000 },
     });
     expect(container(synth()).resources).toEqual({
-      requests: { cpu: '100m', memory: '256Mi' },
+      requests: { cpu: '100m', memory: '128Mi' },
       limits: { memory: '512Mi' },
     });
   });

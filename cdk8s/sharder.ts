@@ -62,10 +62,11 @@ export type WebhookCertificateSource =
   /** A Secret of yours with tls.crt, tls.key and ca.crt (the CA that signed tls.crt), renewed by you, mounted. */
   | { managedBy: 'external'; secretName: string };
 
-// Measured (docs/performance/sharder-memory.md): ~85-100 MiB resident from an empty ring to 100,000 objects,
-// with the V8 flags of nodeOptions and the malloc settings of mallocEnv below.
+// Measured (docs/performance/sharder-memory.md): 71-86 MiB resident from an empty ring to 100,000 objects,
+// with the V8 flags of nodeOptions and the malloc settings of mallocEnv below; the webhook's bodies in flight
+// add at most 16 MiB (docs/limits.md). The limit leaves room for several large rings and a burst.
 export const defaultResources: IResourceRequirements = {
-  requests: { cpu: '100m', memory: '256Mi' },
+  requests: { cpu: '100m', memory: '128Mi' },
   limits: { memory: '512Mi' },
 };
 
