@@ -90,6 +90,19 @@ describe('nextRotation', () => {
     });
   });
 
+  it('reissues a certificate that expired with its CA (no leader rotated meanwhile) before dropping that CA', () => {
+    const expiredWithIt = { issuer: 'old', notAfter: at(-1) };
+    const lapsed = state([ca('old', -1), fresh], expiredWithIt);
+    // Dropping the CA first would leave a Secret whose certificate no CA of the bundle signed.
+    expect(nextRotation(now, lapsed, never, timing)).toEqual({
+      action: 'issue',
+      signer: 'new',
+      reason: 'renewal',
+    });
+    const reissued = state([ca('old', -1), fresh], { issuer: 'new', notAfter: at(90 * day) });
+    expect(nextRotation(now, reissued, never, timing)).toEqual({ action: 'drop-authorities', ids: ['old'] });
+  });
+
   it('renews the served certificate with a third of its validity left, by the CA that signed it while the new one is not trusted', () => {
     const due = { notAfter: at(30 * day - 1) };
     expect(nextRotation(now, state([old], due), trustedFor(day, 'old'), timing)).toEqual({

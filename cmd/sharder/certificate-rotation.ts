@@ -7,10 +7,12 @@
 //      their own watches), the serving certificate is reissued by the new CA; replicas still serving the old
 //      one are trusted through the old CA, which stays in the bundle;
 //   4. a CA leaves the bundle once it has expired. No certificate outlives the CA that signed it (its validity
-//      is cut at the CA's), so by then no replica serves one that it signed, however far behind.
+//      is cut at the CA's), so by then no replica serves one that it signed, however far behind. Only when no
+//      leader rotated for that long did the served certificate expire with its CA: it is reissued first.
 // The serving certificate is renewed with a third of its validity left, by the newest CA if every
 // configuration trusts it, else by the CA that signed the current one while that one can still sign for a
-// third of a validity.
+// third of a validity. Only the leader rotates, so a third of each validity must outlast a spell without one
+// (config.ts checks the certificate's against the Lease duration).
 
 /** A CA of the bundle. */
 export interface Authority {
@@ -64,11 +66,15 @@ export function nextRotation(
   if (newest === undefined || left(newest) < timing.caValidityMs / 3) return { action: 'add-authority' };
 
   const expired = state.authorities.filter((authority) => left(authority) <= 0).map(({ id }) => id);
-  if (expired.length > 0) return { action: 'drop-authorities', ids: expired };
+  // Not the CA of the served certificate, expired with it (after a leaderless spell): the Secret would hold a
+  // certificate no CA of its bundle signed, which no replica takes. It is reissued first.
+  const { serving } = state;
+  if (expired.length > 0 && !expired.includes(serving.issuer ?? '')) {
+    return { action: 'drop-authorities', ids: expired };
+  }
 
   const since = trustedSince(newest.id);
   const trusted = since !== undefined && t - since.getTime() >= timing.propagationMs;
-  const { serving } = state;
   if (serving.issuer !== newest.id && trusted) {
     return { action: 'issue', signer: newest.id, reason: 'new-authority' };
   }
