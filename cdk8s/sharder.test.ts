@@ -232,7 +232,7 @@ describe('Sharder', () => {
       },
     });
     expect(() => synth({ args: ['--webhook-certificate-validity=2m'] })).toThrow(
-      /Sharder args: --webhook-certificate-validity: "2m" is shorter than 6 times/,
+      /Sharder args: --webhook-certificate-validity: "2m" is shorter than 225s/,
     );
   });
 

@@ -237,12 +237,25 @@ describe('sharder config', () => {
       );
     });
 
-    it('refuses validities the rotation cannot keep: a certificate outliving its CA, or renewed between two looks', () => {
+    it('refuses validities the rotation cannot keep: a certificate outliving its CA, or renewed in less time than a new leader takes', () => {
       expect(() =>
         parseConfig([...managed, '--webhook-ca-validity=24h', '--webhook-certificate-validity=25h'], {}),
       ).toThrow('--webhook-certificate-validity: "25h" exceeds --webhook-ca-validity (24h)');
-      expect(() => parseConfig([...managed, '--webhook-certificate-validity=2m59s'], {})).toThrow(
-        '--webhook-certificate-validity: "2m59s" is shorter than 6 times --webhook-certificate-reload-period (30s)',
+      // A third of 225 s: the 15 s Lease and two 30 s reload periods.
+      expect(() => parseConfig([...managed, '--webhook-certificate-validity=3m44s'], {})).toThrow(
+        '--webhook-certificate-validity: "3m44s" is shorter than 225s: a certificate is renewed with a third of ' +
+          'its validity left, which must outlast --leader-election-lease-duration (15s: only the leader renews, ' +
+          'and a successor waits that long) plus two --webhook-certificate-reload-period (30s)',
+      );
+      expect(parse([...managed, '--webhook-certificate-validity=3m45s']).webhook.certificates).toEqual(
+        expect.objectContaining({ secret: expect.objectContaining({ certificateValidityMs: 225_000 }) }),
+      );
+      // A single replica renews without a successor to wait for.
+      expect(() =>
+        parseConfig([...managed, '--leader-elect=false', '--webhook-certificate-validity=2m59s'], {}),
+      ).toThrow(
+        '--webhook-certificate-validity: "2m59s" is shorter than 180s: a certificate is renewed with a third of ' +
+          'its validity left, which must outlast two --webhook-certificate-reload-period (30s)',
       );
       expect(() => parseConfig([...managed, '--webhook-ca-validity=87601h'], {})).toThrow(
         '--webhook-ca-validity: "87601h" is out of range: use 1s to 87600h',

@@ -133,7 +133,7 @@ const options = {
     default: '2160h',
     description:
       'validity of a serving certificate the sharder issues, renewed with a third of it left; at most the ' +
-      'CA validity, at least 6 reload periods',
+      'CA validity, at least 3 times the lease duration plus 6 reload periods',
     duration: { min: '1s', max: longestValidity },
   },
   'webhook-cert-file': {
@@ -328,11 +328,17 @@ function namespaceFromServiceAccount(): string | undefined {
   }
 }
 
+/** How long the reload period and, with leader election, the Lease duration are, as given and in ms. */
+interface RotationPeriods {
+  reloadPeriod: string;
+  reloadPeriodMs: number;
+  leaseDuration: { text: string; ms: number } | undefined;
+}
+
 /** The certificate files when any is named (then all three), else the sharder-managed Secret. */
 function webhookCertificates(
   text: (name: OptionName) => string | undefined,
-  reloadPeriod: string,
-  reloadPeriodMs: number,
+  { reloadPeriod, reloadPeriodMs, leaseDuration }: RotationPeriods,
 ): SharderConfig['webhook']['certificates'] {
   const files = ['webhook-cert-file', 'webhook-key-file', 'webhook-ca-file'] as const;
   const named = files.find((name) => text(name) !== undefined);
@@ -369,11 +375,20 @@ function webhookCertificates(
       `"${certificateValidity}" exceeds --webhook-ca-validity (${caValidity}): no certificate outlives its CA`,
     );
   }
-  if (certificateValidityMs < 6 * reloadPeriodMs) {
+  // The third left at renewal must outlast a spell without a leader (only the leader rotates; a successor
+  // takes the Lease once it expired) and two looks, one to see that the certificate is due, one to renew it.
+  const marginMs = (leaseDuration?.ms ?? 0) + 2 * reloadPeriodMs;
+  if (certificateValidityMs < 3 * marginMs) {
+    const lease =
+      leaseDuration === undefined
+        ? ''
+        : `--leader-election-lease-duration (${leaseDuration.text}: only the leader renews, and a successor ` +
+          'waits that long) plus ';
     fail(
       'webhook-certificate-validity',
-      `"${certificateValidity}" is shorter than 6 times --webhook-certificate-reload-period (${reloadPeriod}): ` +
-        'a certificate is renewed with a third of its validity left, and the sharder looks every reload period',
+      `"${certificateValidity}" is shorter than ${Math.ceil((3 * marginMs) / 1000)}s: a certificate is renewed ` +
+        `with a third of its validity left, which must outlast ${lease}two ` +
+        `--webhook-certificate-reload-period (${reloadPeriod})`,
     );
   }
   return { secret: { name, caValidityMs, certificateValidityMs } };
@@ -462,6 +477,7 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     );
   }
 
+  const leaderElect = values['leader-elect'] !== false;
   const reloadPeriod = required('webhook-certificate-reload-period');
   const reloadPeriodMs = duration('webhook-certificate-reload-period', reloadPeriod);
   const metrics = required('metrics-bind-address');
@@ -471,7 +487,7 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     identity: text('identity') ?? env.POD_NAME ?? hostname(),
     log: { level, format },
     leaderElection: {
-      enabled: values['leader-elect'] !== false,
+      enabled: leaderElect,
       leaseName: required('leader-election-lease-name'),
       leaseDurationSeconds: leaseDurationMs / 1000,
       renewDeadlineMs,
@@ -479,7 +495,11 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     },
     webhook: {
       address: address('webhook-bind-address', required('webhook-bind-address')),
-      certificates: webhookCertificates(text, reloadPeriod, reloadPeriodMs),
+      certificates: webhookCertificates(text, {
+        reloadPeriod,
+        reloadPeriodMs,
+        leaseDuration: leaderElect ? { text: leaseDuration, ms: leaseDurationMs } : undefined,
+      }),
       reloadPeriodMs,
       clientConfig:
         url !== undefined ? { url: webhookUrl(url) } : { service: serviceReference(service ?? '') },

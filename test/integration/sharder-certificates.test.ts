@@ -1,11 +1,13 @@
 // The sharder-managed webhook certificates (the default without certificate files) against the real API server:
 // two replicas started at once agree on one Secret and serve its certificate, and a CA rotation with short
-// validities, while objects are created all the time, drops no webhook call.
+// validities, while objects are created all the time and the leader is frozen past its Lease just as the new CA
+// joins, drops no webhook call.
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { pemBlocks } from '../../cmd/sharder/webhook-certificates.ts';
@@ -18,6 +20,7 @@ import {
 } from '../support/configmap-rings.ts';
 import type { FakeShard } from '../support/fake-shard.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
+import { readLogLines } from '../support/log-lines.ts';
 import { createNamespace } from '../support/rings.ts';
 import {
   managedCertificates,
@@ -32,6 +35,7 @@ const shardNamespace = 'shards';
 const objects = 'objects';
 const ring = 'certificates';
 const configurationPath = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`;
+const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`;
 
 let cluster: TestCluster | undefined;
 // Assigned first thing in beforeAll.
@@ -148,11 +152,12 @@ describe('rotation', () => {
   let sharders: SharderProcess[] = [];
 
   beforeAll(async () => {
-    // A CA for 30 s (the next one is added with 10 s left), serving certificates for 12 s (renewed with 4 s
-    // left), looked at every 500 ms: a whole CA rotation within a minute.
+    // A CA for 45 s (the next one is added with 15 s left), serving certificates for 21 s (renewed with 7 s
+    // left, more than the 4 s Lease a successor waits for), looked at every 500 ms: a whole CA rotation within a
+    // minute. From the Secret's creation: renewals at 14 s and 28 s (cut at the CA's 45 s), the new CA at 30 s.
     sharders = await startTwo(secretName, [
-      '--webhook-ca-validity=30s',
-      '--webhook-certificate-validity=12s',
+      '--webhook-ca-validity=45s',
+      '--webhook-certificate-validity=21s',
       '--webhook-certificate-reload-period=500ms',
     ]);
     // The ring's webhook configuration carries the new Secret's bundle, and the API server calls with it.
@@ -165,11 +170,17 @@ describe('rotation', () => {
   });
 
   afterAll(async () => {
+    // Thawed first, should the test have failed with the leader frozen.
+    for (const { pid } of sharders) if (pid !== undefined) process.kill(pid, 'SIGCONT');
     await stopAll(sharders);
   });
 
-  it('adds the new CA beside the old, switches the certificate, drops the old CA, and no webhook call fails meanwhile', async () => {
+  it('adds the new CA beside the old, switches the certificate, drops the old CA, and no webhook call fails meanwhile, though the leader is frozen past its Lease as the new CA joins', async () => {
     const failures: string[] = [];
+    // Frozen (SIGSTOP) once the bundle holds two CAs, for longer than the 4 s Lease: the other replica takes
+    // over and finishes the rotation. Out of the Service meanwhile, as a pod failing its probes would be.
+    let frozen: { sharder: SharderProcess; pid: number; until: number } | undefined;
+    let thawed: SharderProcess | undefined;
     /** Each distinct state of the Secret: its CAs (by DER) and which of them signed tls.crt. */
     const phases: { cas: string[]; issuer: string | undefined }[] = [];
     let configuredTwo = false;
@@ -195,6 +206,19 @@ describe('rotation', () => {
       };
       const previous = phases.at(-1);
       if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(phase)) phases.push(phase);
+      if (frozen === undefined && thawed === undefined && phase.cas.length === 2) {
+        const lease = await rest.request<ILease>({ path: leasePath });
+        const leader = sharders.find(({ identity }) => identity === lease.spec?.holderIdentity);
+        if (leader?.pid === undefined) throw new Error(`no running leader: ${lease.spec?.holderIdentity}`);
+        service?.ports.delete(leader.webhookPort);
+        process.kill(leader.pid, 'SIGSTOP');
+        frozen = { sharder: leader, pid: leader.pid, until: Date.now() + 6_000 };
+      } else if (frozen !== undefined && Date.now() >= frozen.until) {
+        process.kill(frozen.pid, 'SIGCONT');
+        service?.ports.add(frozen.sharder.webhookPort);
+        thawed = frozen.sharder;
+        frozen = undefined;
+      }
 
       // Through the API server, which calls the webhook with the caBundle of the configuration.
       const object = await createConfigMap(rest, objects, `rotation-${i}`);
@@ -205,6 +229,7 @@ describe('rotation', () => {
       const bundle = decode(configuration.webhooks?.[0]?.clientConfig.caBundle);
       if (pemBlocks(bundle).length === 2) configuredTwo = true;
       for (const sharder of sharders) {
+        if (sharder === frozen?.sharder) continue;
         await served(sharder.webhookPort, bundle).catch((error: unknown) => {
           failures.push(`${sharder.identity}: ${(error as Error).message}`);
         });
@@ -221,5 +246,12 @@ describe('rotation', () => {
     );
     expect([...new Set(shapes)]).toEqual(['old by old', 'old+new by old', 'old+new by new', 'new by new']);
     expect(configuredTwo).toBe(true);
+    // The other replica led the end of the rotation: it dropped the old CA.
+    expect(thawed).toBeDefined();
+    const successor = sharders.find((sharder) => sharder !== thawed);
+    const rotated = (await readLogLines(successor?.logPath ?? ''))
+      .map((line) => JSON.parse(line) as { msg?: string; action?: string })
+      .filter(({ msg }) => msg === 'rotated the webhook certificates');
+    expect(rotated.map(({ action }) => action)).toContain('drop-authorities');
   }, 120_000);
 });
