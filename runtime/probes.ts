@@ -1,5 +1,6 @@
 // Named liveness and readiness checks, registered by the parts of a process as they start and evaluated when
 // the kubelet probes /healthz and /readyz (see MonitoringServer).
+import { errorMessage } from './error-message.ts';
 
 /** Passes by returning true; fails by returning false or throwing (the error is the reason, for the log). */
 export type Check = () => boolean | Promise<boolean>;
@@ -16,7 +17,7 @@ async function run(name: string, check: Check): Promise<CheckStatus> {
   try {
     return { name, failure: (await check()) ? undefined : 'check returned false' };
   } catch (error) {
-    return { name, failure: error instanceof Error ? error.message : String(error) };
+    return { name, failure: errorMessage(error) };
   }
 }
 

@@ -10,6 +10,7 @@ import { createSecureContext } from 'node:tls';
 import { connectionAgent } from './connections.ts';
 import { isExpected } from './expected-error.ts';
 import { http } from './node-http.ts';
+import { errorMessage } from './error-message.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -252,8 +253,7 @@ function isWrite(method: RequestSpec['method']): method is Exclude<RequestSpec['
 
 /** A failure of the connection or its HTTP (no answer to read a status from): an ApiError with code 0. */
 function transportError(spec: RequestSpec, error: unknown): ApiError {
-  const message = error instanceof Error ? error.message : String(error);
-  return new ApiError(0, message, { method: spec.method ?? 'GET', path: spec.path });
+  return new ApiError(0, errorMessage(error), { method: spec.method ?? 'GET', path: spec.path });
 }
 
 function apiError(spec: RequestSpec, code: number, text: string): ApiError {

@@ -18,6 +18,7 @@ import {
   type SharderProcess,
 } from '../../test/support/sharder.ts';
 import { countAssignments, renderTable, type ShardRow, type Snapshot } from './view.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 
 const { values } = parseArgs({
   options: {
@@ -187,7 +188,7 @@ try {
   await stopAll();
   console.log('stopped everything: control plane, sharders and shards.');
 } catch (error) {
-  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`demo failed: ${errorMessage(error)}`);
   await stopAll();
   process.exit(1);
 }

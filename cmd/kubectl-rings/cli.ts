@@ -9,6 +9,7 @@ import { describeRing } from './describe.ts';
 import { describeText } from './describe-printing.ts';
 import { getRings, printRings } from './get.ts';
 import { formatted } from './printing.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -25,7 +26,7 @@ export function errorLine(error: unknown): string {
     return `Error from server${error.reason ? ` (${error.reason})` : ''}: ${error.detail}`;
   }
   if (error instanceof ConfigError) return `error: ${error.message}`;
-  return `error: ${error instanceof Error ? error.message : String(error)}`;
+  return `error: ${errorMessage(error)}`;
 }
 
 /** Runs one command line (the arguments after the program's name); resolves to the exit code. */

@@ -21,6 +21,7 @@ import {
   type ManagedSecret,
   type ServingNames,
 } from './webhook-secret.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 
 export interface ManagedCertificatesOptions extends ManagedCertificateOptions {
   rest: RestClient;
@@ -159,7 +160,7 @@ export class ManagedCertificates {
         logger.debug({ err: error }, 'the webhook certificate Secret changed meanwhile');
         return;
       }
-      const what = error instanceof Error ? error.message : String(error);
+      const what = errorMessage(error);
       logger[this.#failures.level('rotate', 'error', what)](
         { err: error },
         'failed to rotate the webhook certificates; trying again',

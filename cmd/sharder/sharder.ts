@@ -37,6 +37,7 @@ import { sharderMetrics, type SharderMetrics } from './metrics.ts';
 import { ManagedCertificates } from './managed-certificates.ts';
 import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
 import { bundleTrusts, servingNames } from './webhook-secret.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 
 /** How soon the sync looks again at objects that kept conflicting or whose shard came back during it. */
 const syncRetryAfterMs = 2_000;
@@ -264,7 +265,7 @@ export class Sharder {
       this.#reloadFailures.succeeded('reload');
     } catch (error) {
       // Retried every reload period: a problem that stays is logged again now and then, a new one at once.
-      const what = error instanceof Error ? error.message : String(error);
+      const what = errorMessage(error);
       this.#logger[this.#reloadFailures.level('reload', 'error', what)](
         { err: error },
         'failed to reload the webhook certificates; keeping the current ones',
