@@ -178,7 +178,8 @@ describe('rotation', () => {
   it('adds the new CA beside the old, switches the certificate, drops the old CA, and no webhook call fails meanwhile, though the leader is frozen past its Lease as the new CA joins', async () => {
     const failures: string[] = [];
     // Frozen (SIGSTOP) once the bundle holds two CAs, for longer than the 4 s Lease: the other replica takes
-    // over and finishes the rotation. Out of the Service meanwhile, as a pod failing its probes would be.
+    // over and finishes the rotation. Out of the Service meanwhile, as a pod failing its probes would be, and
+    // its connections reset: the API server's calls held on them would time out whatever the certificates.
     let frozen: { sharder: SharderProcess; pid: number; until: number } | undefined;
     let thawed: SharderProcess | undefined;
     /** Each distinct state of the Secret: its CAs (by DER) and which of them signed tls.crt. */
@@ -210,7 +211,7 @@ describe('rotation', () => {
         const lease = await rest.request<ILease>({ path: leasePath });
         const leader = sharders.find(({ identity }) => identity === lease.spec?.holderIdentity);
         if (leader?.pid === undefined) throw new Error(`no running leader: ${lease.spec?.holderIdentity}`);
-        service?.ports.delete(leader.webhookPort);
+        service?.cut(leader.webhookPort);
         process.kill(leader.pid, 'SIGSTOP');
         frozen = { sharder: leader, pid: leader.pid, until: Date.now() + 6_000 };
       } else if (frozen !== undefined && Date.now() >= frozen.until) {

@@ -7,10 +7,18 @@ export interface WebhookService {
   url: string;
   /** Replicas' webhook ports; connections go to the first that accepts them. */
   ports: Set<number>;
+  /**
+   * Takes `port` out and resets the connections passed on to it: a frozen replica's kernel still takes the
+   * bytes, so a kept-alive connection would hold the API server's next calls until the webhook's timeout.
+   */
+  cut(port: number): void;
   close(): Promise<void>;
 }
 
-function forward(client: Socket, ports: number[]): void {
+/** Where each client connection was passed on to: the replica's port, and the connection to it. */
+type Routes = Map<Socket, { port: number; target: Socket }>;
+
+function forward(client: Socket, ports: number[], routes: Routes): void {
   const [port, ...rest] = ports;
   if (port === undefined) {
     client.destroy();
@@ -19,10 +27,11 @@ function forward(client: Socket, ports: number[]): void {
   const target = connect(port, '127.0.0.1');
   target.once('error', () => {
     // Refused: that replica is down; try the next one. Once piping, an error ends both sides.
-    if (!target.readable || target.bytesRead === 0) forward(client, rest);
+    if (!target.readable || target.bytesRead === 0) forward(client, rest, routes);
     else client.destroy();
   });
   target.once('connect', () => {
+    routes.set(client, { port, target });
     target.on('error', () => client.destroy());
     client.on('error', () => target.destroy());
     client.pipe(target).pipe(client);
@@ -31,14 +40,16 @@ function forward(client: Socket, ports: number[]): void {
 
 export async function startWebhookService(): Promise<WebhookService> {
   const ports = new Set<number>();
+  const routes: Routes = new Map();
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => {
       sockets.delete(client);
+      routes.delete(client);
     });
     client.pause();
-    forward(client, [...ports]);
+    forward(client, [...ports], routes);
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -46,6 +57,14 @@ export async function startWebhookService(): Promise<WebhookService> {
   return {
     url: `https://127.0.0.1:${address.port}`,
     ports,
+    cut(port) {
+      ports.delete(port);
+      for (const [client, route] of routes) {
+        if (route.port !== port) continue;
+        client.destroy();
+        route.target.destroy();
+      }
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
