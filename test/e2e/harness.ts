@@ -8,7 +8,6 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { drainLabel, drainValue, ringsPath, shardLabel, type CanarySpec } from '../../api/v1alpha1/index.ts';
 import { digestAnnotation, digestOf, digestSecretName } from '../../examples/configmap-digest/controller.ts';
@@ -29,6 +28,7 @@ import { exampleShardPod, sharderPod } from '../support/image-pods.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, listObjects } from '../support/rings.ts';
 import {
+  sharderLeader,
   startSharder,
   startSharderContainer,
   quickLeaderElection,
@@ -389,10 +389,7 @@ export class EndToEnd {
 
   /** The replica holding the sharder's leader Lease. */
   async sharderLeader(): Promise<string> {
-    const lease = await this.rest.request<ILease>({
-      path: `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`,
-    });
-    return lease.spec?.holderIdentity ?? '';
+    return (await sharderLeader(this.rest, sharderNamespace)) ?? '';
   }
 
   #record(shard: string, type: ShardEvent['type']): void {

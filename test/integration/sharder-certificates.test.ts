@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
-import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { shardLabel } from '../../api/v1alpha1/index.ts';
 import { pemBlocks } from '../../cmd/sharder/webhook-certificates.ts';
@@ -25,6 +24,7 @@ import { createNamespace } from '../support/rings.ts';
 import {
   managedCertificates,
   quickLeaderElection,
+  sharderLeader,
   startSharder,
   type SharderProcess,
 } from '../support/sharder.ts';
@@ -35,7 +35,6 @@ const shardNamespace = 'shards';
 const objects = 'objects';
 const ring = 'certificates';
 const configurationPath = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/controller-rings-${ring}`;
-const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`;
 
 let cluster: TestCluster | undefined;
 // Assigned first thing in beforeAll.
@@ -208,9 +207,9 @@ describe('rotation', () => {
       const previous = phases.at(-1);
       if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(phase)) phases.push(phase);
       if (frozen === undefined && thawed === undefined && phase.cas.length === 2) {
-        const lease = await rest.request<ILease>({ path: leasePath });
-        const leader = sharders.find(({ identity }) => identity === lease.spec?.holderIdentity);
-        if (leader?.pid === undefined) throw new Error(`no running leader: ${lease.spec?.holderIdentity}`);
+        const holder = await sharderLeader(rest, sharderNamespace);
+        const leader = sharders.find(({ identity }) => identity === holder);
+        if (leader?.pid === undefined) throw new Error(`no running leader: ${holder}`);
         service?.cut(leader.webhookPort);
         process.kill(leader.pid, 'SIGSTOP');
         frozen = { sharder: leader, pid: leader.pid, until: Date.now() + 6_000 };

@@ -8,7 +8,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { ringLabel } from '../../api/v1alpha1/index.ts';
 import { HashRing } from '../../sharding/ring.ts';
 import type { RestClient } from '../../runtime/rest.ts';
@@ -19,6 +18,7 @@ import { startTestCluster, type TestCluster } from '../support/own-control-plane
 import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import {
   quickLeaderElection,
+  sharderLeader,
   startSharder,
   webhookCertificates,
   type SharderProcess,
@@ -96,13 +96,7 @@ afterAll(async () => {
   expect(codes).toEqual(running.map(() => 0));
 });
 
-/** The replica that holds the sharder's leader Lease. */
-async function leader(): Promise<string | undefined> {
-  const lease = await rest.request<ILease>({
-    path: `/apis/coordination.k8s.io/v1/namespaces/${sharderNamespace}/leases/controller-rings-sharder`,
-  });
-  return lease.spec?.holderIdentity;
-}
+const leader = (): Promise<string | undefined> => sharderLeader(rest, sharderNamespace);
 
 describe('the shards of a ring', () => {
   const ring = 'events';

@@ -7,7 +7,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { createCertificateAuthority } from '../../runtime/certificates.ts';
+import type { RestClient } from '../../runtime/rest.ts';
 import { ManagedProcess } from '../control-plane/process.ts';
 import { ContainerProcess } from './container.ts';
 import { podmanRunArgs, type ContainerRun } from './pod-container.ts';
@@ -216,4 +218,12 @@ export async function startSharderContainer(
   await ready(sharder, probePort);
   await sharder.started();
   return Object.assign(sharder, { identity: options.identity, webhookPort, probePort });
+}
+
+/** The replica that holds the leader Lease of the sharders in `namespace` (the default Lease name). */
+export async function sharderLeader(rest: RestClient, namespace: string): Promise<string | undefined> {
+  const lease = await rest.request<ILease>({
+    path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/controller-rings-sharder`,
+  });
+  return lease.spec?.holderIdentity;
 }
