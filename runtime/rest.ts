@@ -8,9 +8,9 @@ import type { RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { createSecureContext } from 'node:tls';
 import { connectionAgent } from './connections.ts';
+import { errorMessage } from './error-message.ts';
 import { isExpected } from './expected-error.ts';
 import { http } from './node-http.ts';
-import { errorMessage } from './error-message.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { drainLabel, shardLabel } from '../../api/v1alpha1/index.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 import { listMetadata } from '../../runtime/pager.ts';
 import type { RestClient } from '../../runtime/rest.ts';
 import { startExampleShard, type ExampleShard } from '../../test/support/example-shard.ts';
@@ -18,7 +19,6 @@ import {
   type SharderProcess,
 } from '../../test/support/sharder.ts';
 import { countAssignments, renderTable, type ShardRow, type Snapshot } from './view.ts';
-import { errorMessage } from '../../runtime/error-message.ts';
 
 const { values } = parseArgs({
   options: {

@@ -2,6 +2,7 @@
 // `Error from server (NotFound): ...` with the API server's own message, `Unable to connect to the server:
 // ...`) and exit code 1.
 import { ConfigError } from '../../runtime/config-error.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 import { ApiError } from '../../runtime/rest.ts';
 import { parseArguments, usage, UsageError } from './args.ts';
 import { connect } from './cluster.ts';
@@ -9,7 +10,6 @@ import { describeRing } from './describe.ts';
 import { describeText } from './describe-printing.ts';
 import { getRings, printRings } from './get.ts';
 import { formatted } from './printing.ts';
-import { errorMessage } from '../../runtime/error-message.ts';
 
 export interface Io {
   stdout: (text: string) => void;

@@ -6,6 +6,7 @@
 // leader nothing would carry a new CA to them. Its writes carry the read resourceVersion and go through its
 // fenced client, so a deposed leader's late write fails instead of overwriting its successor's.
 import type { ISecret } from 'kubernetes-models/v1/Secret';
+import { errorMessage } from '../../runtime/error-message.ts';
 import { FailureLog } from '../../runtime/failure-log.ts';
 import { Informer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
@@ -21,7 +22,6 @@ import {
   type ManagedSecret,
   type ServingNames,
 } from './webhook-secret.ts';
-import { errorMessage } from '../../runtime/error-message.ts';
 
 export interface ManagedCertificatesOptions extends ManagedCertificateOptions {
   rest: RestClient;

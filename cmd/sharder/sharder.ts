@@ -9,6 +9,7 @@ import { ringLabel, ringsPath, type ControllerRing } from '../../api/v1alpha1/in
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { Discovery } from '../../runtime/discovery.ts';
+import { errorMessage } from '../../runtime/error-message.ts';
 import { EventRecorder } from '../../runtime/events.ts';
 import { ownerReader } from '../../runtime/owner-reader.ts';
 import { FailureLog } from '../../runtime/failure-log.ts';
@@ -37,7 +38,6 @@ import { sharderMetrics, type SharderMetrics } from './metrics.ts';
 import { ManagedCertificates } from './managed-certificates.ts';
 import { readWebhookCertificates, type WebhookCertificates } from './webhook-certificates.ts';
 import { bundleTrusts, servingNames } from './webhook-secret.ts';
-import { errorMessage } from '../../runtime/error-message.ts';
 
 /** How soon the sync looks again at objects that kept conflicting or whose shard came back during it. */
 const syncRetryAfterMs = 2_000;
