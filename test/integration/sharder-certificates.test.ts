@@ -18,8 +18,8 @@ import {
   webhookEffective,
 } from '../support/configmap-rings.ts';
 import type { FakeShard } from '../support/fake-shard.ts';
-import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { readLogLines } from '../support/log-lines.ts';
+import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace } from '../support/rings.ts';
 import {
   managedCertificates,
