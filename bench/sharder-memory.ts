@@ -8,7 +8,7 @@
 // deleted between variants. The objects are created assigned to the one shard, so that the syncs find nothing to
 // do and the webhook is not called: what is measured is the sync's list.
 //   npm run bench -- sharder-memory [--steps 1000,10000,30000,100000] [--variant now=.] [--variant main=main]
-//     [--variant lite=.,--lite-mode] [--syncs 3] [--through-webhook] [--from-source] [--no-figures]
+//     [--variant lite=.,--lite-mode] [--syncs 3] [--sync-period 5] [--through-webhook] [--from-source] [--no-figures]
 // A variant is label=ref[,node flag or NAME=value...]; ref . is this checkout. Its flags come after its
 // Deployment's NODE_OPTIONS and its variables over the Deployment's env (config/sharder/sharder.yaml of its
 // checkout), which they override. Prints a markdown section
@@ -39,6 +39,11 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true, default: ['now=.'] },
     // Full syncs after each step before the memory is read.
     syncs: { type: 'string', default: '3' },
+    // The sharder's --sync-period in seconds; the memory is read in the second half of one. Short by default, so
+    // that syncs follow each other (each is followed by this much quiet: it is the requeue delay); a longer one
+    // leaves V8's memory reducer, which shrinks the heap some 8 s after a collection once the process is idle,
+    // time to run, as between the syncs of the default period (5 min).
+    'sync-period': { type: 'string', default: '5' },
     // Create the objects unassigned, so that the webhook assigns each (its memory then counts too); by default
     // they are created with the shard label, which the webhook's objectSelector leaves to the API server alone.
     'through-webhook': { type: 'boolean', default: false },
@@ -51,8 +56,9 @@ const { values } = parseArgs({
 });
 const steps = values.steps.split(',').map(Number);
 const syncsPerStep = Number(values.syncs);
-// Short, so that syncs follow each other; each sync is followed by this much quiet (it is the requeue delay).
-const syncPeriodSeconds = 5;
+const syncPeriodSeconds = Number(values['sync-period']);
+if (!(syncPeriodSeconds >= 1))
+  throw new Error(`--sync-period: "${values['sync-period']}" is not 1 or more seconds`);
 const objectsPath = '/api/v1/namespaces/objects/configmaps';
 const mebibyte = 2 ** 20;
 const root = fileURLToPath(new URL('..', import.meta.url));
