@@ -185,7 +185,7 @@ describe('Sharder', () => {
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=307' },
       { name: 'MALLOC_ARENA_MAX', value: '2' },
-      { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' },
+      { name: 'MALLOC_MMAP_THRESHOLD_', value: '16384' },
       { name: 'MALLOC_TRIM_THRESHOLD_', value: '1048576' },
     ]);
     const deployment = find(objects, 'Deployment', 'controller-rings-sharder');

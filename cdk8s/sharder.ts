@@ -111,15 +111,18 @@ export const nodeFlags: readonly string[] = ['--max-opt=2'];
  * glibc malloc's settings for the sharder's container (docs/performance/sharder-memory.md, "Runtime
  * settings": 7 MiB less idle, less growth after syncs, the rebalance's CPU unchanged). What a sync grows is
  * native memory (socket and parser buffers of its list pages) that malloc keeps. A fixed mmap threshold of
- * 128 KiB serves a large buffer from its own mapping, returned on free (glibc otherwise raises the threshold up
- * to 32 MiB after the first large free, and later large buffers come from the heap and stay); a fixed trim
+ * 16 KiB serves each buffer of a TLS record or more from its own mapping, returned on free: node's copies of a
+ * list page's body chunks (up to a TLS record, 16 KiB, each) live as long as the page and are freed with the
+ * old generation, among longer-lived allocations that would otherwise keep their heap pages (1.5-4 MiB less
+ * after syncs than at 128 KiB, "Smaller mappings"; glibc otherwise raises the threshold up to 32 MiB after the
+ * first large free, and later large buffers come from the heap and stay); a fixed trim
  * threshold of 1 MiB returns free memory at the top of a heap (at 128 KiB the heap shrank and grew again so
  * often that a rebalance took 20-30 % more CPU); two arenas instead of up to eight per core, so that V8's GC
  * threads and libuv's pool do not each keep a heap of their own. Other libcs ignore them.
  */
 export const mallocEnv: readonly { name: string; value: string }[] = [
   { name: 'MALLOC_ARENA_MAX', value: '2' },
-  { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' },
+  { name: 'MALLOC_MMAP_THRESHOLD_', value: '16384' },
   { name: 'MALLOC_TRIM_THRESHOLD_', value: '1048576' },
 ];
 
