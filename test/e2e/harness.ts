@@ -25,6 +25,7 @@ import {
   type ExampleShard,
 } from '../support/example-shard.ts';
 import { exampleShardPod, sharderPod } from '../support/image-pods.ts';
+import { readLogEntries } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, listObjects } from '../support/rings.ts';
 import {
@@ -379,12 +380,8 @@ export class EndToEnd {
 
   /** The log lines (JSON) a sharder or shard process wrote since `since`. */
   async logLines(process: { logPath: string }, since: number): Promise<Record<string, unknown>[]> {
-    const text = await readFile(process.logPath, 'utf8');
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((line) => typeof line.time === 'number' && line.time >= since);
+    const lines = await readLogEntries(process.logPath);
+    return lines.filter((line) => typeof line.time === 'number' && line.time >= since);
   }
 
   /** The replica holding the sharder's leader Lease. */

@@ -18,7 +18,7 @@ import {
   webhookEffective,
 } from '../support/configmap-rings.ts';
 import type { FakeShard } from '../support/fake-shard.ts';
-import { readLogLines } from '../support/log-lines.ts';
+import { readLogEntries } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace } from '../support/rings.ts';
 import {
@@ -249,9 +249,9 @@ describe('rotation', () => {
     // The other replica led the end of the rotation: it dropped the old CA.
     expect(thawed).toBeDefined();
     const successor = sharders.find((sharder) => sharder !== thawed);
-    const rotated = (await readLogLines(successor?.logPath ?? ''))
-      .map((line) => JSON.parse(line) as { msg?: string; action?: string })
-      .filter(({ msg }) => msg === 'rotated the webhook certificates');
+    const rotated = (await readLogEntries(successor?.logPath ?? '')).filter(
+      ({ msg }) => msg === 'rotated the webhook certificates',
+    );
     expect(rotated.map(({ action }) => action)).toContain('drop-authorities');
   }, 120_000);
 });

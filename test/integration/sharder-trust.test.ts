@@ -2,7 +2,6 @@
 // name cannot be a label value, a Lease in a namespace the ring does not trust, and two Leases of one name
 // never become shards; the ring's Ready condition names the Leases that must be fixed. Shards are stood in
 // for by Leases the test keeps itself (FakeShard).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
@@ -12,6 +11,7 @@ import type { RestClient } from '../../runtime/rest.ts';
 import { eventually } from '../support/eventually.ts';
 import { configMapsPath, createConfigMap, webhookEffective } from '../support/configmap-rings.ts';
 import { joinFakeShard, type FakeShard } from '../support/fake-shard.ts';
+import { readLogEntries } from '../support/log-lines.ts';
 import { startTestCluster, type TestCluster } from '../support/own-control-plane.ts';
 import { createNamespace, createRing, getRing, listObjects } from '../support/rings.ts';
 import {
@@ -83,12 +83,8 @@ async function expectCreatesAssignedTo(
 
 /** The sharder's log lines (JSON) about Leases it left out of a ring. */
 async function leftOutLogLines(): Promise<Record<string, unknown>[]> {
-  const text = await readFile(join(certificates.dir, 'sharder-0.log'), 'utf8');
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.msg === 'shard lease left out of the ring');
+  const lines = await readLogEntries(join(certificates.dir, 'sharder-0.log'));
+  return lines.filter((line) => line.msg === 'shard lease left out of the ring');
 }
 
 beforeAll(async () => {

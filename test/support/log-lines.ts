@@ -33,3 +33,8 @@ export async function readLogLines(path: string): Promise<string[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return text.split('\n').filter((line) => line.startsWith('{'));
 }
+
+/** The lines of a JSON log file (none if it does not exist yet), parsed. */
+export async function readLogEntries(path: string): Promise<Record<string, unknown>[]> {
+  return (await readLogLines(path)).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
