@@ -328,17 +328,22 @@ function namespaceFromServiceAccount(): string | undefined {
   }
 }
 
-/** How long the reload period and, with leader election, the Lease duration are, as given and in ms. */
+/** A duration option's value as given, and in ms. */
+interface GivenDuration {
+  text: string;
+  ms: number;
+}
+
+/** The reload period and, with leader election, the Lease duration. */
 interface RotationPeriods {
-  reloadPeriod: string;
-  reloadPeriodMs: number;
-  leaseDuration: { text: string; ms: number } | undefined;
+  reloadPeriod: GivenDuration;
+  leaseDuration: GivenDuration | undefined;
 }
 
 /** The certificate files when any is named (then all three), else the sharder-managed Secret. */
 function webhookCertificates(
   text: (name: OptionName) => string | undefined,
-  { reloadPeriod, reloadPeriodMs, leaseDuration }: RotationPeriods,
+  { reloadPeriod, leaseDuration }: RotationPeriods,
 ): SharderConfig['webhook']['certificates'] {
   const files = ['webhook-cert-file', 'webhook-key-file', 'webhook-ca-file'] as const;
   const named = files.find((name) => text(name) !== undefined);
@@ -377,7 +382,7 @@ function webhookCertificates(
   }
   // The third left at renewal must outlast a spell without a leader (only the leader rotates; a successor
   // takes the Lease once it expired) and two looks, one to see that the certificate is due, one to renew it.
-  const marginMs = (leaseDuration?.ms ?? 0) + 2 * reloadPeriodMs;
+  const marginMs = (leaseDuration?.ms ?? 0) + 2 * reloadPeriod.ms;
   if (certificateValidityMs < 3 * marginMs) {
     const lease =
       leaseDuration === undefined
@@ -388,7 +393,7 @@ function webhookCertificates(
       'webhook-certificate-validity',
       `"${certificateValidity}" is shorter than ${Math.ceil((3 * marginMs) / 1000)}s: a certificate is renewed ` +
         `with a third of its validity left, which must outlast ${lease}two ` +
-        `--webhook-certificate-reload-period (${reloadPeriod})`,
+        `--webhook-certificate-reload-period (${reloadPeriod.text})`,
     );
   }
   return { secret: { name, caValidityMs, certificateValidityMs } };
@@ -496,8 +501,7 @@ export function parseConfig(args: string[], env: NodeJS.ProcessEnv = process.env
     webhook: {
       address: address('webhook-bind-address', required('webhook-bind-address')),
       certificates: webhookCertificates(text, {
-        reloadPeriod,
-        reloadPeriodMs,
+        reloadPeriod: { text: reloadPeriod, ms: reloadPeriodMs },
         leaseDuration: leaderElect ? { text: leaseDuration, ms: leaseDurationMs } : undefined,
       }),
       reloadPeriodMs,
