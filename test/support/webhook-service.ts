@@ -15,10 +15,13 @@ export interface WebhookService {
   close(): Promise<void>;
 }
 
-/** Where each client connection was passed on to: the replica's port, and the connection to it. */
-type Routes = Map<Socket, { port: number; target: Socket }>;
+/**
+ * Each open client connection, and where it was passed on to once it was: the replica's port, and the
+ * connection to it.
+ */
+type Clients = Map<Socket, { port: number; target: Socket } | undefined>;
 
-function forward(client: Socket, ports: number[], routes: Routes): void {
+function forward(client: Socket, ports: number[], clients: Clients): void {
   const [port, ...rest] = ports;
   if (port === undefined) {
     client.destroy();
@@ -27,11 +30,11 @@ function forward(client: Socket, ports: number[], routes: Routes): void {
   const target = connect(port, '127.0.0.1');
   target.once('error', () => {
     // Refused: that replica is down; try the next one. Once piping, an error ends both sides.
-    if (!target.readable || target.bytesRead === 0) forward(client, rest, routes);
+    if (!target.readable || target.bytesRead === 0) forward(client, rest, clients);
     else client.destroy();
   });
   target.once('connect', () => {
-    routes.set(client, { port, target });
+    clients.set(client, { port, target });
     target.on('error', () => client.destroy());
     client.on('error', () => target.destroy());
     client.pipe(target).pipe(client);
@@ -40,16 +43,14 @@ function forward(client: Socket, ports: number[], routes: Routes): void {
 
 export async function startWebhookService(): Promise<WebhookService> {
   const ports = new Set<number>();
-  const routes: Routes = new Map();
-  const sockets = new Set<Socket>();
+  const clients: Clients = new Map();
   const server = createServer((client) => {
-    sockets.add(client);
+    clients.set(client, undefined);
     client.on('close', () => {
-      sockets.delete(client);
-      routes.delete(client);
+      clients.delete(client);
     });
     client.pause();
-    forward(client, [...ports], routes);
+    forward(client, [...ports], clients);
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -59,15 +60,15 @@ export async function startWebhookService(): Promise<WebhookService> {
     ports,
     cut(port) {
       ports.delete(port);
-      for (const [client, route] of routes) {
-        if (route.port !== port) continue;
+      for (const [client, route] of clients) {
+        if (route?.port !== port) continue;
         client.destroy();
         route.target.destroy();
       }
     },
     close: () =>
       new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
+        for (const client of clients.keys()) client.destroy();
         server.close(() => {
           resolve();
         });
